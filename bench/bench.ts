@@ -1,0 +1,17 @@
+// `npm run bench`: every speed figure of fsim, one JSON line each, printed
+// last. Each figure that is a ratio is measured against a baseline in the
+// same process, so ratios hold on a noisy machine.
+
+import { benchSched } from "./sched.js"
+
+async function main(): Promise<void> {
+  const figures: Record<string, unknown>[] = []
+  const parts: [string, () => Promise<Record<string, unknown>[]> | Record<string, unknown>[]][] = [["scheduler", benchSched]]
+  for (const [name, run] of parts) {
+    process.stderr.write(`bench: ${name}...\n`)
+    figures.push(...(await run()))
+  }
+  for (const f of figures) process.stdout.write(JSON.stringify(f) + "\n")
+}
+
+await main()

@@ -1,0 +1,39 @@
+// What a filesystem under test provides to the runner. The runner lives in
+// sim and cannot import impl, so each mount kind registers a factory and the
+// CLI (which imports everything) hands the registry to the runner.
+
+import type { Cred, Op, OpResult, RootAttrs, Tree } from "../model/types.js"
+import type { Scenario } from "./scenario.js"
+import type { Scheduler, Sim } from "./scheduler.js"
+
+/** A client or external thread as the mount sees it. */
+export interface OpThread {
+  readonly name: string
+  readonly cred: Cred
+  /** True for the scenario's `external` users (they act on the server's tree). */
+  readonly external: boolean
+}
+
+export interface MountContext {
+  readonly sched: Scheduler
+  readonly seed: number
+  readonly scenario: Scenario
+}
+
+export interface MountInstance {
+  /**
+   * Runs one operation (never `sleep`, which the runner handles). Yields at
+   * its scheduling points; returns the op's result.
+   */
+  exec(thread: OpThread, op: Op): Sim<OpResult>
+  /**
+   * Runs once every thread has finished: closes the FDs still bound, runs the
+   * quiescence checks and returns the tree as seen through the mount.
+   */
+  finish(): Sim<{ readonly tree: Tree; readonly root: Required<RootAttrs> }>
+}
+
+/** Builds the mount; throws InputError for options it rejects. */
+export type MountFactory = (ctx: MountContext) => MountInstance
+
+export type MountRegistry = Readonly<Partial<Record<Scenario["mount"]["kind"], MountFactory>>>

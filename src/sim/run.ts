@@ -1,0 +1,192 @@
+// One simulated run: a scenario (or a runtime workload), a seed and a
+// strategy in; a verdict, the violations and the whole event log out.
+
+import type { Op, OpResult, RootAttrs, Tree } from "../model/types.js"
+import type { Event, Verdict, Violation } from "./events.js"
+import { EventLog } from "./log.js"
+import { DeclaredOrder, LockGraph, LockOrderChecker, type LockOrderSpec } from "./lockorder.js"
+import type { MountInstance, MountRegistry, OpThread } from "./mount.js"
+import { Scheduler, sleep, type RunEnd, type Sim, type Strategy } from "./scheduler.js"
+import { credOf, type RunSubject, type Scenario, type ThreadSpec, type Workload } from "./scenario.js"
+import { PctStrategy, RandomStrategy, ReplayStrategy, type Decision, type StrategySpec } from "./strategy.js"
+import { spawnLockWorkload } from "./workload.js"
+import { InputError } from "../model/schema.js"
+import { CHECK_NAMES, type CheckName } from "./events.js"
+
+export type RunStrategy = StrategySpec | { readonly kind: "replay"; readonly decisions: readonly Decision[]; readonly recorded: string }
+
+export interface RunOptions {
+  readonly seed: number
+  readonly strategy: RunStrategy
+  /** Filesystems by mount kind (the CLI registers them all). */
+  readonly mounts?: MountRegistry
+  /** A lock graph kept across a campaign's runs. */
+  readonly lockGraph?: LockGraph
+  /** Names the run in cross-run reports ("seed 7"). */
+  readonly runLabel?: string
+  /** Declared lock orders of the filesystems in use. */
+  readonly lockOrders?: readonly LockOrderSpec[]
+  /** Overrides the subject's step budget. */
+  readonly budgetSteps?: number
+}
+
+/** One operation as it ran: the contract's `ops` entry of a result. */
+export interface OpRecord {
+  readonly thread: string
+  readonly index: number
+  readonly op: Op
+  result: OpResult | null
+  readonly invoke: number
+  return: number | null
+}
+
+export interface RunReport {
+  readonly subject: RunSubject
+  readonly seed: number
+  /** The strategy as recorded in traces ("random", "pct:3:412"). */
+  readonly strategy: string
+  readonly verdict: Verdict
+  readonly steps: number
+  readonly violations: readonly Violation[]
+  readonly events: readonly Event[]
+  readonly end: RunEnd
+  readonly ops: readonly OpRecord[]
+  readonly final: { readonly tree: Tree; readonly root: Required<RootAttrs> } | null
+}
+
+export const DEFAULT_BUDGET_STEPS = 1_000_000
+
+export function runSubject(subject: RunSubject, options: RunOptions): RunReport {
+  const strategy = makeStrategy(subject, options)
+  return subject.format === "fsim.workload/1" ? runWorkload(subject, options, strategy) : runScenario(subject, options, strategy)
+}
+
+function makeStrategy(subject: RunSubject, options: RunOptions): Strategy {
+  const s = options.strategy
+  switch (s.kind) {
+    case "random":
+      return new RandomStrategy(options.seed)
+    case "replay":
+      return new ReplayStrategy(s.decisions)
+    case "pct": {
+      // PCT needs the run's length to place its change points: without one
+      // given, measure it with a silent random run of the same seed.
+      const k = s.estimatedSteps ?? Math.max(1, estimateSteps(subject, options))
+      return new PctStrategy(options.seed, s.depth, k)
+    }
+  }
+}
+
+function estimateSteps(subject: RunSubject, options: RunOptions): number {
+  const dry = runSubject(subject, { ...options, strategy: { kind: "random" }, lockGraph: new LockGraph() })
+  return dry.steps
+}
+
+function budgetOf(subject: RunSubject, options: RunOptions): number {
+  return options.budgetSteps ?? subject.budget?.steps ?? DEFAULT_BUDGET_STEPS
+}
+
+function strategyName(options: RunOptions, strategy: Strategy): string {
+  return options.strategy.kind === "replay" ? options.strategy.recorded : strategy.name
+}
+
+function lockChecker(options: RunOptions): LockOrderChecker {
+  return new LockOrderChecker({
+    declared: new DeclaredOrder(options.lockOrders ?? []),
+    ...(options.lockGraph !== undefined ? { graph: options.lockGraph } : {}),
+    run: options.runLabel ?? `seed ${options.seed}`,
+  })
+}
+
+function runWorkload(w: Workload, options: RunOptions, strategy: Strategy): RunReport {
+  const sched = new Scheduler({ strategy, log: new EventLog(), budgetSteps: budgetOf(w, options) })
+  sched.addChecker(lockChecker(options))
+  spawnLockWorkload(sched, w, options.seed)
+  const end = sched.run()
+  const verdict = sched.verdictOf(end)
+  sched.logEnd(verdict)
+  return {
+    subject: w,
+    seed: options.seed,
+    strategy: strategyName(options, strategy),
+    verdict,
+    steps: sched.steps,
+    violations: sched.found,
+    events: sched.log.events,
+    end,
+    ops: [],
+    final: null,
+  }
+}
+
+export function checksOf(s: Scenario): ReadonlySet<CheckName> {
+  return new Set(s.checks ?? CHECK_NAMES)
+}
+
+function runScenario(s: Scenario, options: RunOptions, strategy: Strategy): RunReport {
+  const factory = options.mounts?.[s.mount.kind]
+  if (factory === undefined) {
+    throw new InputError(`scenario: mount.kind: this fsim cannot run ${s.mount.kind} mounts yet`)
+  }
+  const sched = new Scheduler({ strategy, log: new EventLog(), budgetSteps: budgetOf(s, options) })
+  const checks = checksOf(s)
+  if (checks.has("lock_order")) sched.addChecker(lockChecker(options))
+  const mount = factory({ sched, seed: options.seed, scenario: s })
+  const ops: OpRecord[] = []
+  const spawnAll = (specs: readonly ThreadSpec[], external: boolean): void => {
+    for (const spec of specs) {
+      const thread: OpThread = { name: spec.name, cred: credOf(spec), external }
+      sched.spawn(spec.name, opThread(sched, mount, thread, spec.ops, ops))
+    }
+  }
+  spawnAll(s.threads, false)
+  spawnAll(s.external ?? [], true)
+  let end = sched.run()
+  let final: RunReport["final"] = null
+  if (end.kind === "done") {
+    // Quiescence: every thread has finished. Close what is still open and
+    // read the tree back through the mount, as a thread of its own since
+    // doing so takes locks and sends RPCs like any other operation.
+    sched.spawn("fsim.final", finalThread(mount, (f) => (final = f)))
+    end = sched.run()
+  }
+  const verdict = sched.verdictOf(end)
+  sched.logEnd(verdict)
+  return {
+    subject: s,
+    seed: options.seed,
+    strategy: strategyName(options, strategy),
+    verdict,
+    steps: sched.steps,
+    violations: sched.found,
+    events: sched.log.events,
+    end,
+    ops,
+    final,
+  }
+}
+
+function* opThread(sched: Scheduler, mount: MountInstance, thread: OpThread, list: readonly Op[], ops: OpRecord[]): Sim<void> {
+  const log = sched.log
+  for (let index = 0; index < list.length; index++) {
+    const op = list[index]!
+    const invoke = log.nextSeq
+    log.add({ seq: invoke, kind: "op_invoke", thread: thread.name, index, op })
+    const rec: OpRecord = { thread: thread.name, index, op, result: null, invoke, return: null }
+    ops.push(rec)
+    let result: OpResult
+    if (op.op === "sleep") {
+      yield sleep(op.ns)
+      result = {}
+    } else {
+      result = yield* mount.exec(thread, op)
+    }
+    rec.result = result
+    rec.return = log.nextSeq
+    log.add({ seq: rec.return, kind: "op_return", thread: thread.name, index, result })
+  }
+}
+
+function* finalThread(mount: MountInstance, done: (f: NonNullable<RunReport["final"]>) => void): Sim<void> {
+  done(yield* mount.finish())
+}

@@ -1,0 +1,197 @@
+// The scenario format (`fsim.scenario/1`, contract section 1) and the
+// runtime's own self-test workloads (`fsim.workload/1`, an addition to the
+// contract: a trace's header may carry either).
+
+import { Schema } from "effect"
+import { CredSchema, decodeStrict, InputError, Nat, OpSchema, RootAttrsSchema, TreeSchema } from "../model/schema.js"
+import { ERRNOS, type Cred, type Errno, type Op, type RootAttrs, type Tree } from "../model/types.js"
+import { CHECK_NAMES, type CheckName } from "./events.js"
+
+export type Layer =
+  | { readonly kind: "tmpfs"; readonly tree?: Tree }
+  | { readonly kind: "gofer"; readonly options?: string; readonly tree: "remote" }
+
+export type Mount =
+  | { readonly kind: "model"; readonly options?: string }
+  | { readonly kind: "gofer"; readonly options?: string }
+  | { readonly kind: "overlay"; readonly upper?: Layer; readonly lower: readonly Layer[]; readonly options?: string }
+
+/** Injected server faults; the 9P server's docs define each kind. */
+export type Fault =
+  /** The nth request of type `message` (1-based) gets Rlerror(errno). */
+  | { readonly kind: "rlerror"; readonly message: string; readonly nth: number; readonly errno: Errno }
+  /** The nth Tread/Twrite is cut to `count` bytes. */
+  | { readonly kind: "short"; readonly message: "Tread" | "Twrite"; readonly nth: number; readonly count: number }
+  /** The nth request of type `message` is answered `ns` later than its drawn latency. */
+  | { readonly kind: "delay"; readonly message: string; readonly nth: number; readonly ns: number }
+  /** From the nth request of type `message` on, the server stops answering. */
+  | { readonly kind: "hang"; readonly message: string; readonly nth: number }
+
+export interface ThreadSpec {
+  readonly name: string
+  readonly cred?: Cred
+  readonly ops: readonly Op[]
+}
+
+export interface Scenario {
+  readonly format: "fsim.scenario/1"
+  readonly name: string
+  readonly mount: Mount
+  readonly remote?: Tree
+  readonly root?: RootAttrs
+  readonly threads: readonly ThreadSpec[]
+  readonly external?: readonly ThreadSpec[]
+  readonly checks?: readonly CheckName[]
+  readonly faults?: readonly Fault[]
+  readonly budget?: { readonly steps: number }
+}
+
+const Positive = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+const ThreadName = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_.-]{1,64}$/))
+
+const LayerSchema = Schema.Union([
+  Schema.Struct({ kind: Schema.Literal("tmpfs"), tree: Schema.optionalKey(TreeSchema) }),
+  Schema.Struct({ kind: Schema.Literal("gofer"), options: Schema.optionalKey(Schema.String), tree: Schema.Literal("remote") }),
+])
+
+const MountSchema = Schema.Union([
+  Schema.Struct({ kind: Schema.Literal("model"), options: Schema.optionalKey(Schema.String) }),
+  Schema.Struct({ kind: Schema.Literal("gofer"), options: Schema.optionalKey(Schema.String) }),
+  Schema.Struct({
+    kind: Schema.Literal("overlay"),
+    upper: Schema.optionalKey(LayerSchema),
+    lower: Schema.Array(LayerSchema),
+    options: Schema.optionalKey(Schema.String),
+  }),
+])
+
+const FaultSchema = Schema.Union([
+  Schema.Struct({ kind: Schema.Literal("rlerror"), message: Schema.String, nth: Positive, errno: Schema.Literals(ERRNOS) }),
+  Schema.Struct({ kind: Schema.Literal("short"), message: Schema.Literals(["Tread", "Twrite"]), nth: Positive, count: Nat }),
+  Schema.Struct({ kind: Schema.Literal("delay"), message: Schema.String, nth: Positive, ns: Nat }),
+  Schema.Struct({ kind: Schema.Literal("hang"), message: Schema.String, nth: Positive }),
+])
+
+const ThreadSchema = Schema.Struct({
+  name: ThreadName,
+  cred: Schema.optionalKey(CredSchema),
+  ops: Schema.Array(OpSchema),
+})
+
+export const ScenarioSchema: Schema.Codec<Scenario> = Schema.Struct({
+  format: Schema.Literal("fsim.scenario/1"),
+  name: Schema.String,
+  mount: MountSchema,
+  remote: Schema.optionalKey(TreeSchema),
+  root: Schema.optionalKey(RootAttrsSchema),
+  threads: Schema.Array(ThreadSchema),
+  external: Schema.optionalKey(Schema.Array(ThreadSchema)),
+  checks: Schema.optionalKey(Schema.Array(Schema.Literals(CHECK_NAMES))),
+  faults: Schema.optionalKey(Schema.Array(FaultSchema)),
+  budget: Schema.optionalKey(Schema.Struct({ steps: Positive })),
+}) as unknown as Schema.Codec<Scenario>
+
+/** Decodes and validates a scenario; throws InputError with one line naming the field. */
+export function decodeScenario(input: unknown, where = "scenario"): Scenario {
+  if (input !== null && typeof input === "object" && "format" in input && (input as { format: unknown }).format !== "fsim.scenario/1") {
+    const f = (input as { format: unknown }).format
+    throw new InputError(`${where}: format: unknown format ${JSON.stringify(f)} (this fsim reads fsim.scenario/1)`)
+  }
+  const s = decodeStrict(ScenarioSchema, input, where)
+  const names = new Set<string>()
+  const all = [...s.threads.map((t, i) => ({ t, at: `threads[${i}]` })), ...(s.external ?? []).map((t, i) => ({ t, at: `external[${i}]` }))]
+  for (const { t, at } of all) {
+    if (names.has(t.name)) throw new InputError(`${where}: ${at}.name: thread name ${JSON.stringify(t.name)} is used twice`)
+    names.add(t.name)
+  }
+  if ((s.external ?? []).length > 0 && !hasGoferServer(s.mount)) {
+    throw new InputError(`${where}: external: external users act on a 9P server's tree, so they need a gofer mount or an overlay with a gofer layer (mount kind is ${s.mount.kind})`)
+  }
+  if (s.mount.kind === "overlay") {
+    const m = s.mount
+    if (m.upper === undefined && m.lower.length < 2) {
+      throw new InputError(`${where}: mount.lower: an overlay without an upper layer needs at least two lower layers (gVisor requires it)`)
+    }
+    if (m.lower.length === 0) throw new InputError(`${where}: mount.lower: an overlay needs at least one lower layer`)
+    if (m.upper?.kind === "gofer") throw new InputError(`${where}: mount.upper: the upper layer must be tmpfs in fsim`)
+  }
+  if (s.mount.kind === "model" && s.mount.options !== undefined) parseModelOptions(s.mount.options, where)
+  return s
+}
+
+function hasGoferServer(m: Mount): boolean {
+  if (m.kind === "gofer") return true
+  if (m.kind === "overlay") return m.lower.some((l) => l.kind === "gofer")
+  return false
+}
+
+/** Options of a `model` mount: "ro" (read-only), or empty. */
+export function parseModelOptions(options: string, where = "scenario"): { readonly readOnly: boolean } {
+  let readOnly = false
+  for (const o of options.split(",")) {
+    if (o === "") continue
+    if (o === "ro") readOnly = true
+    else if (o === "rw") readOnly = false
+    else throw new InputError(`${where}: mount.options: unknown option ${JSON.stringify(o)} for a model mount (known: ro, rw)`)
+  }
+  return { readOnly }
+}
+
+export function credOf(t: ThreadSpec): Cred {
+  return t.cred ?? { uid: 0, gid: 0, groups: [] }
+}
+
+// ---------------------------------------------------------------------------
+// Self-test workloads of the runtime (no filesystem): an addition to the
+// contract, so that a trace can record a run of the scheduler and locks alone.
+
+export interface LockWorkload {
+  readonly format: "fsim.workload/1"
+  readonly name: "locks"
+  /** Simulated threads. */
+  readonly threads: number
+  readonly mutexes: number
+  readonly rwmutexes: number
+  /** Critical sections (or sleeps) per thread. */
+  readonly ops: number
+  /** Most locks held at once. */
+  readonly nesting: number
+  /** Take nested locks in index order (no deadlock) or in random order (may deadlock). */
+  readonly ordered: boolean
+  /** Some ops sleep on the simulated clock. */
+  readonly sleeps: boolean
+  readonly budget?: { readonly steps: number }
+}
+
+export type Workload = LockWorkload
+
+export const WorkloadSchema: Schema.Codec<Workload> = Schema.Struct({
+  format: Schema.Literal("fsim.workload/1"),
+  name: Schema.Literal("locks"),
+  threads: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 256 })),
+  mutexes: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 256 })),
+  rwmutexes: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 256 })),
+  ops: Nat,
+  nesting: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 16 })),
+  ordered: Schema.Boolean,
+  sleeps: Schema.Boolean,
+  budget: Schema.optionalKey(Schema.Struct({ steps: Positive })),
+}) as unknown as Schema.Codec<Workload>
+
+export function decodeWorkload(input: unknown, where = "workload"): Workload {
+  const w = decodeStrict(WorkloadSchema, input, where)
+  if (w.mutexes + w.rwmutexes === 0 && !w.sleeps) {
+    throw new InputError(`${where}: a lock workload needs at least one lock or sleeps`)
+  }
+  return w
+}
+
+/** A scenario or a workload, told apart by `format`. */
+export type RunSubject = Scenario | Workload
+
+export function decodeSubject(input: unknown, where: string): RunSubject {
+  const format = input !== null && typeof input === "object" ? (input as { format?: unknown }).format : undefined
+  if (format === "fsim.workload/1") return decodeWorkload(input, where)
+  if (format === "fsim.scenario/1") return decodeScenario(input, where)
+  throw new InputError(`${where}: format: expected "fsim.scenario/1" or "fsim.workload/1", got ${format === undefined ? "nothing" : JSON.stringify(format)}`)
+}

@@ -1,0 +1,140 @@
+// Trace files (`fsim.trace/1`, contract section 4): JSON Lines, a header
+// then one event per line. Written atomically; loaded with every line
+// validated, and rejected with one line naming the line number and field.
+
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs"
+import { basename, dirname, join } from "node:path"
+import { Schema } from "effect"
+import { decodeStrict, InputError } from "../model/schema.js"
+import { EventSchema, VERDICTS, ViolationSchema, type Event, type Verdict, type Violation } from "./events.js"
+import type { RunReport } from "./run.js"
+import { decodeSubject, type RunSubject } from "./scenario.js"
+import { FSIM_VERSION } from "./version.js"
+
+export const TRACE_FORMAT = "fsim.trace/1"
+
+export interface TraceHeader {
+  readonly format: typeof TRACE_FORMAT
+  readonly fsim: string
+  readonly scenario: RunSubject
+  readonly strategy: string
+  readonly seed: number
+  readonly verdict: Verdict
+  readonly violations: readonly Violation[]
+}
+
+export interface Trace {
+  readonly header: TraceHeader
+  readonly events: readonly Event[]
+  /** The event lines exactly as read, each ending in "\n": what a replay must reproduce byte for byte. */
+  readonly eventText: string
+}
+
+const HeaderShape = Schema.Struct({
+  format: Schema.Literal(TRACE_FORMAT),
+  fsim: Schema.String,
+  scenario: Schema.Unknown,
+  strategy: Schema.String,
+  seed: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 0xffff_ffff })),
+  verdict: Schema.Literals(VERDICTS),
+  violations: Schema.Array(ViolationSchema),
+})
+
+export function headerOf(r: RunReport): TraceHeader {
+  return {
+    format: TRACE_FORMAT,
+    fsim: FSIM_VERSION,
+    scenario: r.subject,
+    strategy: r.strategy,
+    seed: r.seed,
+    verdict: r.verdict,
+    violations: r.violations,
+  }
+}
+
+/** The events as trace lines (no header), each ending in "\n". */
+export function eventLines(events: readonly Event[]): string {
+  let out = ""
+  for (const e of events) out += JSON.stringify(e) + "\n"
+  return out
+}
+
+export function traceText(r: RunReport): string {
+  return JSON.stringify(headerOf(r)) + "\n" + eventLines(r.events)
+}
+
+/**
+ * Writes `text` to `path` atomically: a temporary file in the same directory,
+ * flushed, then renamed over the target, so no reader ever sees half a trace.
+ */
+export function writeFileAtomic(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
+  const fd = openSync(tmp, "w", 0o644)
+  try {
+    writeSync(fd, text)
+    fsyncSync(fd)
+  } catch (e) {
+    closeSync(fd)
+    unlinkSync(tmp)
+    throw e
+  }
+  closeSync(fd)
+  try {
+    renameSync(tmp, path)
+  } catch (e) {
+    unlinkSync(tmp)
+    throw e
+  }
+}
+
+/** Parses a trace's text; `name` prefixes error messages ("t.jsonl:7: ..."). */
+export function parseTrace(text: string, name: string): Trace {
+  if (text.length === 0) throw new InputError(`${name}: empty file (a trace starts with its header line)`)
+  const lines = text.split("\n")
+  if (lines[lines.length - 1] !== "") {
+    throw new InputError(`${name}:${lines.length}: truncated: the last line does not end with a newline`)
+  }
+  lines.pop()
+  const header = parseHeader(lines[0]!, `${name}:1`)
+  const events: Event[] = []
+  for (let i = 1; i < lines.length; i++) {
+    const where = `${name}:${i + 1}`
+    const e = decodeStrict(EventSchema, parseJson(lines[i]!, where), where)
+    if (e.seq !== i - 1) throw new InputError(`${where}: seq: expected ${i - 1}, got ${e.seq} (events are numbered 0, 1, 2, ... in order)`)
+    events.push(e)
+  }
+  const last = events[events.length - 1]
+  if (last === undefined || last.kind !== "end") {
+    throw new InputError(`${name}:${lines.length}: truncated: the trace does not end with an "end" event`)
+  }
+  return { header, events, eventText: text.slice(lines[0]!.length + 1) }
+}
+
+function parseHeader(line: string, where: string): TraceHeader {
+  const raw = parseJson(line, where)
+  if (raw !== null && typeof raw === "object" && "format" in raw && (raw as { format: unknown }).format !== TRACE_FORMAT) {
+    throw new InputError(`${where}: format: unknown trace format ${JSON.stringify((raw as { format: unknown }).format)} (this fsim reads ${TRACE_FORMAT})`)
+  }
+  const h = decodeStrict(HeaderShape, raw, where)
+  return { ...h, scenario: decodeSubject(h.scenario, `${where}: scenario`) } as TraceHeader
+}
+
+function parseJson(line: string, where: string): unknown {
+  try {
+    return JSON.parse(line)
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split("\n")[0] : String(e)
+    throw new InputError(`${where}: not JSON (${why})`)
+  }
+}
+
+export function loadTrace(path: string): Trace {
+  let text: string
+  try {
+    text = readFileSync(path, "utf8")
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "error"
+    throw new InputError(`${path}: cannot read (${code})`)
+  }
+  return parseTrace(text, path)
+}

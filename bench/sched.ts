@@ -93,9 +93,15 @@ function best<T extends { steps: number; ms: number }>(runs: T[]): T {
 
 const perSecond = (r: { steps: number; ms: number }): number => Math.round((r.steps / r.ms) * 1000)
 
+function median(xs: number[]): number {
+  const a = [...xs].sort((x, y) => x - y)
+  return a[Math.floor(a.length / 2)]!
+}
+
 export async function benchSched(): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = []
-  const steps = 400_000
+  // Long enough that the bare loop (the fastest) runs for about 100 ms.
+  const steps = 2_000_000
   // Warm the JIT on every path first.
   schedRun(4, 20_000, true)
   schedRun(4, 20_000, false)
@@ -104,24 +110,29 @@ export async function benchSched(): Promise<Record<string, unknown>[]> {
   for (const threads of [4, 16]) {
     const per = Math.floor(steps / threads)
     for (const logging of [true, false]) {
-      // Interleave the two measurements so machine noise hits both alike.
-      const s: { steps: number; ms: number }[] = []
-      const r: { steps: number; ms: number }[] = []
-      for (let rep = 0; rep < 5; rep++) {
-        s.push(schedRun(threads, per, logging))
-        r.push(rawRun(threads, per))
+      // Pair each measurement with a baseline taken right after it, so
+      // machine noise hits both alike, and report the medians.
+      const s: number[] = []
+      const r: number[] = []
+      const ratios: number[] = []
+      let stepsRun = 0
+      for (let rep = 0; rep < 7; rep++) {
+        const a = schedRun(threads, per, logging)
+        const b = rawRun(threads, per)
+        stepsRun = a.steps
+        s.push(perSecond(a))
+        r.push(perSecond(b))
+        ratios.push(perSecond(a) / perSecond(b))
       }
-      const sb = best(s)
-      const rb = best(r)
       out.push({
         bench: "sched",
         threads,
         locks: LOCKS,
         logging,
-        steps: sb.steps,
-        steps_per_s: perSecond(sb),
-        raw_steps_per_s: perSecond(rb),
-        ratio: Number((perSecond(sb) / perSecond(rb)).toFixed(3)),
+        steps: stepsRun,
+        steps_per_s: median(s),
+        raw_steps_per_s: median(r),
+        ratio: Number(median(ratios).toFixed(3)),
       })
     }
   }
@@ -130,8 +141,8 @@ export async function benchSched(): Promise<Record<string, unknown>[]> {
   const g: { steps: number; ms: number }[] = []
   const a: { steps: number; ms: number }[] = []
   for (let rep = 0; rep < 5; rep++) {
-    g.push(rawRun(16, Math.floor(steps / 16)))
-    a.push(await asyncRun(16, Math.floor(steps / 16)))
+    g.push(rawRun(16, Math.floor(steps / 16 / 4)))
+    a.push(await asyncRun(16, Math.floor(steps / 16 / 4)))
   }
   out.push({
     bench: "sched_mechanism",

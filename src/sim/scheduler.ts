@@ -40,12 +40,10 @@ export interface WaitInfo {
  * a further action set with `Scheduler.continueWith`).
  */
 export abstract class Action {
-  abstract readonly point: PointKind
-  private pointIdx = -1
   /** `point` as a number, for the packed event log. */
-  pointIndex(): number {
-    if (this.pointIdx < 0) this.pointIdx = POINT_INDEX.get(this.point)!
-    return this.pointIdx
+  readonly pointIndex: number
+  constructor(readonly point: PointKind) {
+    this.pointIndex = POINT_INDEX.get(point)!
   }
   /** Called once, when a thread yields this action. */
   arrive(_t: SimThread, _s: Scheduler): void {}
@@ -63,11 +61,6 @@ export abstract class Action {
 export const CONTINUE: unique symbol = Symbol("continue")
 
 class YieldAction extends Action {
-  readonly point: PointKind
-  constructor(point: PointKind) {
-    super()
-    this.point = point
-  }
   ready(): boolean {
     return true
   }
@@ -229,19 +222,21 @@ export class Scheduler {
 
   /** Re-evaluates the threads waiting on a resource whose state changed. */
   recheck(waiting: readonly SimThread[]): void {
-    for (let i = 0; i < waiting.length; i++) {
-      const t = waiting[i]!
-      if (t.state === "blocked") {
-        if (t.pending.ready(t)) {
-          t.state = "runnable"
-          this.insertRunnable(t)
-        }
-      } else if (t.state === "runnable") {
-        if (!t.pending.ready(t)) {
-          t.state = "blocked"
-          this.removeRunnable(t)
-          t.pending.blocked(t)
-        }
+    for (let i = 0; i < waiting.length; i++) this.recheckOne(waiting[i]!)
+  }
+
+  /** Re-evaluates one thread whose pending action's readiness may have changed. */
+  recheckOne(t: SimThread): void {
+    if (t.state === "blocked") {
+      if (t.pending.ready(t)) {
+        t.state = "runnable"
+        this.insertRunnable(t)
+      }
+    } else if (t.state === "runnable") {
+      if (!t.pending.ready(t)) {
+        t.state = "blocked"
+        this.removeRunnable(t)
+        t.pending.blocked(t)
       }
     }
   }
@@ -282,7 +277,7 @@ export class Scheduler {
       if (chosen instanceof Divergence) return this.end({ kind: "divergence", divergence: chosen })
       const t = chosen
       const a = t.pending
-      if (logging) log.addSched(t.id, t.step, a.pointIndex())
+      if (logging) log.addSched(t.id, t.step, a.pointIndex)
       this.steps++
       t.step++
       this.removeRunnable(t)
@@ -462,6 +457,10 @@ export class WaitList {
     t.waitSlot = -1
   }
 
+  has(t: SimThread): boolean {
+    return t.waitSlot >= 0 && this.threads[t.waitSlot] === t
+  }
+
   get length(): number {
     return this.threads.length
   }
@@ -505,10 +504,9 @@ export function findCycle(nodes: readonly SimThread[], edges: (t: SimThread) => 
 
 /** Sleeps on the simulated clock for `ns` nanoseconds. */
 export class SleepAction extends Action {
-  readonly point: PointKind = "sleep"
   private until = 0
   constructor(readonly ns: number) {
-    super()
+    super("sleep")
     if (!(Number.isInteger(ns) && ns >= 0)) throw new RangeError(`sleep: ns must be a non-negative integer, got ${ns}`)
   }
   override arrive(t: SimThread, s: Scheduler): void {
@@ -561,9 +559,8 @@ export class Signal {
 }
 
 class SignalWait extends Action {
-  readonly point: PointKind = "wait"
   constructor(private readonly signal: Signal) {
-    super()
+    super("wait")
   }
   override arrive(t: SimThread): void {
     this.signal.waiting.push(t)

@@ -3,10 +3,14 @@
 // and each lock belongs to a named class (e.g. "gofer.dentry.dirMu") for the
 // lock-order checker.
 //
-// Go's Mutex is not fair in its normal mode: a goroutine arriving while the
-// lock is being released may take it before the waiters. So when a Mutex is
-// free, every thread waiting for it is runnable and the scheduler's choice is
-// who gets it; the strategies explore that nondeterminism.
+// Go's Mutex (sync/mutex.go, "normal mode"): waiters queue in FIFO order;
+// Unlock wakes the head of the queue, which does not own the mutex but
+// competes with goroutines arriving at Lock at that moment; a woken waiter
+// that loses goes back to the front of the queue. So when a Mutex is free,
+// the runnable contenders are the woken waiter and the newcomers, and the
+// scheduler's choice decides who wins. (Starvation mode, entered after a
+// waiter waits 1 ms of wall time, has no counterpart: simulated CPU work
+// takes no time.)
 //
 // Go's RWMutex (sync/rwmutex.go) gives writers priority over new readers:
 //   Lock: takes the internal writer mutex w, then announces itself by
@@ -15,13 +19,14 @@
 //   RLock: adds 1 to readerCount; if the result is negative a writer has
 //     announced, and the reader waits until that writer's Unlock, which
 //     admits all such readers at once, before releasing w.
-// The states below follow that: `announced` is "readerCount < 0".
+// The states below follow that: `w.owner !== null` is "readerCount < 0".
 //
 // The actions are classes defined once, each instance bound to its lock: a
 // class made per lock would give every lock its own hidden class and make the
 // scheduler's calls to perform/ready megamorphic (measured: a third slower).
 
-import type { LockMode, PointKind } from "./events.js"
+import type { LockMode } from "./events.js"
+import { LOCK_ACQUIRE, LOCK_RELEASE, LOCK_WAIT, type LockEventTag } from "./log.js"
 import { Action, CONTINUE, WaitList, type Scheduler, type SimThread, type WaitInfo } from "./scheduler.js"
 
 /** Names what a lock instance guards, evaluated when an event is logged (a path can change). */
@@ -48,9 +53,9 @@ abstract class LockBase {
     return n === undefined ? `${this.cls}#${this.id}` : `${this.cls}#${this.id} (${n})`
   }
 
-  emit(kind: "lock_wait" | "lock_acquire" | "lock_release", t: SimThread, mode: LockMode): void {
+  emit(tag: LockEventTag, t: SimThread, mode: LockMode): void {
     const log = this.sched.log
-    if (log.enabled) log.addLock(kind, t.id, this.id, mode, this.nameOf === undefined ? undefined : this.nameOf())
+    if (log.enabled) log.addLock(tag, t.id, this.id, mode, this.nameOf === undefined ? undefined : this.nameOf())
   }
 
   /**
@@ -63,72 +68,129 @@ abstract class LockBase {
     if (t.waitLogged) return
     t.waitLogged = true
     t.pendingSince = this.sched.log.nextSeq
-    this.emit("lock_wait", t, mode)
+    this.emit(LOCK_WAIT, t, mode)
   }
 }
 
 // ---------------------------------------------------------------------------
 // Mutex
 
+/**
+ * The state of a Go sync.Mutex: its owner, the sleeping waiters (FIFO), and
+ * the contenders that may take it as soon as it is free (newcomers that
+ * found it free, and the waiter the last Unlock woke). Also the internal
+ * writer mutex of RWMutex.
+ */
+export class MutexCore {
+  owner: SimThread | null = null
+  /** Sleeping waiters, front first. */
+  readonly queue: SimThread[] = []
+  /** Runnable contenders (slot in SimThread.waitSlot). */
+  readonly contenders = new WaitList()
+  /** The waiter the last Unlock woke, until it wins or loses. */
+  woken: SimThread | null = null
+
+  /** `t` arrives at Lock: a contender if the mutex is free, else it queues. */
+  arrive(t: SimThread): void {
+    if (this.owner === null) this.contenders.add(t)
+    else this.queue.push(t)
+  }
+
+  canAcquire(t: SimThread): boolean {
+    return this.owner === null && this.contenders.has(t)
+  }
+
+  /** `t` (a contender) takes the mutex; the other contenders lose and queue. */
+  acquire(t: SimThread, s: Scheduler): void {
+    this.owner = t
+    this.contenders.remove(t)
+    if (this.woken === t) this.woken = null
+    // The other contenders lose: they queue (a woken waiter at the front, as
+    // Go queues it LIFO) and the scheduler files them as blocked.
+    const c = this.contenders
+    while (c.length > 0) {
+      const loser = c.threads[c.length - 1]!
+      c.remove(loser)
+      if (loser === this.woken) {
+        this.woken = null
+        this.queue.unshift(loser)
+      } else this.queue.push(loser)
+      s.recheckOne(loser)
+    }
+  }
+
+  /** Unlock: the mutex is free; wake the head of the queue unless a woken waiter is still competing. */
+  release(s: Scheduler): void {
+    this.owner = null
+    if (this.woken !== null || this.queue.length === 0) return
+    const w = this.queue.shift()!
+    this.woken = w
+    this.contenders.add(w)
+    s.recheckOne(w)
+  }
+
+  /** Everyone waiting for the mutex, for deadlock reports. */
+  waiters(): SimThread[] {
+    return [...this.queue, ...this.contenders.threads]
+  }
+}
+
 class MutexLock extends Action {
-  readonly point: PointKind = "lock"
   constructor(private readonly mu: Mutex) {
-    super()
+    super("lock")
   }
   override arrive(t: SimThread): void {
-    this.mu.waiting.add(t)
+    this.mu.core.arrive(t)
   }
   override blocked(t: SimThread): void {
     this.mu.emitWait(t, "w")
   }
-  ready(): boolean {
-    return this.mu.holder === null
+  ready(t: SimThread): boolean {
+    return this.mu.core.canAcquire(t)
   }
   perform(t: SimThread, s: Scheduler): unknown {
-    const mu = this.mu
-    mu.holder = t
-    mu.waiting.remove(t)
-    mu.emit("lock_acquire", t, "w")
-    if (mu.waiting.length > 0) s.recheck(mu.waiting.threads)
+    this.mu.core.acquire(t, s)
+    this.mu.emit(LOCK_ACQUIRE, t, "w")
     return undefined
   }
   override waitInfo(t: SimThread): WaitInfo {
-    const h = this.mu.holder
+    const h = this.mu.core.owner
     return { holders: h === null ? [] : [h], what: this.mu.describe(), since: t.pendingSince }
   }
 }
 
 class MutexUnlock extends Action {
-  readonly point: PointKind = "unlock"
   constructor(private readonly mu: Mutex) {
-    super()
+    super("unlock")
   }
   ready(): boolean {
     return true
   }
   perform(_t: SimThread, s: Scheduler): unknown {
-    const mu = this.mu
+    const core = this.mu.core
     // Go: "fatal error: sync: unlock of unlocked mutex". Go lets another
     // goroutine unlock a held Mutex, so only an unheld one is fatal; the
     // release is recorded for the holder, whose hold ends.
-    const holder = mu.holder
-    if (holder === null) throw new Error(`sync: unlock of unlocked mutex ${mu.describe()}`)
-    mu.holder = null
-    mu.emit("lock_release", holder, "w")
-    if (mu.waiting.length > 0) s.recheck(mu.waiting.threads)
+    const holder = core.owner
+    if (holder === null) throw new Error(`sync: unlock of unlocked mutex ${this.mu.describe()}`)
+    this.mu.emit(LOCK_RELEASE, holder, "w")
+    core.release(s)
     return undefined
   }
 }
 
 export class Mutex extends LockBase {
-  holder: SimThread | null = null
-  /** Threads that asked for the lock and do not have it yet. */
-  readonly waiting = new WaitList()
+  readonly core = new MutexCore()
   private readonly lockAction = new MutexLock(this)
   private readonly unlockAction = new MutexUnlock(this)
 
   constructor(sched: Scheduler, cls: string, name?: LockName) {
     super(sched, cls, name)
+  }
+
+  /** The thread holding the mutex, or null. */
+  get holder(): SimThread | null {
+    return this.core.owner
   }
 
   Lock(): Action {
@@ -145,42 +207,38 @@ export class Mutex extends LockBase {
 
 /** Lock, phase 1: take the internal writer mutex and announce. */
 class RWLock extends Action {
-  readonly point: PointKind = "lock"
   constructor(private readonly rw: RWMutex) {
-    super()
+    super("lock")
   }
   override arrive(t: SimThread): void {
-    this.rw.writersWaiting.add(t)
+    this.rw.w.arrive(t)
   }
   override blocked(t: SimThread): void {
     this.rw.emitWait(t, "w")
   }
-  ready(): boolean {
-    return this.rw.announced === null
+  ready(t: SimThread): boolean {
+    return this.rw.w.canAcquire(t)
   }
   perform(t: SimThread, s: Scheduler): unknown {
     const rw = this.rw
-    rw.writersWaiting.remove(t)
-    rw.announced = t
-    if (rw.writersWaiting.length > 0) s.recheck(rw.writersWaiting.threads)
+    rw.w.acquire(t, s)
     if (rw.readers.length === 0) {
       rw.writer = t
-      rw.emit("lock_acquire", t, "w")
+      rw.emit(LOCK_ACQUIRE, t, "w")
       return undefined
     }
     return s.continueWith(t, rw.drainAction)
   }
   override waitInfo(t: SimThread): WaitInfo {
-    const a = this.rw.announced
+    const a = this.rw.w.owner
     return { holders: a === null ? [] : [a], what: `${this.rw.describe()} for writing`, since: t.pendingSince }
   }
 }
 
 /** Lock, phase 2: the announced writer waits for the active readers to leave. */
 class RWDrain extends Action {
-  readonly point: PointKind = "lock"
   constructor(private readonly rw: RWMutex) {
-    super()
+    super("lock")
   }
   override arrive(t: SimThread): void {
     this.rw.draining.add(t)
@@ -195,7 +253,7 @@ class RWDrain extends Action {
     const rw = this.rw
     rw.draining.remove(t)
     rw.writer = t
-    rw.emit("lock_acquire", t, "w")
+    rw.emit(LOCK_ACQUIRE, t, "w")
     return undefined
   }
   override waitInfo(t: SimThread): WaitInfo {
@@ -204,9 +262,8 @@ class RWDrain extends Action {
 }
 
 class RWUnlock extends Action {
-  readonly point: PointKind = "unlock"
   constructor(private readonly rw: RWMutex) {
-    super()
+    super("unlock")
   }
   ready(): boolean {
     return true
@@ -216,26 +273,24 @@ class RWUnlock extends Action {
     const w = rw.writer
     if (w === null) throw new Error(`sync: Unlock of unlocked RWMutex ${rw.describe()}`)
     rw.writer = null
-    rw.emit("lock_release", w, "w")
+    rw.emit(LOCK_RELEASE, w, "w")
     // Admit every reader that queued behind this writer, before any other
     // writer can announce.
     const admit = rw.blockedReaders.splice(0)
     for (const r of admit) {
       rw.readers.push(r)
       rw.admitted.add(r)
-      rw.emit("lock_acquire", r, "r")
+      rw.emit(LOCK_ACQUIRE, r, "r")
     }
-    rw.announced = null
     if (admit.length > 0) s.recheck(admit)
-    if (rw.writersWaiting.length > 0) s.recheck(rw.writersWaiting.threads)
+    rw.w.release(s)
     return undefined
   }
 }
 
 class RWRLock extends Action {
-  readonly point: PointKind = "rlock"
   constructor(private readonly rw: RWMutex) {
-    super()
+    super("rlock")
   }
   ready(): boolean {
     // RLock's atomic add can always run; whether the reader then waits is
@@ -244,21 +299,20 @@ class RWRLock extends Action {
   }
   perform(t: SimThread, s: Scheduler): unknown {
     const rw = this.rw
-    if (rw.announced !== null) {
+    if (rw.w.owner !== null) {
       rw.blockedReaders.push(t)
       return s.continueWith(t, rw.admitAction)
     }
     rw.readers.push(t)
-    rw.emit("lock_acquire", t, "r")
+    rw.emit(LOCK_ACQUIRE, t, "r")
     return undefined
   }
 }
 
 /** A reader that queued behind a writer waits for that writer's Unlock to admit it. */
 class RWAdmit extends Action {
-  readonly point: PointKind = "rlock"
   constructor(private readonly rw: RWMutex) {
-    super()
+    super("rlock")
   }
   override blocked(t: SimThread): void {
     this.rw.emitWait(t, "r")
@@ -271,15 +325,14 @@ class RWAdmit extends Action {
     return undefined
   }
   override waitInfo(t: SimThread): WaitInfo {
-    const w = this.rw.writer ?? this.rw.announced
+    const w = this.rw.writer ?? this.rw.w.owner
     return { holders: w === null ? [] : [w], what: `${this.rw.describe()} for reading (a writer is waiting or holds it)`, since: t.pendingSince }
   }
 }
 
 class RWRUnlock extends Action {
-  readonly point: PointKind = "runlock"
   constructor(private readonly rw: RWMutex) {
-    super()
+    super("runlock")
   }
   ready(): boolean {
     return true
@@ -290,7 +343,7 @@ class RWRUnlock extends Action {
     // Go's read locks are not owned; release this thread's hold if it has one.
     const i = rw.readers.indexOf(t)
     const r = rw.readers.splice(i >= 0 ? i : 0, 1)[0]!
-    rw.emit("lock_release", r, "r")
+    rw.emit(LOCK_RELEASE, r, "r")
     if (rw.readers.length === 0 && rw.draining.length > 0) s.recheck(rw.draining.threads)
     return undefined
   }
@@ -299,15 +352,16 @@ class RWRUnlock extends Action {
 export class RWMutex extends LockBase {
   /** The writer holding the lock. */
   writer: SimThread | null = null
-  /** The writer holding the internal mutex w: announced, and waiting for readers or holding. */
-  announced: SimThread | null = null
+  /**
+   * The internal writer mutex w; its owner has announced itself (Go's
+   * readerCount < 0) and is waiting for readers to leave, or holds the lock.
+   */
+  readonly w = new MutexCore()
   /** Threads holding the lock for reading (a thread may appear twice: recursive read locking). */
   readonly readers: SimThread[] = []
   /** Readers that arrived after a writer announced; the writer's Unlock admits them. */
   readonly blockedReaders: SimThread[] = []
   readonly admitted = new Set<SimThread>()
-  /** Writers waiting for w. */
-  readonly writersWaiting = new WaitList()
   /** The announced writer, while it waits for active readers to leave. */
   readonly draining = new WaitList()
 

@@ -124,30 +124,57 @@ export const RootAttrsSchema: Schema.Codec<RootAttrs> = Schema.Struct({
 
 const NodeTypeSchema = Schema.Literals(["file", "dir", "symlink", "fifo", "socket"])
 
+const StatSchema = Schema.Struct({
+  type: NodeTypeSchema,
+  mode: ModeBits,
+  uid: Id,
+  gid: Id,
+  size: Nat,
+  nlink: Nat,
+  ino: Nat,
+  atime: Schema.Int,
+  mtime: Schema.Int,
+  ctime: Schema.Int,
+})
+
+/** Each kind of result, by the field that names it. */
+const RESULT_VARIANTS: Readonly<Record<string, Schema.Codec<unknown>>> = {
+  errno: Schema.Struct({ errno: Schema.Literals(ERRNOS) }),
+  data: Schema.Struct({ data: Bytes }),
+  count: Schema.Struct({ count: Nat }),
+  offset: Schema.Struct({ offset: Nat }),
+  entries: Schema.Struct({ entries: Schema.Array(Schema.Struct({ name: Schema.String, type: NodeTypeSchema })) }),
+  target: Schema.Struct({ target: Schema.String }),
+  value: Schema.Struct({ value: Bytes }),
+  names: Schema.Struct({ names: Schema.Array(Schema.String) }),
+  namelen: Schema.Struct({ namelen: Nat }),
+  type: StatSchema,
+} as unknown as Record<string, Schema.Codec<unknown>>
+
 export const ResultSchema: Schema.Codec<OpResult> = Schema.Union([
-  Schema.Struct({ errno: Schema.Literals(ERRNOS) }),
-  Schema.Struct({ data: Bytes }),
-  Schema.Struct({ count: Nat }),
-  Schema.Struct({ offset: Nat }),
-  Schema.Struct({ entries: Schema.Array(Schema.Struct({ name: Schema.String, type: NodeTypeSchema })) }),
-  Schema.Struct({ target: Schema.String }),
-  Schema.Struct({ value: Bytes }),
-  Schema.Struct({ names: Schema.Array(Schema.String) }),
-  Schema.Struct({ namelen: Nat }),
-  Schema.Struct({
-    type: NodeTypeSchema,
-    mode: ModeBits,
-    uid: Id,
-    gid: Id,
-    size: Nat,
-    nlink: Nat,
-    ino: Nat,
-    atime: Schema.Int,
-    mtime: Schema.Int,
-    ctime: Schema.Int,
-  }),
-  Schema.Struct({}),
+  ...Object.values(RESULT_VARIANTS),
+  // `{}`: an empty Struct would accept any object (its keys are not excess
+  // to a union member), so the empty result is a record of nothing.
+  Schema.Record(Schema.String, Schema.Never),
 ]) as unknown as Schema.Codec<OpResult>
+
+const STAT_FIELDS = new Set(["type", "mode", "uid", "gid", "size", "nlink", "ino", "atime", "mtime", "ctime"])
+
+/**
+ * Decodes an op's result with a precise one-line error: the variant is
+ * chosen by the field that names it (errno, data, count, ... or a stat's
+ * fields), and the value decoded strictly against that variant alone.
+ */
+export function decodeResult(input: unknown, where: string): OpResult {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    throw new InputError(`${where}: expected a result object, got ${show(input)}`)
+  }
+  const keys = Object.keys(input)
+  if (keys.length === 0) return {}
+  const key = keys.includes("errno") ? "errno" : keys.some((k) => STAT_FIELDS.has(k)) ? "type" : keys.find((k) => k in RESULT_VARIANTS)
+  if (key === undefined) throw new InputError(`${where}: ${keys[0]}: unknown field (extra fields are errors)`)
+  return decodeStrict(RESULT_VARIANTS[key]! as Schema.Codec<OpResult>, input, where)
+}
 
 export type { Cred }
 
@@ -192,7 +219,9 @@ export function describeIssue(issue: SchemaIssue.Issue, input: unknown): string 
         const first = node.issues[0]
         if (first === undefined) {
           const literals = node._tag === "AnyOf" ? literalChoices(node) : undefined
-          return render(path, literals !== undefined ? `${show(value)} is not one of ${literals}` : unmatched(value))
+          if (literals !== undefined) return render(path, `${show(value)} is not one of ${literals}`)
+          if (value === null || typeof value !== "object") return render(path, `${oneLine(leafFormatter(node))}, got ${show(value)}`)
+          return render(path, unmatched(value))
         }
         if (node._tag === "AnyOf" && node.issues.length > 1) {
           // No member of a union matched. Follow the member that got furthest
@@ -206,6 +235,7 @@ export function describeIssue(issue: SchemaIssue.Issue, input: unknown): string 
           }
           const literals = literalChoices(node)
           if (literals !== undefined) return render(path, `${show(value)} is not one of ${literals}`)
+          if (value === null || typeof value !== "object") return render(path, `${oneLine(leafFormatter(node))}, got ${show(value)}`)
           return render(path, unmatched(value))
         }
         node = first
@@ -215,7 +245,7 @@ export function describeIssue(issue: SchemaIssue.Issue, input: unknown): string 
       case "Encoding":
         if (node._tag === "Filter") {
           const text = oneLine(leafFormatter(node))
-          return render(path, text)
+          return render(path, `${text}, got ${show(value)}`)
         }
         node = node.issue
         continue

@@ -1,0 +1,316 @@
+// fast-check arbitraries of trees, credentials, ops and sequential
+// scenarios over a small namespace (names a, b, c; depth <= 3), built to hit
+// the corners of Linux's path and permission rules often: ".", "..",
+// trailing slashes, symlinks (loops, dangling, absolute), long names,
+// setuid/setgid/sticky modes, several owners. Everything shrinks toward
+// fewer, simpler ops and smaller trees. Reused by the differential test
+// against Linux and by property suites.
+
+import fc from "fast-check"
+import {
+  type AccessBit,
+  type Cred,
+  type Op,
+  type OpenFlag,
+  type RenameFlag,
+  type RootAttrs,
+  type TimeSpec,
+  type Tree,
+  type TreeNode,
+  type XattrFlag,
+} from "./types.js"
+
+export const NAMES = ["a", "b", "c"] as const
+export const FD_NAMES = ["f", "g", "h"] as const
+/** One byte over NAME_MAX, and exactly NAME_MAX. */
+export const LONG_NAME = "n".repeat(256)
+export const MAX_NAME = "m".repeat(255)
+
+export const ROOT_CRED: Cred = { uid: 0, gid: 0, groups: [] }
+/** Root, two ordinary users sharing group 1000, and a user whose primary group is another's. */
+export const CREDS: readonly Cred[] = [
+  ROOT_CRED,
+  { uid: 1000, gid: 1000, groups: [1000] },
+  { uid: 1001, gid: 1001, groups: [1001, 1000] },
+  { uid: 1000, gid: 1001, groups: [] },
+]
+
+export const arbCred: fc.Arbitrary<Cred> = fc.oneof({ weight: 1, arbitrary: fc.constant(ROOT_CRED) }, { weight: 1, arbitrary: fc.constantFrom(...CREDS.slice(1)) })
+
+const ids = fc.constantFrom(0, 1000, 1001)
+
+/** Modes that matter (with setuid/setgid/sticky), and any mode. */
+export const arbMode: fc.Arbitrary<number> = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(0o755, 0o644, 0o777, 0o700, 0o600, 0o000, 0o555, 0o311, 0o1777, 0o2775, 0o2755, 0o4755, 0o6755, 0o3777, 0o2745, 0o4644, 0o1755) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 0o7777 }) },
+)
+
+export const arbName: fc.Arbitrary<string> = fc.oneof(
+  { weight: 12, arbitrary: fc.constantFrom(...NAMES) },
+  { weight: 1, arbitrary: fc.constantFrom(LONG_NAME, MAX_NAME) },
+)
+
+const arbComponent: fc.Arbitrary<string> = fc.oneof({ weight: 8, arbitrary: arbName }, { weight: 1, arbitrary: fc.constantFrom(".", "..") })
+
+/** A boolean that is true with probability `p` (and shrinks to false). */
+function bit(p: number): fc.Arbitrary<boolean> {
+  const w = Math.round(p * 20)
+  return fc.oneof({ weight: 20 - w, arbitrary: fc.constant(false) }, { weight: w, arbitrary: fc.constant(true) })
+}
+
+/** Paths of 1-3 components (mostly short), absolute or relative, sometimes with a trailing or doubled slash. */
+export const arbPath: fc.Arbitrary<string> = fc
+  .tuple(
+    fc.oneof({ weight: 6, arbitrary: fc.constant(1) }, { weight: 3, arbitrary: fc.constant(2) }, { weight: 1, arbitrary: fc.constant(3) }).chain((n) => fc.array(arbComponent, { minLength: n, maxLength: n })),
+    fc.boolean(),
+    fc.nat(9),
+  )
+  .map(([comps, absolute, shape]) => {
+    const p = (absolute ? "/" : "") + comps.join("/")
+    if (shape === 0) return p + "/"
+    if (shape === 1 && comps.length > 1) return p.replace("/", "//")
+    return p
+  })
+  .chain((p) => fc.oneof({ weight: 30, arbitrary: fc.constant(p) }, { weight: 1, arbitrary: fc.constantFrom("/", "", ".", "..", "/" + "x/".repeat(2048)) }))
+
+const arbData: fc.Arbitrary<string> = fc.oneof(
+  { weight: 5, arbitrary: fc.constantFrom("", "x", "hello", "ab\u0000c", "\u00ff\u0080z") },
+  { weight: 2, arbitrary: fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: 12 }) },
+)
+
+const arbSymlinkTarget: fc.Arbitrary<string> = fc.oneof(
+  { weight: 6, arbitrary: arbPath },
+  { weight: 2, arbitrary: fc.constantFrom("a", "b", "c", "../a", "/a/b", "a/", "missing", "c/c/c") },
+)
+
+const arbAttrs = fc.record({ mode: fc.option(arbMode, { nil: undefined }), uid: fc.option(ids, { nil: undefined }), gid: fc.option(ids, { nil: undefined }) })
+
+function withAttrs<T extends object>(node: T, attrs: { mode: number | undefined; uid: number | undefined; gid: number | undefined }): T {
+  const out = { ...node } as unknown as Record<string, unknown>
+  if (attrs.mode !== undefined) out["mode"] = attrs.mode
+  if (attrs.uid !== undefined) out["uid"] = attrs.uid
+  if (attrs.gid !== undefined) out["gid"] = attrs.gid
+  return out as T
+}
+
+const arbXattrs = fc.option(fc.dictionary(fc.constantFrom("user.k", "user.x"), arbData, { maxKeys: 2, minKeys: 1 }), { nil: undefined, freq: 4 })
+
+function arbNode(depth: number, sparse: boolean): fc.Arbitrary<TreeNode> {
+  const leaves: fc.Arbitrary<TreeNode>[] = [
+    fc.tuple(arbData, arbAttrs, arbXattrs).map(([data, a, x]) => withAttrs({ type: "file" as const, data, ...(x === undefined ? {} : { xattrs: x }) }, a)),
+    arbSymlinkTarget.filter((t) => t !== "" && t.length < 4096).map((target) => ({ type: "symlink" as const, target })),
+    arbAttrs.map((a) => withAttrs({ type: "fifo" as const }, a)),
+  ]
+  const dir =
+    depth <= 1
+      ? fc.constant<TreeNode>({ type: "dir", children: {} })
+      : fc.tuple(arbTreeAt(depth - 1, sparse), arbAttrs).map(([children, a]) => withAttrs({ type: "dir" as const, children }, a) as TreeNode)
+  return fc.oneof({ weight: 4, arbitrary: leaves[0] as fc.Arbitrary<TreeNode> }, { weight: 3, arbitrary: dir }, { weight: 2, arbitrary: leaves[1] as fc.Arbitrary<TreeNode> }, { weight: 1, arbitrary: leaves[2] as fc.Arbitrary<TreeNode> })
+}
+
+function arbTreeAt(depth: number, sparse: boolean): fc.Arbitrary<Tree> {
+  // An absent slot is a name free for creating; a dense tree exercises lookups, a sparse one creation.
+  const slot = fc.option(arbNode(depth, sparse), { nil: undefined, freq: sparse ? 2 : depth >= 3 ? 5 : 3 })
+  return fc.tuple(slot, slot, slot).map((nodes) => {
+    const t: Record<string, TreeNode> = {}
+    nodes.forEach((n, i) => {
+      if (n !== undefined) t[NAMES[i] as string] = n
+    })
+    return t
+  })
+}
+
+/** Trees of depth <= 3 over names a, b, c, dense or sparse; "/c" may be a hard link to "/a" when that is a file. */
+export const arbTree: fc.Arbitrary<Tree> = fc
+  .boolean()
+  .chain((sparse) => fc.tuple(arbTreeAt(3, sparse), fc.boolean()))
+  .map(([t, linkC]) => {
+    const a = t["a"]
+    if (!linkC || a === undefined || !("type" in a) || a.type !== "file") return t
+    return { ...t, c: { link: "/a" } }
+  })
+
+export const arbRoot: fc.Arbitrary<RootAttrs> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant({}) },
+  { weight: 1, arbitrary: fc.record({ mode: fc.constantFrom(0o755, 0o777, 0o1777, 0o2775, 0o711, 0o700), uid: ids, gid: ids }) },
+)
+
+const arbFd = fc.constantFrom(...FD_NAMES)
+const arbCount = fc.oneof({ weight: 5, arbitrary: fc.nat(8) }, { weight: 1, arbitrary: fc.constantFrom(0, 100, 4096) })
+const arbOffset = fc.oneof({ weight: 6, arbitrary: fc.nat(12) }, { weight: 1, arbitrary: fc.constantFrom(-1, 4096, 70000) })
+
+const ACCESS_MODES: readonly OpenFlag[][] = [[], ["O_RDONLY"], ["O_WRONLY"], ["O_RDWR"], ["O_WRONLY", "O_RDWR"]]
+/** Each flag with the probability it appears in an open. */
+const FLAG_ODDS: readonly (readonly [OpenFlag, number])[] = [
+  ["O_CREAT", 0.5],
+  ["O_TRUNC", 0.2],
+  ["O_APPEND", 0.2],
+  ["O_EXCL", 0.1],
+  ["O_DIRECTORY", 0.1],
+  ["O_NOFOLLOW", 0.1],
+  ["O_PATH", 0.05],
+  ["O_NONBLOCK", 0.3],
+  ["O_DIRECT", 0.05],
+  ["O_DSYNC", 0.05],
+  ["O_SYNC", 0.05],
+]
+
+export const arbOpenFlags: fc.Arbitrary<OpenFlag[]> = fc
+  .tuple(
+    fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...ACCESS_MODES.slice(0, 4)) }, { weight: 1, arbitrary: fc.constant(ACCESS_MODES[4] as OpenFlag[]) }),
+    fc.tuple(...FLAG_ODDS.map(([, p]) => bit(p))),
+  )
+  .map(([acc, on]) => [...acc, ...FLAG_ODDS.filter((_, i) => on[i]).map(([f]) => f)])
+
+const arbTime: fc.Arbitrary<TimeSpec | undefined> = fc.oneof(fc.constant(undefined), fc.constant("UTIME_NOW" as const), fc.constantFrom(0, 86_400_123_456_789))
+
+const arbXattrName = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom("user.k", "user.x") },
+  { weight: 1, arbitrary: fc.constantFrom("user.", "", "trusted.t", "security.s", "system.x", "other.o", "user." + "q".repeat(251)) },
+)
+
+/** Every op and flag of the contract, but `sleep` (the runtime's business). */
+export const arbOp: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 12, arbitrary: fc.record({ op: fc.constant("open" as const), path: arbPath, flags: arbOpenFlags, fd: arbFd }).chain((o) => fc.option(arbMode, { nil: undefined, freq: 2 }).map((mode) => (mode === undefined ? o : { ...o, mode }))) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("close" as const), fd: arbFd }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant("read" as const), fd: arbFd, count: arbCount }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant("write" as const), fd: arbFd, data: arbData }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("pread" as const), fd: arbFd, offset: arbOffset, count: arbCount }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("pwrite" as const), fd: arbFd, offset: arbOffset, data: arbData }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("lseek" as const), fd: arbFd, offset: fc.integer({ min: -3, max: 12 }), whence: fc.constantFrom("SEEK_SET" as const, "SEEK_CUR" as const, "SEEK_END" as const) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("ftruncate" as const), fd: arbFd, length: fc.integer({ min: -1, max: 12 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constantFrom("fsync" as const, "fdatasync" as const), fd: arbFd }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("fstat" as const), fd: arbFd }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("getdents" as const), fd: arbFd }) },
+  { weight: 4, arbitrary: fc.record({ op: fc.constantFrom("stat" as const, "lstat" as const), path: arbPath }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant("access" as const), path: arbPath, mode: fc.oneof(fc.constant("F_OK" as const), fc.subarray<AccessBit>(["R_OK", "W_OK", "X_OK"], { minLength: 1 })) }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("truncate" as const), path: arbPath, length: fc.integer({ min: -1, max: 12 }) }) },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant("mkdir" as const), path: arbPath }).chain((o) => fc.option(arbMode, { nil: undefined }).map((mode) => (mode === undefined ? o : { ...o, mode }))) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constantFrom("rmdir" as const, "unlink" as const), path: arbPath }) },
+  {
+    weight: 4,
+    arbitrary: fc
+      .record({ op: fc.constant("rename" as const), from: arbPath, to: arbPath })
+      .chain((o) =>
+        fc
+          .oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 2, arbitrary: fc.subarray<RenameFlag>(["RENAME_NOREPLACE", "RENAME_EXCHANGE"]) })
+          .map((flags) => (flags === undefined ? o : { ...o, flags })),
+      ),
+  },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("link" as const), from: arbPath, to: arbPath }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("symlink" as const), target: arbSymlinkTarget, path: arbPath }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("readlink" as const), path: arbPath }) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({ op: fc.constant("mknod" as const), path: arbPath, type: fc.constantFrom("fifo" as const, "socket" as const, "file" as const) })
+      .chain((o) => fc.option(arbMode, { nil: undefined }).map((mode) => (mode === undefined ? o : { ...o, mode }))),
+  },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("chmod" as const), path: arbPath, mode: arbMode }) },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(arbPath, fc.option(ids, { nil: undefined }), fc.option(ids, { nil: undefined })).map(([path, uid, gid]) => {
+      const o: { op: "chown"; path: string; uid?: number; gid?: number } = { op: "chown", path }
+      if (uid !== undefined) o.uid = uid
+      if (gid !== undefined) o.gid = gid
+      return o
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(arbPath, arbTime, arbTime).map(([path, atime, mtime]) => {
+      const o: { op: "utimens"; path: string; atime?: TimeSpec; mtime?: TimeSpec } = { op: "utimens", path }
+      if (atime !== undefined) o.atime = atime
+      if (mtime !== undefined) o.mtime = mtime
+      return o
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("getxattr" as const), path: arbPath, name: arbXattrName }) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({ op: fc.constant("setxattr" as const), path: arbPath, name: arbXattrName, value: arbData })
+      .chain((o) => fc.option(fc.subarray<XattrFlag>(["XATTR_CREATE", "XATTR_REPLACE"], { minLength: 1 }), { nil: undefined }).map((flags) => (flags === undefined ? o : { ...o, flags }))),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("listxattr" as const), path: arbPath }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("removexattr" as const), path: arbPath, name: arbXattrName }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("statfs" as const), path: arbPath }) },
+  { weight: 1, arbitrary: fc.constant({ op: "sync" as const }) },
+)
+
+export interface SequentialStep {
+  readonly op: Op
+  readonly cred: Cred
+}
+
+/** A single-threaded scenario: an initial tree, its root, mount options, and ops with their credentials. */
+export interface SequentialScenario {
+  readonly tree: Tree
+  readonly root: RootAttrs
+  readonly readOnly: boolean
+  readonly steps: readonly SequentialStep[]
+}
+
+export const arbStep: fc.Arbitrary<SequentialStep> = fc.record({ op: arbOp, cred: arbCred })
+
+const FD_OPS = new Set(["read", "write", "pread", "pwrite", "lseek", "ftruncate", "fsync", "fdatasync", "fstat", "getdents", "close"])
+const arbFdOp: fc.Arbitrary<Op> = arbOp.filter((o) => FD_OPS.has(o.op))
+
+/** Flags of an open meant to succeed on a regular file (and create it). */
+const arbFileOpenFlags: fc.Arbitrary<OpenFlag[]> = fc
+  .tuple(fc.constantFrom<OpenFlag[]>(["O_RDONLY"], ["O_WRONLY"], ["O_RDWR"], ["O_RDWR"]), bit(0.7), bit(0.15), bit(0.25), bit(0.3))
+  .map(([acc, creat, trunc, append, nonblock]) => [
+    ...acc,
+    ...(creat ? (["O_CREAT"] as const) : []),
+    ...(trunc ? (["O_TRUNC"] as const) : []),
+    ...(append ? (["O_APPEND"] as const) : []),
+    ...(nonblock ? (["O_NONBLOCK"] as const) : []),
+  ])
+
+/** An open followed by a few ops on the same fd (so I/O ops mostly meet a live description). */
+const arbOpenBlock: fc.Arbitrary<SequentialStep[]> = fc
+  .tuple(
+    fc.oneof(
+      arbOp.filter((o) => o.op === "open"),
+      fc.record({ op: fc.constant("open" as const), path: arbPath, flags: arbFileOpenFlags, fd: arbFd }),
+    ),
+    arbCred,
+    fc.array(fc.tuple(arbFdOp, arbCred), { maxLength: 4 }),
+  )
+  .map(([open, cred, rest]) => {
+    const fd = (open as { fd: string }).fd
+    return [{ op: open, cred }, ...rest.map(([op, c]) => ({ op: "fd" in op ? { ...op, fd } : op, cred: c }))]
+  })
+
+/** Ops that build on one another over the same path, so success paths are reached as often as refusals. */
+const arbPairBlock: fc.Arbitrary<SequentialStep[]> = fc
+  .tuple(arbPath, arbPath, arbCred, arbXattrName, arbData, fc.nat(5))
+  .map(([p, q, cred, name, value, kind]): SequentialStep[] => {
+    const steps: Op[][] = [
+      [{ op: "mkdir", path: p }, { op: "stat", path: p }, { op: "rmdir", path: p }],
+      [{ op: "link", from: p, to: q }, { op: "lstat", path: q }, { op: "unlink", path: p }],
+      [{ op: "setxattr", path: p, name, value }, { op: "getxattr", path: p, name }, { op: "removexattr", path: p, name }],
+      [{ op: "symlink", target: q, path: p }, { op: "readlink", path: p }, { op: "stat", path: p }],
+      [{ op: "rename", from: p, to: q }, { op: "lstat", path: q }, { op: "rename", from: q, to: p, flags: ["RENAME_EXCHANGE"] }],
+      [{ op: "mknod", path: p, type: "file" }, { op: "truncate", path: p, length: 3 }, { op: "unlink", path: p }],
+    ]
+    return (steps[kind] as Op[]).map((op) => ({ op, cred }))
+  })
+
+export const arbSteps = (minLength: number, maxLength: number): fc.Arbitrary<SequentialStep[]> =>
+  fc
+    .array(fc.oneof({ weight: 4, arbitrary: arbStep.map((s) => [s]) }, { weight: 1, arbitrary: arbOpenBlock }, { weight: 1, arbitrary: arbPairBlock }), { minLength, maxLength, size: "max" })
+    .map((blocks) => blocks.flat().slice(0, Math.max(maxLength, minLength)))
+
+export function arbSequentialScenario(opts: { minSteps?: number; maxSteps?: number; readOnlyFreq?: number } = {}): fc.Arbitrary<SequentialScenario> {
+  const freq = opts.readOnlyFreq ?? 12
+  return fc.record({
+    tree: arbTree,
+    root: arbRoot,
+    readOnly: freq <= 0 ? fc.constant(false) : fc.oneof({ weight: freq - 1, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+    steps: arbSteps(opts.minSteps ?? 4, opts.maxSteps ?? 30),
+  })
+}

@@ -1,0 +1,1018 @@
+// The operations of the contract (scenario.md 1.1), each as Linux's syscall
+// does it on tmpfs: the same checks in the same order, so the same errno
+// wins. Function names follow the syscalls; the Linux function a rule comes
+// from is named where it matters.
+
+import {
+  MAY_EXEC,
+  MAY_READ,
+  MAY_WRITE,
+  S_ISGID,
+  S_ISUID,
+  S_IXGRP,
+  inGroupOrCapable,
+  isRoot,
+  mayLink,
+  modeAfterWrite,
+  ownerOrCapable,
+  shouldDropSgid,
+  stickyForbids,
+} from "./perm.js"
+import { Ctx, Last, MAXSYMLINKS, cleanPath, pathError, createAt, isErrno, lastComponent, lookupChild, parentAt, resolve, resolveParent, type ParentAt } from "./path.js"
+import { EMPTY_DIRENTS, direntDelete, direntSet } from "./dirents.js"
+import { withKey, type Inode, type OpenFile, type Tx } from "./state.js"
+import type { DirEntry, Errno, NodeType, Op, OpOf, OpResult, OpenFlag, Stat, TimeSpec } from "./types.js"
+
+/** The largest file the model stores (its data is a string); beyond it writes are EFBIG. See DIVERGENCES.md. */
+export const FILE_SIZE_MAX = 1 << 24
+/** XATTR_SIZE_MAX. */
+export const XATTR_SIZE_MAX = 65536
+/** XATTR_NAME_MAX. */
+export const XATTR_NAME_MAX = 255
+/** Pipe capacity (16 pages). */
+export const PIPE_SIZE = 65536
+/** PIPE_BUF: writes up to this size are atomic. */
+export const PIPE_BUF = 4096
+/** tmpfs counts BOGO_DIRENT_SIZE per entry in a directory's size, and two for "." and "..". */
+const BOGO_DIRENT_SIZE = 20
+
+export interface Blocks {
+  readonly ino: number
+  readonly end: "read" | "write"
+}
+
+/** What an op yields inside a step: its result, and for a blocking FIFO open, what it waits for. */
+export interface Done {
+  readonly result: OpResult
+  readonly blocks?: Blocks
+}
+
+const OK: OpResult = Object.freeze({})
+const errCache = new Map<Errno, OpResult>()
+
+export function err(e: Errno): Done {
+  let r = errCache.get(e)
+  if (r === undefined) {
+    r = Object.freeze({ errno: e })
+    errCache.set(e, r)
+  }
+  return { result: r }
+}
+
+const done = (result: OpResult): Done => ({ result })
+const ok: Done = done(OK)
+
+/** EPIPE is what Linux returns for a write to a FIFO without readers; the contract's Errno list lacks it (see the report). */
+const EPIPE: Errno = "EPIPE"
+
+export function statOf(i: Inode): Stat {
+  let size = 0
+  if (i.type === "file") size = i.data.length
+  else if (i.type === "symlink") size = i.target.length
+  else if (i.type === "dir") {
+    size = (2 + (i.children?.names.length ?? 0)) * BOGO_DIRENT_SIZE
+  }
+  return {
+    type: i.type,
+    mode: i.mode,
+    uid: i.uid,
+    gid: i.gid,
+    size,
+    nlink: i.nlink,
+    ino: i.ino,
+    atime: i.atime,
+    mtime: i.mtime,
+    ctime: i.ctime,
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Inode and directory-entry helpers.
+
+function makeInode(c: Ctx, dir: number, type: NodeType, mode: number): Inode {
+  const parent = c.inode(dir)
+  // inode_init_owner: a setgid directory passes on its group, and its setgid bit to subdirectories.
+  let gid = c.cred.gid
+  if ((parent.mode & S_ISGID) !== 0) {
+    gid = parent.gid
+    if (type === "dir") mode |= S_ISGID
+  }
+  const now = c.now
+  return Object.freeze({
+    ino: c.tx.allocIno(),
+    type,
+    mode,
+    uid: c.cred.uid,
+    gid,
+    nlink: type === "dir" ? 2 : 1,
+    atime: now,
+    mtime: now,
+    ctime: now,
+    data: "",
+    target: "",
+    children: type === "dir" ? EMPTY_DIRENTS : null,
+    parent: type === "dir" ? dir : 0,
+    xattrs: null,
+  })
+}
+
+/** mode_strip_sgid: a setgid-and-group-executable new file in a setgid directory whose group the caller lacks loses S_ISGID. */
+function stripSgid(c: Ctx, dir: number, mode: number): number {
+  if ((mode & (S_ISGID | S_IXGRP)) !== (S_ISGID | S_IXGRP)) return mode
+  const d = c.inode(dir)
+  if ((d.mode & S_ISGID) === 0 || inGroupOrCapable(c.cred, d.gid)) return mode
+  return mode & ~S_ISGID
+}
+
+/** Enters `ino` in `dir` as `name` (a directory entry of a subdirectory adds a link to the parent). */
+function addEntry(c: Ctx, dir: number, name: string, ino: number, isDir: boolean): void {
+  const d = c.inode(dir)
+  c.tx.update(dir, { children: direntSet(d.children ?? EMPTY_DIRENTS, name, ino), nlink: d.nlink + (isDir ? 1 : 0), mtime: c.now, ctime: c.now })
+}
+
+function removeEntry(c: Ctx, dir: number, name: string, isDir: boolean): void {
+  const d = c.inode(dir)
+  c.tx.update(dir, { children: direntDelete(d.children ?? EMPTY_DIRENTS, name), nlink: d.nlink - (isDir ? 1 : 0), mtime: c.now, ctime: c.now })
+}
+
+/** An inode with no names left lives on while a description holds it (iput). */
+function freeIfUnused(tx: Tx, ino: number): void {
+  const i = tx.inode(ino)
+  if (i !== undefined && i.nlink === 0 && !tx.isOpen(ino)) tx.remove(ino)
+}
+
+/** Drops one name of a non-directory, or the only name of a directory (shmem_unlink, shmem_rmdir). */
+function dropName(c: Ctx, ino: number): void {
+  const i = c.inode(ino)
+  c.tx.update(ino, { nlink: i.type === "dir" ? 0 : i.nlink - 1, ctime: c.now })
+  freeIfUnused(c.tx, ino)
+}
+
+function isEmptyDir(i: Inode): boolean {
+  return (i.children?.names.length ?? 0) === 0
+}
+
+/** may_delete: search+write on the directory, the sticky rule, then the victim's type. */
+function mayDelete(c: Ctx, dir: number, victim: number, isDir: boolean): Errno | undefined {
+  const d = c.inode(dir)
+  const v = c.inode(victim)
+  const denied = c.may(d, MAY_WRITE | MAY_EXEC)
+  if (denied !== undefined) return denied
+  if (stickyForbids(d, v, c.cred)) return "EPERM"
+  if (isDir) {
+    if (v.type !== "dir") return "ENOTDIR"
+    if (victim === c.root) return "EBUSY"
+  } else if (v.type === "dir") return "EISDIR"
+  return undefined
+}
+
+function setData(c: Ctx, ino: number, data: string, cred: boolean): void {
+  const i = c.inode(ino)
+  c.tx.update(ino, { data, mtime: c.now, ctime: c.now, mode: cred ? modeAfterWrite(i, c.cred) : i.mode })
+}
+
+/** Data resized to `length`, zero-filled. */
+function resized(data: string, length: number): string {
+  return length <= data.length ? data.slice(0, length) : data + "\0".repeat(length - data.length)
+}
+
+// ---------------------------------------------------------------------------
+// Open file descriptions.
+
+const enum Acc {
+  Read = 0,
+  Write = 1,
+  ReadWrite = 2,
+  None = 3,
+}
+
+function flagSet(flags: readonly OpenFlag[]): Set<OpenFlag> {
+  return new Set(flags)
+}
+
+/** The description a name is bound to, as fdget() sees it: O_PATH descriptions are EBADF for all but close and fstat. */
+function fdget(c: Ctx, name: string): OpenFile | Errno {
+  const f = c.tx.fd(name)
+  if (f === undefined || f.pathOnly) return "EBADF"
+  return f
+}
+
+function readers(tx: Tx, ino: number): boolean {
+  const t = tx.fds()
+  for (const k in t) {
+    const f = t[k] as OpenFile
+    if (f.ino === ino && f.readable) return true
+  }
+  return false
+}
+
+function writers(tx: Tx, ino: number): boolean {
+  const t = tx.fds()
+  for (const k in t) {
+    const f = t[k] as OpenFile
+    if (f.ino === ino && f.writable) return true
+  }
+  return false
+}
+
+/** Unbinds a name; the last close of a FIFO drops its buffer (free_pipe_info), the last of an unlinked inode frees it. */
+function closeFd(tx: Tx, name: string, f: OpenFile): void {
+  tx.setFd(name, undefined)
+  const i = tx.inode(f.ino)
+  if (i === undefined) return
+  if (i.type === "fifo" && i.data !== "" && !tx.isOpen(f.ino)) tx.update(f.ino, { data: "" })
+  freeIfUnused(tx, f.ino)
+}
+
+/** open(2): do_sys_open -> path_openat (open_last_lookups, do_open, may_open, vfs_open). */
+export function open(c: Ctx, op: OpOf<"open">): Done {
+  const fl = flagSet(op.flags)
+  // build_open_flags: O_PATH keeps only O_DIRECTORY and O_NOFOLLOW, then O_CREAT|O_DIRECTORY is refused.
+  if (!fl.has("O_PATH") && fl.has("O_CREAT") && fl.has("O_DIRECTORY")) return err("EINVAL")
+  const path = cleanPath(op.path)
+  const bad = pathError(path)
+  if (bad !== undefined) return err(bad)
+  if (fl.has("O_PATH")) return openPath(c, op, path, fl)
+
+  const acc: Acc = ((fl.has("O_WRONLY") ? 1 : 0) | (fl.has("O_RDWR") ? 2 : 0)) as Acc
+  let accMode = acc === Acc.Read ? MAY_READ : acc === Acc.Write ? MAY_WRITE : MAY_READ | MAY_WRITE
+  if (fl.has("O_TRUNC")) accMode |= MAY_WRITE
+  const creat = fl.has("O_CREAT")
+  const excl = creat && fl.has("O_EXCL")
+  let follow = !fl.has("O_NOFOLLOW") && !excl
+  let wantDir = fl.has("O_DIRECTORY")
+
+  let p: ParentAt | Errno = parentAt(c, c.root, path)
+  let ino: number
+  let created = false
+  // open_last_lookups, looping over trailing symlinks as path_openat does.
+  for (;;) {
+    if (isErrno(p)) return err(p)
+    if (p.type !== Last.Norm) {
+      ino = lastComponent(c, p, false, false) as number
+      break
+    }
+    if (!creat) {
+      if (p.slash) {
+        follow = true
+        wantDir = true
+      }
+      const child = lookupChild(c, p.dir, p.name)
+      if (isErrno(child)) return err(child)
+      ino = child
+    } else {
+      if (p.slash) return err("EISDIR")
+      const child = lookupChild(c, p.dir, p.name)
+      if (child === "ENAMETOOLONG") return err(child)
+      if (isErrno(child)) {
+        // lookup_open: may_o_create, or EROFS when the mount is read-only.
+        const createError = c.readOnly ? "EROFS" : c.mayCreate(p.dir)
+        if (createError !== undefined) return err(createError)
+        const mode = stripSgid(c, p.dir, op.mode ?? 0o644)
+        const node = makeInode(c, p.dir, "file", mode)
+        c.tx.put(node)
+        addEntry(c, p.dir, p.name, node.ino, false)
+        ino = node.ino
+        created = true
+        break
+      }
+      ino = child
+    }
+    if (c.inode(ino).type === "symlink" && follow) {
+      if (++c.links > MAXSYMLINKS) return err("ELOOP")
+      c.touchAtime(ino)
+      const body = c.inode(ino).target
+      p = parentAt(c, body.startsWith("/") ? c.root : p.dir, body)
+      continue
+    }
+    break
+  }
+  const dirOfLast = isErrno(p) ? c.root : p.dir
+  return doOpen(c, op, fl, ino, created, acc, accMode, wantDir, dirOfLast)
+}
+
+function openPath(c: Ctx, op: OpOf<"open">, path: string, fl: Set<OpenFlag>): Done {
+  const at = parentAt(c, c.root, path)
+  if (isErrno(at)) return err(at)
+  const ino = lastComponent(c, at, !fl.has("O_NOFOLLOW"), fl.has("O_DIRECTORY"))
+  if (isErrno(ino)) return err(ino)
+  bind(c, op.fd, { ino, offset: 0, readable: false, writable: false, append: false, pathOnly: true, nonblock: false, direct: false })
+  return ok
+}
+
+/** Binds a new description; a description the name held is closed after (the open succeeded). */
+function bind(c: Ctx, name: string, f: OpenFile): void {
+  const old = c.tx.fd(name)
+  c.tx.setFd(name, Object.freeze(f))
+  if (old !== undefined) {
+    // closeFd checks isOpen over the table, which now holds the new description under this name.
+    const i = c.tx.inode(old.ino)
+    if (i !== undefined) {
+      if (i.type === "fifo" && i.data !== "" && !c.tx.isOpen(old.ino)) c.tx.update(old.ino, { data: "" })
+      freeIfUnused(c.tx, old.ino)
+    }
+  }
+}
+
+function doOpen(
+  c: Ctx,
+  op: OpOf<"open">,
+  fl: Set<OpenFlag>,
+  ino: number,
+  created: boolean,
+  acc: Acc,
+  accMode: number,
+  wantDir: boolean,
+  dirOfLast: number,
+): Done {
+  let node = c.inode(ino)
+  // do_open
+  if (fl.has("O_CREAT")) {
+    if (fl.has("O_EXCL") && !created) return err("EEXIST")
+    if (node.type === "dir") return err("EISDIR")
+    // may_create_in_sticky with fs.protected_regular = fs.protected_fifos = 0 (the reference machine):
+    // regular files and FIFOs pass; any other type (a symlink not followed, a socket) in a
+    // world-writable sticky directory must belong to the caller or the directory's owner, even for root.
+    if (!created && node.type !== "file" && node.type !== "fifo") {
+      const d = c.inode(dirOfLast)
+      if ((d.mode & 0o1000) !== 0 && node.uid !== d.uid && node.uid !== c.cred.uid && (d.mode & 0o002) !== 0) return err("EACCES")
+    }
+  }
+  if (wantDir && node.type !== "dir") return err("ENOTDIR")
+  let truncate = false
+  if (created) accMode = 0
+  else if (node.type === "file" && fl.has("O_TRUNC")) {
+    if (c.readOnly) return err("EROFS")
+    truncate = true
+  }
+  // may_open
+  if (node.type === "symlink") return err("ELOOP")
+  if (node.type === "dir" && (accMode & MAY_WRITE) !== 0) return err("EISDIR")
+  const denied = c.may(node, accMode)
+  if (denied !== undefined) return err(denied)
+  // vfs_open
+  const readable = acc === Acc.Read || acc === Acc.ReadWrite
+  const writable = acc === Acc.Write || acc === Acc.ReadWrite
+  const nonblock = fl.has("O_NONBLOCK")
+  let blocks: Blocks | undefined
+  if (node.type === "socket") return err("ENXIO")
+  if (node.type === "fifo") {
+    // fifo_open
+    if (acc === Acc.None) return err("EINVAL")
+    if (acc === Acc.Read && !nonblock && !writers(c.tx, ino)) blocks = { ino, end: "read" }
+    if (acc === Acc.Write && !readers(c.tx, ino)) {
+      if (nonblock) return err("ENXIO")
+      blocks = { ino, end: "write" }
+    }
+  }
+  // do_dentry_open: only regular files take O_DIRECT on tmpfs. The check comes after
+  // fifo_open, so a blocking FIFO open waits for the other end, then fails (the model
+  // does not count the waiting end meanwhile, see DIVERGENCES.md).
+  if (fl.has("O_DIRECT") && node.type !== "file") return blocks === undefined ? err("EINVAL") : { result: err("EINVAL").result, blocks }
+  if (truncate) {
+    // handle_truncate -> do_truncate(ATTR_MTIME | ATTR_CTIME | ATTR_OPEN): times always, privileges dropped.
+    c.tx.update(ino, { data: "", mtime: c.now, ctime: c.now, mode: modeAfterWrite(node, c.cred) })
+    node = c.inode(ino)
+  }
+  bind(c, op.fd, {
+    ino,
+    offset: 0,
+    readable,
+    writable,
+    append: fl.has("O_APPEND"),
+    pathOnly: false,
+    nonblock,
+    direct: fl.has("O_DIRECT"),
+  })
+  return blocks === undefined ? ok : { result: OK, blocks }
+}
+
+export function close(c: Ctx, op: OpOf<"close">): Done {
+  const f = c.tx.fd(op.fd)
+  if (f === undefined) return err("EBADF")
+  closeFd(c.tx, op.fd, f)
+  return ok
+}
+
+// ---------------------------------------------------------------------------
+// I/O on descriptions.
+
+function fifoRead(c: Ctx, f: OpenFile, count: number): Done {
+  const i = c.inode(f.ino)
+  if (count === 0) return done({ data: "" })
+  if (i.data === "") {
+    // pipe_read: no data and no writer is end of file; with a writer, O_NONBLOCK
+    // is EAGAIN and a blocking read would wait (the model answers EAGAIN too, see DIVERGENCES.md).
+    if (!writers(c.tx, f.ino)) return done({ data: "" })
+    return err("EAGAIN")
+  }
+  const data = i.data.slice(0, count)
+  c.tx.update(f.ino, { data: i.data.slice(data.length), atime: c.now })
+  return done({ data })
+}
+
+function fifoWrite(c: Ctx, f: OpenFile, data: string): Done {
+  if (data.length === 0) return done({ count: 0 })
+  if (!readers(c.tx, f.ino)) return err(EPIPE)
+  const i = c.inode(f.ino)
+  const room = PIPE_SIZE - i.data.length
+  // pipe_write: a write of at most PIPE_BUF is all or nothing; a larger one may be partial.
+  if (room <= 0 || (data.length <= PIPE_BUF && data.length > room)) return err("EAGAIN")
+  const n = Math.min(room, data.length)
+  c.tx.update(f.ino, { data: i.data + data.slice(0, n), mtime: c.now, ctime: c.now })
+  return done({ count: n })
+}
+
+/** vfs_read on a description at `pos`; returns the data read. Shared by read and pread. */
+function readAt(c: Ctx, f: OpenFile, pos: number, count: number): { data: string } | Errno {
+  if (!f.readable) return "EBADF"
+  const i = c.inode(f.ino)
+  if (i.type === "dir") return "EISDIR"
+  if (count === 0) return { data: "" }
+  const data = pos >= i.data.length ? "" : i.data.slice(pos, pos + count)
+  c.tx.update(f.ino, { atime: c.now })
+  return { data }
+}
+
+export function read(c: Ctx, op: OpOf<"read">): Done {
+  const f = fdget(c, op.fd)
+  if (isErrno(f)) return err(f)
+  if (c.inode(f.ino).type === "fifo") {
+    if (!f.readable) return err("EBADF")
+    return fifoRead(c, f, op.count)
+  }
+  const r = readAt(c, f, f.offset, op.count)
+  if (isErrno(r)) return err(r)
+  if (r.data.length > 0) c.tx.setFd(op.fd, { ...f, offset: f.offset + r.data.length })
+  return done(r)
+}
+
+export function pread(c: Ctx, op: OpOf<"pread">): Done {
+  if (op.offset < 0) return err("EINVAL")
+  const f = fdget(c, op.fd)
+  if (isErrno(f)) return err(f)
+  if (c.inode(f.ino).type === "fifo") return err("ESPIPE")
+  const r = readAt(c, f, op.offset, op.count)
+  return isErrno(r) ? err(r) : done(r)
+}
+
+/** vfs_write at `pos` (or at the end with O_APPEND); returns the new end of the written range. */
+function writeAt(c: Ctx, f: OpenFile, pos: number, data: string): number | Errno {
+  if (!f.writable) return "EBADF"
+  const i = c.inode(f.ino)
+  if (data.length === 0) return pos
+  const at = f.append ? i.data.length : pos
+  const end = at + data.length
+  if (end > FILE_SIZE_MAX) return "EFBIG"
+  const old = i.data
+  const next = at > old.length ? old + "\0".repeat(at - old.length) + data : old.slice(0, at) + data + old.slice(end)
+  setData(c, f.ino, next, true)
+  return end
+}
+
+export function write(c: Ctx, op: OpOf<"write">): Done {
+  const f = fdget(c, op.fd)
+  if (isErrno(f)) return err(f)
+  if (c.inode(f.ino).type === "fifo") {
+    if (!f.writable) return err("EBADF")
+    return fifoWrite(c, f, op.data)
+  }
+  const end = writeAt(c, f, f.offset, op.data)
+  if (isErrno(end)) return err(end)
+  if (op.data.length > 0) c.tx.setFd(op.fd, { ...f, offset: end })
+  return done({ count: op.data.length })
+}
+
+export function pwrite(c: Ctx, op: OpOf<"pwrite">): Done {
+  if (op.offset < 0) return err("EINVAL")
+  const f = fdget(c, op.fd)
+  if (isErrno(f)) return err(f)
+  if (c.inode(f.ino).type === "fifo") return err("ESPIPE")
+  const end = writeAt(c, f, op.offset, op.data)
+  return isErrno(end) ? err(end) : done({ count: op.data.length })
+}
+
+export function lseek(c: Ctx, op: OpOf<"lseek">): Done {
+  const f = fdget(c, op.fd)
+  if (isErrno(f)) return err(f)
+  const i = c.inode(f.ino)
+  if (i.type === "fifo") return err("ESPIPE")
+  let pos: number
+  if (op.whence === "SEEK_SET") pos = op.offset
+  else if (op.whence === "SEEK_CUR") pos = f.offset + op.offset
+  // offset_dir_llseek has no SEEK_END.
+  else if (i.type === "dir") return err("EINVAL")
+  else pos = i.data.length + op.offset
+  if (pos < 0) return err("EINVAL")
+  if (pos !== f.offset) c.tx.setFd(op.fd, { ...f, offset: pos })
+  return done({ offset: pos })
+}
+
+export function ftruncate(c: Ctx, op: OpOf<"ftruncate">): Done {
+  if (op.length < 0) return err("EINVAL")
+  const f = fdget(c, op.fd)
+  if (isErrno(f)) return err(f)
+  const i = c.inode(f.ino)
+  if (i.type !== "file" || !f.writable) return err("EINVAL")
+  if (op.length > FILE_SIZE_MAX) return err("EFBIG")
+  // do_truncate(ATTR_MTIME | ATTR_CTIME): times even when the size stays.
+  setData(c, f.ino, resized(i.data, op.length), true)
+  return ok
+}
+
+export function fsync(c: Ctx, fd: string): Done {
+  const f = fdget(c, fd)
+  if (isErrno(f)) return err(f)
+  // pipefifo_fops has no fsync.
+  if (c.inode(f.ino).type === "fifo") return err("EINVAL")
+  return ok
+}
+
+export function fstat(c: Ctx, op: OpOf<"fstat">): Done {
+  const f = c.tx.fd(op.fd)
+  if (f === undefined) return err("EBADF")
+  return done(statOf(c.inode(f.ino)))
+}
+
+export function getdents(c: Ctx, op: OpOf<"getdents">): Done {
+  const f = fdget(c, op.fd)
+  if (isErrno(f)) return err(f)
+  const d = c.inode(f.ino)
+  if (d.type !== "dir") return err("ENOTDIR")
+  // iterate_dir: a removed directory is ENOENT.
+  if (d.nlink === 0) return err("ENOENT")
+  const children = d.children ?? EMPTY_DIRENTS
+  const entries: DirEntry[] = children.names.map((name, k) => ({ name, type: c.inode(children.inos[k] as number).type }))
+  c.touchAtime(f.ino)
+  return done({ entries })
+}
+
+// ---------------------------------------------------------------------------
+// Path operations.
+
+export function stat(c: Ctx, path: string, follow: boolean): Done {
+  const ino = resolve(c, path, follow)
+  return isErrno(ino) ? err(ino) : done(statOf(c.inode(ino)))
+}
+
+export function access(c: Ctx, op: OpOf<"access">): Done {
+  let mask = 0
+  if (op.mode !== "F_OK") for (const b of op.mode) mask |= b === "R_OK" ? MAY_READ : b === "W_OK" ? MAY_WRITE : MAY_EXEC
+  const ino = resolve(c, op.path, true)
+  if (isErrno(ino)) return err(ino)
+  const denied = c.may(c.inode(ino), mask)
+  return denied === undefined ? ok : err(denied)
+}
+
+export function truncate(c: Ctx, op: OpOf<"truncate">): Done {
+  if (op.length < 0) return err("EINVAL")
+  const ino = resolve(c, op.path, true)
+  if (isErrno(ino)) return err(ino)
+  const i = c.inode(ino)
+  // vfs_truncate
+  if (i.type === "dir") return err("EISDIR")
+  if (i.type !== "file") return err("EINVAL")
+  if (c.readOnly) return err("EROFS")
+  const denied = c.may(i, MAY_WRITE)
+  if (denied !== undefined) return err(denied)
+  if (op.length > FILE_SIZE_MAX) return err("EFBIG")
+  // Measured on 6.18: mtime and ctime move even when the size stays (as for ftruncate).
+  setData(c, ino, resized(i.data, op.length), true)
+  return ok
+}
+
+export function mkdir(c: Ctx, op: OpOf<"mkdir">): Done {
+  const at = createAt(c, op.path, true)
+  if (isErrno(at)) return err(at)
+  const denied = c.mayCreate(at.dir)
+  if (denied !== undefined) return err(denied)
+  // vfs_mkdir: vfs_prepare_mode masks to S_IRWXUGO | S_ISVTX.
+  const node = makeInode(c, at.dir, "dir", (op.mode ?? 0o755) & 0o1777)
+  c.tx.put(node)
+  addEntry(c, at.dir, at.name, node.ino, true)
+  return ok
+}
+
+export function mknod(c: Ctx, op: OpOf<"mknod">): Done {
+  const at = createAt(c, op.path, false)
+  if (isErrno(at)) return err(at)
+  const denied = c.mayCreate(at.dir)
+  if (denied !== undefined) return err(denied)
+  const node = makeInode(c, at.dir, op.type, stripSgid(c, at.dir, op.mode ?? 0o644))
+  c.tx.put(node)
+  addEntry(c, at.dir, at.name, node.ino, false)
+  return ok
+}
+
+export function symlink(c: Ctx, op: OpOf<"symlink">): Done {
+  const target = cleanPath(op.target)
+  const bad = pathError(target)
+  if (bad !== undefined) return err(bad)
+  const at = createAt(c, op.path, false)
+  if (isErrno(at)) return err(at)
+  const denied = c.mayCreate(at.dir)
+  if (denied !== undefined) return err(denied)
+  const node = Object.freeze({ ...makeInode(c, at.dir, "symlink", 0o777), target })
+  c.tx.put(node)
+  addEntry(c, at.dir, at.name, node.ino, false)
+  return ok
+}
+
+export function readlink(c: Ctx, op: OpOf<"readlink">): Done {
+  const ino = resolve(c, op.path, false)
+  if (isErrno(ino)) return err(ino)
+  const i = c.inode(ino)
+  if (i.type !== "symlink") return err("EINVAL")
+  c.touchAtime(ino)
+  return done({ target: i.target })
+}
+
+export function link(c: Ctx, op: OpOf<"link">): Done {
+  const src = resolve(c, op.from, false)
+  if (isErrno(src)) return err(src)
+  const at = createAt(c, op.to, false)
+  if (isErrno(at)) return err(at)
+  const i = c.inode(src)
+  if (!mayLink(i, c.cred)) return err("EPERM")
+  // vfs_link
+  const denied = c.mayCreate(at.dir)
+  if (denied !== undefined) return err(denied)
+  if (i.type === "dir") return err("EPERM")
+  if (i.nlink === 0) return err("ENOENT")
+  c.tx.update(src, { nlink: i.nlink + 1, ctime: c.now })
+  addEntry(c, at.dir, at.name, src, false)
+  return ok
+}
+
+export function unlink(c: Ctx, op: OpOf<"unlink">): Done {
+  const p = resolveParent(c, op.path)
+  if (isErrno(p)) return err(p)
+  if (p.type !== Last.Norm) return err("EISDIR")
+  if (c.readOnly) return err("EROFS")
+  const victim = lookupChild(c, p.dir, p.name)
+  if (isErrno(victim)) return err(victim)
+  if (p.slash) return err(c.inode(victim).type === "dir" ? "EISDIR" : "ENOTDIR")
+  const denied = mayDelete(c, p.dir, victim, false)
+  if (denied !== undefined) return err(denied)
+  removeEntry(c, p.dir, p.name, false)
+  dropName(c, victim)
+  return ok
+}
+
+export function rmdir(c: Ctx, op: OpOf<"rmdir">): Done {
+  const p = resolveParent(c, op.path)
+  if (isErrno(p)) return err(p)
+  if (p.type === Last.DotDot) return err("ENOTEMPTY")
+  if (p.type === Last.Dot) return err("EINVAL")
+  if (p.type === Last.Root) return err("EBUSY")
+  if (c.readOnly) return err("EROFS")
+  const victim = lookupChild(c, p.dir, p.name)
+  if (isErrno(victim)) return err(victim)
+  const denied = mayDelete(c, p.dir, victim, true)
+  if (denied !== undefined) return err(denied)
+  if (!isEmptyDir(c.inode(victim))) return err("ENOTEMPTY")
+  removeEntry(c, p.dir, p.name, true)
+  dropName(c, victim)
+  return ok
+}
+
+/** lock_rename's trap: the child of `p2` on the way up from `p1`, if `p2` is a proper ancestor of `p1`. */
+function childTowards(c: Ctx, p1: number, p2: number): number | undefined {
+  let p = p1
+  for (;;) {
+    if (p === c.root) return undefined
+    const up = c.inode(p).parent
+    if (up === p2) return p
+    p = up
+  }
+}
+
+/** renameat2: do_renameat2, vfs_rename, shmem_rename2. */
+export function rename(c: Ctx, op: OpOf<"rename">): Done {
+  const noreplace = op.flags?.includes("RENAME_NOREPLACE") ?? false
+  const exchange = op.flags?.includes("RENAME_EXCHANGE") ?? false
+  if (noreplace && exchange) return err("EINVAL")
+  const from = resolveParent(c, op.from)
+  if (isErrno(from)) return err(from)
+  const to = resolveParent(c, op.to)
+  if (isErrno(to)) return err(to)
+  if (from.type !== Last.Norm) return err("EBUSY")
+  if (to.type !== Last.Norm) return err(noreplace ? "EEXIST" : "EBUSY")
+  if (c.readOnly) return err("EROFS")
+  const src = lookupChild(c, from.dir, from.name)
+  if (isErrno(src)) return err(src)
+  const tgtLookup = lookupChild(c, to.dir, to.name)
+  if (tgtLookup === "ENAMETOOLONG") return err(tgtLookup)
+  const tgt = isErrno(tgtLookup) ? undefined : tgtLookup
+  if (noreplace && tgt !== undefined) return err("EEXIST")
+  const srcIsDir = c.inode(src).type === "dir"
+  const tgtIsDir = tgt !== undefined && c.inode(tgt).type === "dir"
+  if (exchange) {
+    if (tgt === undefined) return err("ENOENT")
+    if (!tgtIsDir && to.slash) return err("ENOTDIR")
+  }
+  if (!srcIsDir) {
+    if (from.slash) return err("ENOTDIR")
+    if (!exchange && to.slash) return err("ENOTDIR")
+  }
+  if (from.dir !== to.dir) {
+    const trapOld = childTowards(c, to.dir, from.dir)
+    if (trapOld !== undefined) {
+      if (src === trapOld) return err("EINVAL")
+    } else {
+      const trapNew = childTowards(c, from.dir, to.dir)
+      if (trapNew !== undefined && tgt === trapNew) return err(exchange ? "EINVAL" : "ENOTEMPTY")
+    }
+  }
+  // vfs_rename
+  if (src === tgt) return ok
+  let denied = mayDelete(c, from.dir, src, srcIsDir)
+  if (denied !== undefined) return err(denied)
+  if (tgt === undefined) denied = c.mayCreate(to.dir)
+  else denied = mayDelete(c, to.dir, tgt, exchange ? tgtIsDir : srcIsDir)
+  if (denied !== undefined) return err(denied)
+  if (from.dir !== to.dir) {
+    // Moving a directory rewrites its "..": write permission on it.
+    if (srcIsDir && c.may(c.inode(src), MAY_WRITE) !== undefined) return err("EACCES")
+    if (exchange && tgtIsDir && tgt !== undefined && c.may(c.inode(tgt), MAY_WRITE) !== undefined) return err("EACCES")
+  }
+  if (exchange && tgt !== undefined) {
+    exchangeEntries(c, from, to, src, tgt, srcIsDir, tgtIsDir)
+    return ok
+  }
+  if (tgt !== undefined && tgtIsDir && !isEmptyDir(c.inode(tgt))) return err("ENOTEMPTY")
+  // shmem_rename2
+  if (tgt !== undefined) {
+    removeEntry(c, to.dir, to.name, tgtIsDir)
+    dropName(c, tgt)
+  }
+  removeEntry(c, from.dir, from.name, srcIsDir)
+  addEntry(c, to.dir, to.name, src, srcIsDir)
+  c.tx.update(src, srcIsDir ? { parent: to.dir, ctime: c.now } : { ctime: c.now })
+  return ok
+}
+
+function exchangeEntries(c: Ctx, from: ParentAt, to: ParentAt, src: number, tgt: number, srcIsDir: boolean, tgtIsDir: boolean): void {
+  const now = c.now
+  if (from.dir === to.dir) {
+    const d = c.inode(from.dir)
+    const swapped = direntSet(direntSet(d.children ?? EMPTY_DIRENTS, from.name, tgt), to.name, src)
+    c.tx.update(from.dir, { children: swapped, mtime: now, ctime: now })
+  } else {
+    // simple_rename_exchange: the parents' link counts follow a directory that changes sides.
+    const linkDelta = srcIsDir === tgtIsDir ? 0 : srcIsDir ? 1 : -1
+    const fd = c.inode(from.dir)
+    c.tx.update(from.dir, { children: direntSet(fd.children ?? EMPTY_DIRENTS, from.name, tgt), nlink: fd.nlink - linkDelta, mtime: now, ctime: now })
+    const td = c.inode(to.dir)
+    c.tx.update(to.dir, { children: direntSet(td.children ?? EMPTY_DIRENTS, to.name, src), nlink: td.nlink + linkDelta, mtime: now, ctime: now })
+  }
+  c.tx.update(src, srcIsDir ? { parent: to.dir, ctime: now } : { ctime: now })
+  c.tx.update(tgt, tgtIsDir ? { parent: from.dir, ctime: now } : { ctime: now })
+}
+
+export function chmod(c: Ctx, op: OpOf<"chmod">): Done {
+  const ino = resolve(c, op.path, true)
+  if (isErrno(ino)) return err(ino)
+  if (c.readOnly) return err("EROFS")
+  const i = c.inode(ino)
+  // setattr_prepare
+  if (!ownerOrCapable(i, c.cred)) return err("EPERM")
+  let mode = op.mode & 0o7777
+  if (!inGroupOrCapable(c.cred, i.gid)) mode &= ~S_ISGID
+  c.tx.update(ino, { mode, ctime: c.now })
+  return ok
+}
+
+/** (uid_t)-1 and (gid_t)-1 mean "leave unchanged", as an absent field does. */
+const NO_ID = 0xffff_ffff
+
+export function chown(c: Ctx, given: OpOf<"chown">): Done {
+  const op = { path: given.path, uid: given.uid === NO_ID ? undefined : given.uid, gid: given.gid === NO_ID ? undefined : given.gid }
+  const ino = resolve(c, op.path, true)
+  if (isErrno(ino)) return err(ino)
+  if (c.readOnly) return err("EROFS")
+  const i = c.inode(ino)
+  const cred = c.cred
+  // chown_common, then notify_change turning ATTR_KILL_SUID/SGID into a mode change.
+  let mode = i.mode
+  let modeChanges = false
+  if (i.type !== "dir") {
+    if ((mode & S_ISUID) !== 0) {
+      mode &= ~S_ISUID
+      modeChanges = true
+    }
+    if (shouldDropSgid(i, cred)) {
+      mode &= ~S_ISGID
+      modeChanges = true
+    }
+  }
+  // setattr_prepare: chown_ok, chgrp_ok, then the mode change's own rules.
+  if (op.uid !== undefined && !((cred.uid === i.uid && op.uid === i.uid) || isRoot(cred))) return err("EPERM")
+  if (op.gid !== undefined && !((cred.uid === i.uid && (op.gid === i.gid || cred.gid === op.gid || cred.groups.includes(op.gid))) || isRoot(cred))) {
+    return err("EPERM")
+  }
+  const gid = op.gid ?? i.gid
+  if (modeChanges) {
+    if (!ownerOrCapable(i, cred)) return err("EPERM")
+    if (!inGroupOrCapable(cred, gid)) mode &= ~S_ISGID
+  }
+  c.tx.update(ino, { uid: op.uid ?? i.uid, gid, mode, ctime: c.now })
+  return ok
+}
+
+function timeOf(spec: TimeSpec | undefined, now: number, old: number): number {
+  return spec === undefined ? old : spec === "UTIME_NOW" ? now : spec
+}
+
+/** utimensat(2) on a path: do_utimes, vfs_utimes, notify_change, setattr_prepare. */
+export function utimens(c: Ctx, op: OpOf<"utimens">): Done {
+  // Both UTIME_OMIT: nothing to do, "we must not even check the path".
+  if (op.atime === undefined && op.mtime === undefined) return ok
+  const ino = resolve(c, op.path, true)
+  if (isErrno(ino)) return err(ino)
+  if (c.readOnly) return err("EROFS")
+  const i = c.inode(ino)
+  if (op.atime === "UTIME_NOW" && op.mtime === "UTIME_NOW") {
+    // ATTR_TOUCH: the owner, CAP_FOWNER, or write permission.
+    if (!ownerOrCapable(i, c.cred)) {
+      const denied = c.may(i, MAY_WRITE)
+      if (denied !== undefined) return err(denied)
+    }
+  } else if (!ownerOrCapable(i, c.cred)) return err("EPERM")
+  c.tx.update(ino, { atime: timeOf(op.atime, c.now, i.atime), mtime: timeOf(op.mtime, c.now, i.mtime), ctime: c.now })
+  return ok
+}
+
+// ---------------------------------------------------------------------------
+// Extended attributes (fs/xattr.c and tmpfs's handlers).
+
+const XATTR_PREFIXES = ["user.", "trusted.", "security.", "system."] as const
+
+/** setxattr_copy / getxattr's name copy: empty or longer than XATTR_NAME_MAX is ERANGE. */
+function checkXattrName(name: string): Errno | undefined {
+  return name.length === 0 || name.length > XATTR_NAME_MAX ? "ERANGE" : undefined
+}
+
+/** xattr_permission. */
+function xattrPermission(c: Ctx, i: Inode, name: string, mask: number): Errno | undefined {
+  const write = (mask & MAY_WRITE) !== 0
+  if (name.startsWith("security.") || name.startsWith("system.")) return undefined
+  if (name.startsWith("trusted.")) {
+    if (!isRoot(c.cred)) return write ? "EPERM" : "ENODATA"
+    return undefined
+  }
+  if (name.startsWith("user.")) {
+    if (i.type !== "file" && i.type !== "dir") return write ? "EPERM" : "ENODATA"
+    if (i.type === "dir" && (i.mode & 0o1000) !== 0 && write && !ownerOrCapable(i, c.cred)) return "EPERM"
+  }
+  return c.may(i, mask)
+}
+
+/** xattr_resolve_name over tmpfs's handlers (user, trusted, security; system only for POSIX ACLs, not modelled). */
+function xattrHandler(name: string): Errno | undefined {
+  for (const prefix of XATTR_PREFIXES) {
+    if (!name.startsWith(prefix)) continue
+    if (prefix === "system.") return "EOPNOTSUPP"
+    return name.length === prefix.length ? "EINVAL" : undefined
+  }
+  return "EOPNOTSUPP"
+}
+
+export function getxattr(c: Ctx, op: OpOf<"getxattr">): Done {
+  const bad = checkXattrName(op.name)
+  if (bad !== undefined) return err(bad)
+  const ino = resolve(c, op.path, true)
+  if (isErrno(ino)) return err(ino)
+  const i = c.inode(ino)
+  const denied = xattrPermission(c, i, op.name, MAY_READ) ?? xattrHandler(op.name)
+  if (denied !== undefined) return err(denied)
+  const value = i.xattrs === null ? undefined : i.xattrs[op.name]
+  return value === undefined ? err("ENODATA") : done({ value })
+}
+
+export function setxattr(c: Ctx, op: OpOf<"setxattr">): Done {
+  const bad = checkXattrName(op.name)
+  if (bad !== undefined) return err(bad)
+  if (op.value.length > XATTR_SIZE_MAX) return err("E2BIG")
+  const ino = resolve(c, op.path, true)
+  if (isErrno(ino)) return err(ino)
+  if (c.readOnly) return err("EROFS")
+  const i = c.inode(ino)
+  const denied = xattrPermission(c, i, op.name, MAY_WRITE) ?? securityHook(c, op.name) ?? xattrHandler(op.name)
+  if (denied !== undefined) return err(denied)
+  const exists = i.xattrs !== null && i.xattrs[op.name] !== undefined
+  if (exists && op.flags?.includes("XATTR_CREATE")) return err("EEXIST")
+  if (!exists && op.flags?.includes("XATTR_REPLACE")) return err("ENODATA")
+  c.tx.update(ino, { xattrs: withKey(i.xattrs, op.name, op.value), ctime: c.now })
+  return ok
+}
+
+/** cap_inode_setxattr / cap_inode_removexattr: security.* needs CAP_SYS_ADMIN. */
+function securityHook(c: Ctx, name: string): Errno | undefined {
+  return name.startsWith("security.") && !isRoot(c.cred) ? "EPERM" : undefined
+}
+
+export function listxattr(c: Ctx, op: OpOf<"listxattr">): Done {
+  const ino = resolve(c, op.path, true)
+  if (isErrno(ino)) return err(ino)
+  const x = c.inode(ino).xattrs
+  const names = x === null ? [] : Object.keys(x).filter((n) => n.startsWith("user.")).sort()
+  return done({ names })
+}
+
+export function removexattr(c: Ctx, op: OpOf<"removexattr">): Done {
+  const bad = checkXattrName(op.name)
+  if (bad !== undefined) return err(bad)
+  const ino = resolve(c, op.path, true)
+  if (isErrno(ino)) return err(ino)
+  if (c.readOnly) return err("EROFS")
+  const i = c.inode(ino)
+  const denied = xattrPermission(c, i, op.name, MAY_WRITE) ?? securityHook(c, op.name) ?? xattrHandler(op.name)
+  if (denied !== undefined) return err(denied)
+  if (i.xattrs === null || i.xattrs[op.name] === undefined) return err("ENODATA")
+  const rest = withKey(i.xattrs, op.name, undefined)
+  let empty = true
+  for (const _ in rest) {
+    empty = false
+    break
+  }
+  c.tx.update(ino, { xattrs: empty ? null : rest, ctime: c.now })
+  return ok
+}
+
+export function statfs(c: Ctx, op: OpOf<"statfs">): Done {
+  const ino = resolve(c, op.path, true)
+  return isErrno(ino) ? err(ino) : done({ namelen: 255 })
+}
+
+/** Runs one op against a transaction. Never throws for a decoded Op. */
+export function run(c: Ctx, op: Op): Done {
+  switch (op.op) {
+    case "open":
+      return open(c, op)
+    case "close":
+      return close(c, op)
+    case "read":
+      return read(c, op)
+    case "write":
+      return write(c, op)
+    case "pread":
+      return pread(c, op)
+    case "pwrite":
+      return pwrite(c, op)
+    case "lseek":
+      return lseek(c, op)
+    case "ftruncate":
+      return ftruncate(c, op)
+    case "fsync":
+    case "fdatasync":
+      return fsync(c, op.fd)
+    case "fstat":
+      return fstat(c, op)
+    case "getdents":
+      return getdents(c, op)
+    case "stat":
+      return stat(c, op.path, true)
+    case "lstat":
+      return stat(c, op.path, false)
+    case "access":
+      return access(c, op)
+    case "truncate":
+      return truncate(c, op)
+    case "mkdir":
+      return mkdir(c, op)
+    case "rmdir":
+      return rmdir(c, op)
+    case "unlink":
+      return unlink(c, op)
+    case "rename":
+      return rename(c, op)
+    case "link":
+      return link(c, op)
+    case "symlink":
+      return symlink(c, op)
+    case "readlink":
+      return readlink(c, op)
+    case "mknod":
+      return mknod(c, op)
+    case "chmod":
+      return chmod(c, op)
+    case "chown":
+      return chown(c, op)
+    case "utimens":
+      return utimens(c, op)
+    case "getxattr":
+      return getxattr(c, op)
+    case "setxattr":
+      return setxattr(c, op)
+    case "listxattr":
+      return listxattr(c, op)
+    case "removexattr":
+      return removexattr(c, op)
+    case "statfs":
+      return statfs(c, op)
+    case "sync":
+    case "sleep":
+      return ok
+  }
+}

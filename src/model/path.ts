@@ -1,0 +1,224 @@
+// Path resolution as Linux's namei does it (fs/namei.c: link_path_walk,
+// walk_component, lookup_last, filename_parentat, filename_create).
+//
+// The working directory of every thread is the root; there are no mounts
+// below it, so ".." of the root is the root (follow_dotdot at nd->root).
+
+import { MAY_EXEC, MAY_WRITE, mayAccess, permission } from "./perm.js"
+import { direntLookup } from "./dirents.js"
+import type { Inode, Tx } from "./state.js"
+import type { Cred, Errno } from "./types.js"
+
+/** PATH_MAX, counting the terminating NUL (getname). */
+export const PATH_MAX = 4096
+/** NAME_MAX (simple_lookup). */
+export const NAME_MAX = 255
+/** MAXSYMLINKS: symlinks one lookup may follow (pick_link). */
+export const MAXSYMLINKS = 40
+
+export const enum Last {
+  Norm,
+  Dot,
+  DotDot,
+  Root,
+}
+
+/** What filename_parentat yields: the directory of the last component, and that component. */
+export interface ParentAt {
+  readonly dir: number
+  readonly name: string
+  readonly type: Last
+  /** The component was followed by a slash (LOOKUP_DIRECTORY semantics for the last one). */
+  readonly slash: boolean
+}
+
+/** One step's lookup context: the transaction, the caller, the clock and the symlink budget. */
+export class Ctx {
+  links = 0
+  constructor(
+    readonly tx: Tx,
+    readonly cred: Cred,
+    readonly now: number,
+  ) {}
+
+  get root(): number {
+    return this.tx.rootIno
+  }
+
+  get readOnly(): boolean {
+    return this.tx.readOnly
+  }
+
+  inode(ino: number): Inode {
+    return this.tx.must(ino)
+  }
+
+  may(i: Inode, mask: number): Errno | undefined {
+    return permission(i, this.cred, mask, this.tx.readOnly)
+  }
+
+  /** may_lookup: search permission on a directory being walked. */
+  mayLookup(dir: number): boolean {
+    return mayAccess(this.inode(dir), this.cred, MAY_EXEC)
+  }
+
+  /** may_create: write and search on the parent (the name is known to be absent). */
+  mayCreate(dir: number): Errno | undefined {
+    return this.may(this.inode(dir), MAY_WRITE | MAY_EXEC)
+  }
+
+  /** touch_atime (strict atime, see DIVERGENCES.md). */
+  touchAtime(ino: number): void {
+    this.tx.update(ino, { atime: this.now })
+  }
+}
+
+export function isErrno(x: unknown): x is Errno {
+  return typeof x === "string"
+}
+
+/** getname: the path as the kernel copies it; a NUL ends it, as it would end the C string. */
+export function cleanPath(path: string): string {
+  const nul = path.indexOf("\0")
+  return nul >= 0 ? path.slice(0, nul) : path
+}
+
+/** getname's errors: empty is ENOENT; PATH_MAX bytes or more (with the NUL) is ENAMETOOLONG. */
+export function pathError(path: string): Errno | undefined {
+  if (path.length === 0) return "ENOENT"
+  if (path.length >= PATH_MAX) return "ENAMETOOLONG"
+  return undefined
+}
+
+function components(path: string): string[] {
+  const out: string[] = []
+  for (const c of path.split("/")) if (c !== "") out.push(c)
+  return out
+}
+
+/** The ".." of a directory. */
+function dotdot(c: Ctx, dir: number): number {
+  return dir === c.root ? dir : c.inode(dir).parent
+}
+
+/** simple_lookup: a missing name longer than NAME_MAX is ENAMETOOLONG, else ENOENT. */
+export function lookupChild(c: Ctx, dir: number, name: string): number | Errno {
+  const children = c.inode(dir).children
+  const ino = children === null ? undefined : direntLookup(children, name)
+  if (ino !== undefined) return ino
+  return name.length > NAME_MAX ? "ENAMETOOLONG" : "ENOENT"
+}
+
+/** pick_link: count the link against MAXSYMLINKS, touch its atime, and start walking its body. */
+function followLink(c: Ctx, dir: number, link: number): ParentAt | Errno {
+  if (++c.links > MAXSYMLINKS) return "ELOOP"
+  c.touchAtime(link)
+  const body = c.inode(link).target
+  return parentAt(c, body.startsWith("/") ? c.root : dir, body)
+}
+
+/**
+ * link_path_walk from `start`: walks every component but the last (each
+ * must be a searchable directory, symlinks followed), then checks search
+ * permission for the last one as Linux does before hashing it.
+ */
+export function parentAt(c: Ctx, start: number, path: string): ParentAt | Errno {
+  const comps = components(path)
+  let dir = path.startsWith("/") ? c.root : start
+  if (comps.length === 0) return { dir, name: "", type: Last.Root, slash: false }
+  for (let i = 0; i < comps.length - 1; i++) {
+    if (!c.mayLookup(dir)) return "EACCES"
+    const next = walkOne(c, dir, comps[i] as string)
+    if (isErrno(next)) return next
+    dir = next
+  }
+  if (!c.mayLookup(dir)) return "EACCES"
+  const name = comps[comps.length - 1] as string
+  const type = name === "." ? Last.Dot : name === ".." ? Last.DotDot : Last.Norm
+  return { dir, name, type, slash: path.endsWith("/") }
+}
+
+/** walk_component for a component that is not the last: follow symlinks; the result must be a directory. */
+function walkOne(c: Ctx, dir: number, name: string): number | Errno {
+  if (name === ".") return dir
+  if (name === "..") return dotdot(c, dir)
+  const child = lookupChild(c, dir, name)
+  if (isErrno(child)) return child
+  const node = c.inode(child)
+  if (node.type === "dir") return child
+  if (node.type !== "symlink") return "ENOTDIR"
+  const body = followLink(c, dir, child)
+  if (isErrno(body)) return body
+  // The last component of a nested symlink is walked with follow, then must be a directory.
+  return lastComponent(c, body, true, true)
+}
+
+/**
+ * lookup_last plus the trailing symlink loop of path_lookupat: resolve the
+ * last component, following a final symlink when `follow` or a trailing
+ * slash asks for it; `wantDir` (O_DIRECTORY, or a trailing slash seen) makes
+ * a non-directory ENOTDIR.
+ */
+export function lastComponent(c: Ctx, p: ParentAt, follow: boolean, wantDir: boolean): number | Errno {
+  for (;;) {
+    let ino: number
+    if (p.type === Last.Root || p.type === Last.Dot) ino = p.dir
+    else if (p.type === Last.DotDot) ino = dotdot(c, p.dir)
+    else {
+      const child = lookupChild(c, p.dir, p.name)
+      if (isErrno(child)) return child
+      ino = child
+    }
+    const node = c.inode(ino)
+    // lookup_last: a trailing slash means LOOKUP_FOLLOW | LOOKUP_DIRECTORY (O_DIRECTORY alone does not follow).
+    const slash = p.slash && p.type === Last.Norm
+    const dirWanted = wantDir || slash
+    if (node.type === "symlink" && (follow || slash)) {
+      const body = followLink(c, p.dir, ino)
+      if (isErrno(body)) return body
+      p = body
+      follow = true
+      wantDir = dirWanted
+      continue
+    }
+    if (dirWanted && node.type !== "dir") return "ENOTDIR"
+    return ino
+  }
+}
+
+/** user_path_at: the inode a path names. */
+export function resolve(c: Ctx, path: string, follow: boolean, wantDir = false): number | Errno {
+  const p = cleanPath(path)
+  const bad = pathError(p)
+  if (bad !== undefined) return bad
+  const at = parentAt(c, c.root, p)
+  if (isErrno(at)) return at
+  return lastComponent(c, at, follow, wantDir)
+}
+
+/** filename_parentat on a user path. */
+export function resolveParent(c: Ctx, path: string): ParentAt | Errno {
+  const p = cleanPath(path)
+  const bad = pathError(p)
+  if (bad !== undefined) return bad
+  return parentAt(c, c.root, p)
+}
+
+/**
+ * filename_create: the directory and name for a new entry. Order as Linux:
+ * "."/".."/"/" is EEXIST; the lookup (ENAMETOOLONG, EEXIST); a trailing
+ * slash on a non-directory is ENOENT; then a read-only mount (EROFS).
+ * The caller then runs may_create (`Ctx.mayCreate`), after whatever checks
+ * its syscall makes in between (link: may_linkat).
+ */
+export function createAt(c: Ctx, path: string, wantDir: boolean): { dir: number; name: string } | Errno {
+  const p = resolveParent(c, path)
+  if (isErrno(p)) return p
+  if (p.type !== Last.Norm) return "EEXIST"
+  const child = lookupChild(c, p.dir, p.name)
+  if (child === "ENAMETOOLONG") return child
+  if (!isErrno(child)) return "EEXIST"
+  if (p.slash && !wantDir) return "ENOENT"
+  if (c.readOnly) return "EROFS"
+  return { dir: p.dir, name: p.name }
+}

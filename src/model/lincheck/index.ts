@@ -1,0 +1,90 @@
+// fsim's linearizability checker: the public face. `decodeHistory` reads an
+// `fsim.history/1` document, `checkHistory` judges it against the reference
+// model and answers in the `fsim.lincheck/1` format (contract section 3).
+// The generic search (`check`) works with any sequential model.
+
+import { budgetOf, check, problemOf, withDefaults, type Operation } from "./check.js"
+import { explain } from "./explain.js"
+import { fsModel, type FsInput } from "./fs.js"
+import type { History } from "./history.js"
+import { ROOT, type OpResult } from "../types.js"
+
+export { check, replays, withDefaults, deepEqual, DEFAULT_BUDGET } from "./check.js"
+export type { CheckOptions, CheckResult, Model, Operation, Step, Verdict } from "./check.js"
+export { decodeHistory, validateHistory, HISTORY_FORMAT } from "./history.js"
+export type { History, HistoryOp } from "./history.js"
+export { fsModel, normalizeResult, describeResult } from "./fs.js"
+export type { FsInput } from "./fs.js"
+
+export const LINCHECK_FORMAT = "fsim.lincheck/1"
+
+export interface CheckHistoryOptions {
+  /** Model steps the verdict may take; past it the answer is null. Default DEFAULT_BUDGET. */
+  readonly budget?: number
+  /** Whether to explain a non-linearizable history (shrink it to a core). Default true. */
+  readonly explain?: boolean
+  /**
+   * Model steps all of the explanation's searches may take together.
+   * Default: 10 times what the verdict took, at least 100,000 and at most
+   * the verdict's budget. Past it the explanation says so, and its core may
+   * hold more ops than needed.
+   */
+  readonly explainBudget?: number
+  /** The filesystem was mounted read-only (a run's mount option, not part of the history format). */
+  readonly readOnly?: boolean
+}
+
+export interface LincheckOutput {
+  readonly format: typeof LINCHECK_FORMAT
+  readonly linearizable: boolean | null
+  /** Op indices in the order they took effect (ops that never returned only if they did). */
+  readonly witness: readonly number[] | null
+  readonly explanation: string | null
+  /** Model steps the verdict took (the explanation's are not counted). */
+  readonly explored: number
+  /** When not linearizable and explained: the ops that cannot be ordered, by index. */
+  readonly core?: readonly number[]
+}
+
+/** The ops of a history as the checker's operations. */
+export function historyOperations(history: History): Operation<FsInput, OpResult>[] {
+  return history.ops.map((o) => {
+    const cred = history.creds?.[o.thread] ?? ROOT
+    const base = { input: { op: o.op, cred }, invoke: o.invoke, return: o.return, thread: o.thread }
+    return o.result === null ? base : { ...base, output: o.result }
+  })
+}
+
+/** Judges a decoded history (see `decodeHistory`) against the reference model. */
+export function checkHistory(history: History, options: CheckHistoryOptions = {}): LincheckOutput {
+  const budget = budgetOf(options.budget)
+  const model = fsModel(history.initial ?? {}, {
+    ...(history.root !== undefined ? { root: history.root } : {}),
+    ...(options.readOnly !== undefined ? { readOnly: options.readOnly } : {}),
+  })
+  const ops = historyOperations(history)
+  const verdict = check(model, ops, { budget })
+  const base = { format: LINCHECK_FORMAT, explored: verdict.explored } as const
+  if (verdict.linearizable === true) return { ...base, linearizable: true, witness: verdict.witness, explanation: null }
+  if (verdict.linearizable === null) {
+    return {
+      ...base,
+      linearizable: null,
+      witness: null,
+      explanation: `the search gave up after ${verdict.explored} model steps (its budget) without a verdict; the history may or may not be linearizable`,
+    }
+  }
+  if (options.explain === false) return { ...base, linearizable: false, witness: null, explanation: null }
+  const full = withDefaults(model)
+  const e = explain(
+    full,
+    problemOf(full, ops),
+    ops,
+    ops.map((o) => o.output),
+    budget,
+    options.explainBudget === undefined ? Math.min(budget, Math.max(100_000, 10 * verdict.explored)) : budgetOf(options.explainBudget),
+    verdict.stuck,
+  )
+  const caveat = e.minimal ? "" : " (the explanation's budget ran out: these may be more ops than needed, or miss some whose effect mattered)"
+  return { ...base, linearizable: false, witness: null, explanation: e.text + caveat, core: e.core }
+}

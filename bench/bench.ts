@@ -2,11 +2,17 @@
 // last. Each figure that is a ratio is measured against a baseline in the
 // same process, so ratios hold on a noisy machine.
 
+import { benchLincheck } from "./lincheck.js"
+import { benchModel } from "./model.js"
 import { benchSched } from "./sched.js"
 
 async function main(): Promise<void> {
   const figures: Record<string, unknown>[] = []
-  const parts: [string, () => Promise<Record<string, unknown>[]> | Record<string, unknown>[]][] = [["scheduler", benchSched]]
+  const parts: [string, () => Promise<Record<string, unknown>[]> | Record<string, unknown>[]][] = [
+    ["scheduler", benchSched],
+    ["model", benchModel],
+    ["lincheck", benchLincheck],
+  ]
   for (const [name, run] of parts) {
     process.stderr.write(`bench: ${name}...\n`)
     figures.push(...(await run()))

@@ -1,13 +1,14 @@
 // One simulated run: a scenario (or a runtime workload), a seed and a
 // strategy in; a verdict, the violations and the whole event log out.
 
-import type { Op, OpResult, RootAttrs, Tree } from "../model/types.js"
+import { checkHistory, HISTORY_FORMAT, type History } from "../model/lincheck/index.js"
+import type { Cred, Op, OpResult, RootAttrs, Tree } from "../model/types.js"
 import type { Event, Verdict, Violation } from "./events.js"
 import { EventLog } from "./log.js"
 import { DeclaredOrder, LockGraph, LockOrderChecker, type LockOrderSpec } from "./lockorder.js"
 import type { MountInstance, MountRegistry, OpThread } from "./mount.js"
 import { Scheduler, sleep, type RunEnd, type Sim, type Strategy } from "./scheduler.js"
-import { credOf, type RunSubject, type Scenario, type ThreadSpec, type Workload } from "./scenario.js"
+import { credOf, parseModelOptions, type RunSubject, type Scenario, type ThreadSpec, type Workload } from "./scenario.js"
 import { PctStrategy, RandomStrategy, ReplayStrategy, type Decision, type StrategySpec } from "./strategy.js"
 import { spawnLockWorkload } from "./workload.js"
 import { InputError } from "../model/schema.js"
@@ -150,7 +151,12 @@ function runScenario(s: Scenario, options: RunOptions, strategy: Strategy): RunR
     sched.spawn("fsim.final", finalThread(mount, (f) => (final = f)))
     end = sched.run()
   }
-  const verdict = sched.verdictOf(end)
+  let lincheckUnknown = false
+  if (checks.has("lincheck") && end.kind !== "stopped" && end.kind !== "divergence") {
+    lincheckUnknown = !judgeHistory(s, ops, sched)
+  }
+  let verdict = sched.verdictOf(end)
+  if (verdict === "pass" && lincheckUnknown) verdict = "unknown"
   sched.logEnd(verdict)
   return {
     subject: s,
@@ -189,4 +195,43 @@ function* opThread(sched: Scheduler, mount: MountInstance, thread: OpThread, lis
 
 function* finalThread(mount: MountInstance, done: (f: NonNullable<RunReport["final"]>) => void): Sim<void> {
   done(yield* mount.finish())
+}
+
+/** The run's operations as an `fsim.history/1`, times being event numbers. */
+export function historyOf(s: Scenario, ops: readonly OpRecord[]): History {
+  const creds: Record<string, Cred> = {}
+  for (const t of [...s.threads, ...(s.external ?? [])]) if (t.cred !== undefined) creds[t.name] = t.cred
+  return {
+    format: HISTORY_FORMAT,
+    initial: s.remote ?? {},
+    ...(s.root !== undefined ? { root: s.root } : {}),
+    creds,
+    ops: ops
+      .filter((o) => o.op.op !== "sleep")
+      .map((o) => ({ thread: o.thread, op: o.op, result: o.result, invoke: o.invoke, return: o.return })),
+  }
+}
+
+/**
+ * Judges the run's history against the reference model and reports a
+ * non-linearizable one as a violation naming its core ops' events. Returns
+ * false when the checker gave up within its budget (the verdict is then
+ * unknown, never a pass).
+ */
+function judgeHistory(s: Scenario, ops: readonly OpRecord[], sched: Scheduler): boolean {
+  const history = historyOf(s, ops)
+  const readOnly = s.mount.kind === "model" && s.mount.options !== undefined && parseModelOptions(s.mount.options).readOnly
+  const out = checkHistory(history, { readOnly })
+  if (out.linearizable === true) return true
+  if (out.linearizable === null) return false
+  const core = out.core ?? []
+  sched.report({
+    check: "lincheck",
+    message: `not linearizable: ${out.explanation ?? "no order of the ops is consistent with their results"}`,
+    events: core.flatMap((i) => {
+      const o = history.ops[i]!
+      return o.return === null ? [o.invoke] : [o.invoke, o.return]
+    }),
+  })
+  return true
 }

@@ -8,7 +8,7 @@
 import { applyPatches, enablePatches, type Patch } from "immer"
 import { describe } from "./describe.js"
 import { hashState, statesEqual } from "./hash.js"
-import { run, type Blocks } from "./ops.js"
+import { openEnds, run, type Blocks } from "./ops.js"
 import { Ctx } from "./path.js"
 import { Tx, getInode, type ModelStateShape } from "./state.js"
 import { buildState, stateToTree } from "./tree.js"
@@ -88,13 +88,5 @@ export function describeOp(op: Op): string {
  * the end it waits for appears.
  */
 export function fifoOpenEnds(state: ModelState, ino: number): { readonly readers: number; readonly writers: number } {
-  let readers = 0
-  let writers = 0
-  for (const k in state.fds) {
-    const f = state.fds[k]
-    if (f === undefined || f.ino !== ino) continue
-    if (f.readable) readers++
-    if (f.writable) writers++
-  }
-  return { readers, writers }
+  return openEnds(state.fds, ino)
 }

@@ -197,22 +197,25 @@ function fdget(c: Ctx, name: string): OpenFile | Errno {
   return f
 }
 
-function readers(tx: Tx, ino: number): boolean {
-  const t = tx.fds()
-  for (const k in t) {
-    const f = t[k] as OpenFile
-    if (f.ino === ino && f.readable) return true
+/** How many open descriptions hold each end of FIFO `ino` (an O_RDWR one counts for both). */
+export function openEnds(fds: Readonly<Record<string, OpenFile>>, ino: number): { readonly readers: number; readonly writers: number } {
+  let readers = 0
+  let writers = 0
+  for (const k in fds) {
+    const f = fds[k] as OpenFile
+    if (f.ino !== ino) continue
+    if (f.readable) readers++
+    if (f.writable) writers++
   }
-  return false
+  return { readers, writers }
+}
+
+function readers(tx: Tx, ino: number): boolean {
+  return openEnds(tx.fds(), ino).readers > 0
 }
 
 function writers(tx: Tx, ino: number): boolean {
-  const t = tx.fds()
-  for (const k in t) {
-    const f = t[k] as OpenFile
-    if (f.ino === ino && f.writable) return true
-  }
-  return false
+  return openEnds(tx.fds(), ino).writers > 0
 }
 
 /** Unbinds a name; the last close of a FIFO drops its buffer (free_pipe_info), the last of an unlinked inode frees it. */

@@ -106,8 +106,21 @@ function runWorkload(w: Workload, options: RunOptions, strategy: Strategy): RunR
   const end = sched.run()
   const verdict = sched.verdictOf(end)
   sched.logEnd(verdict)
+  return reportOf(w, options, strategy, sched, end, verdict, [], null)
+}
+
+function reportOf(
+  subject: RunSubject,
+  options: RunOptions,
+  strategy: Strategy,
+  sched: Scheduler,
+  end: RunEnd,
+  verdict: Verdict,
+  ops: readonly OpRecord[],
+  final: RunReport["final"],
+): RunReport {
   return {
-    subject: w,
+    subject,
     seed: options.seed,
     strategy: strategyName(options, strategy),
     verdict,
@@ -115,8 +128,8 @@ function runWorkload(w: Workload, options: RunOptions, strategy: Strategy): RunR
     violations: sched.found,
     events: sched.log.events,
     end,
-    ops: [],
-    final: null,
+    ops,
+    final,
   }
 }
 
@@ -158,18 +171,7 @@ function runScenario(s: Scenario, options: RunOptions, strategy: Strategy): RunR
   let verdict = sched.verdictOf(end)
   if (verdict === "pass" && lincheckUnknown) verdict = "unknown"
   sched.logEnd(verdict)
-  return {
-    subject: s,
-    seed: options.seed,
-    strategy: strategyName(options, strategy),
-    verdict,
-    steps: sched.steps,
-    violations: sched.found,
-    events: sched.log.events,
-    end,
-    ops,
-    final,
-  }
+  return reportOf(s, options, strategy, sched, end, verdict, ops, final)
 }
 
 function* opThread(sched: Scheduler, mount: MountInstance, thread: OpThread, list: readonly Op[], ops: OpRecord[]): Sim<void> {

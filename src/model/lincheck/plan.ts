@@ -15,7 +15,7 @@
 // choice runs the first thread that still has work: a sequential history),
 // last ops toward returning. The seeded generator draws one plan with
 // fast-check's own seeded generator (`fc.sample` with a seed), so the same
-// seed always gives the same history and nothing here touches Math.random.
+// seed always gives the same history and nothing here draws unseeded randomness.
 
 import fc from "fast-check"
 import type { Model, Operation } from "./check.js"

@@ -4,6 +4,7 @@
 
 import { benchLincheck } from "./lincheck.js"
 import { benchModel } from "./model.js"
+import { benchP9 } from "./p9.js"
 import { benchSched } from "./sched.js"
 
 async function main(): Promise<void> {
@@ -12,6 +13,7 @@ async function main(): Promise<void> {
     ["scheduler", benchSched],
     ["model", benchModel],
     ["lincheck", benchLincheck],
+    ["p9", benchP9],
   ]
   for (const [name, run] of parts) {
     process.stderr.write(`bench: ${name}...\n`)

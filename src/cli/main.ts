@@ -9,6 +9,7 @@ import { registerCheck } from "./check.js"
 import { registerLincheck } from "./lincheck.js"
 import { registerReplay } from "./replay.js"
 import { registerRun } from "./run.js"
+import { registerServe } from "./serve.js"
 
 export function buildProgram(): Command {
   const env = defaultEnv()
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerReplay(program, env)
   registerCheck(program, env)
   registerLincheck(program)
+  registerServe(program, env)
   return program
 }
 

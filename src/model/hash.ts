@@ -1,6 +1,11 @@
 // Structural hashing and equality of states. Hashes are cached per immutable
 // object (inode, bucket, fd table), so hashing a state that shares most of
 // its objects with an already hashed one costs O(what changed).
+//
+// An inode's `version` (a 9P server's qid.version) is left out of both: no
+// contract op can observe it, and two orders of the same ops that reach the
+// same files may count different numbers of changes, which must not keep
+// the linearizability checker from merging them.
 
 import { direntsEqual, type Dirents } from "./dirents.js"
 import type { Bucket, Inode, ModelStateShape, OpenFile } from "./state.js"

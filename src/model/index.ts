@@ -17,6 +17,7 @@ import type { Cred, Op, OpResult, RootAttrs, Tree } from "./types.js"
 enablePatches()
 
 export type { Patch } from "immer"
+export { Inodes, inodeExists, inodeStep, type DirEntryIno, type InodeStat, type InodeStep, type OrErrno, type Owner } from "./inode.js"
 
 export interface ModelOptions {
   /** Mounted read-only: writes are EROFS, with Linux's precedence. */

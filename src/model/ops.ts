@@ -18,10 +18,10 @@ import {
   shouldDropSgid,
   stickyForbids,
 } from "./perm.js"
-import { Ctx, Last, MAXSYMLINKS, cleanPath, pathError, createAt, isErrno, lastComponent, lookupChild, parentAt, resolve, resolveParent, type ParentAt } from "./path.js"
+import { Ctx, Last, MAXSYMLINKS, cleanPath, pathError, createIn, isErrno, lastComponent, lookupChild, parentAt, resolve, resolveParent, type ParentAt } from "./path.js"
 import { EMPTY_DIRENTS, direntDelete, direntSet } from "./dirents.js"
 import { withKey, type Inode, type OpenFile, type Tx } from "./state.js"
-import type { DirEntry, Errno, NodeType, Op, OpOf, OpResult, OpenFlag, Stat, TimeSpec } from "./types.js"
+import type { DirEntry, Errno, MknodType, NodeType, Op, OpOf, OpResult, OpenFlag, RenameFlag, Stat, TimeSpec, XattrFlag } from "./types.js"
 
 /** The largest file the model stores (its data is a string); beyond it writes are EFBIG. See DIVERGENCES.md. */
 export const FILE_SIZE_MAX = 1 << 24
@@ -92,7 +92,7 @@ export function statOf(i: Inode): Stat {
 function makeInode(c: Ctx, dir: number, type: NodeType, mode: number): Inode {
   const parent = c.inode(dir)
   // inode_init_owner: a setgid directory passes on its group, and its setgid bit to subdirectories.
-  let gid = c.cred.gid
+  let gid = c.owner.gid
   if ((parent.mode & S_ISGID) !== 0) {
     gid = parent.gid
     if (type === "dir") mode |= S_ISGID
@@ -102,7 +102,7 @@ function makeInode(c: Ctx, dir: number, type: NodeType, mode: number): Inode {
     ino: c.tx.allocIno(),
     type,
     mode,
-    uid: c.cred.uid,
+    uid: c.owner.uid,
     gid,
     nlink: type === "dir" ? 2 : 1,
     atime: now,
@@ -113,6 +113,7 @@ function makeInode(c: Ctx, dir: number, type: NodeType, mode: number): Inode {
     children: type === "dir" ? EMPTY_DIRENTS : null,
     parent: type === "dir" ? dir : 0,
     xattrs: null,
+    version: 0,
   })
 }
 
@@ -186,7 +187,7 @@ const enum Acc {
   None = 3,
 }
 
-function flagSet(flags: readonly OpenFlag[]): Set<OpenFlag> {
+export function flagSet(flags: readonly OpenFlag[]): Set<OpenFlag> {
   return new Set(flags)
 }
 
@@ -236,16 +237,36 @@ export function open(c: Ctx, op: OpOf<"open">): Done {
   const bad = pathError(path)
   if (bad !== undefined) return err(bad)
   if (fl.has("O_PATH")) return openPath(c, op, path, fl)
+  return openAt(c, parentAt(c, c.root, path), op, fl)
+}
 
+/** The access mode of open flags, and the permission it asks for (build_open_flags, with O_TRUNC asking for write). */
+function accessOf(fl: Set<OpenFlag>): { acc: Acc; accMode: number } {
   const acc: Acc = ((fl.has("O_WRONLY") ? 1 : 0) | (fl.has("O_RDWR") ? 2 : 0)) as Acc
   let accMode = acc === Acc.Read ? MAY_READ : acc === Acc.Write ? MAY_WRITE : MAY_READ | MAY_WRITE
   if (fl.has("O_TRUNC")) accMode |= MAY_WRITE
+  return { acc, accMode }
+}
+
+/** What open binds: the description's name and the mode of a file it creates. */
+export interface OpenRequest {
+  readonly fd: string
+  readonly mode?: number
+}
+
+/**
+ * path_openat from the last component's parent on (open_last_lookups,
+ * do_open): shared by open(2) and the inode-level openat of a name in a
+ * directory inode. `first` is the parent lookup of the path.
+ */
+export function openAt(c: Ctx, first: ParentAt | Errno, op: OpenRequest, fl: Set<OpenFlag>): Done {
+  const { acc, accMode } = accessOf(fl)
   const creat = fl.has("O_CREAT")
   const excl = creat && fl.has("O_EXCL")
   let follow = !fl.has("O_NOFOLLOW") && !excl
   let wantDir = fl.has("O_DIRECTORY")
 
-  let p: ParentAt | Errno = parentAt(c, c.root, path)
+  let p: ParentAt | Errno = first
   let ino: number
   let created = false
   // open_last_lookups, looping over trailing symlinks as path_openat does.
@@ -299,8 +320,19 @@ function openPath(c: Ctx, op: OpOf<"open">, path: string, fl: Set<OpenFlag>): Do
   if (isErrno(at)) return err(at)
   const ino = lastComponent(c, at, !fl.has("O_NOFOLLOW"), fl.has("O_DIRECTORY"))
   if (isErrno(ino)) return err(ino)
-  bind(c, op.fd, { ino, offset: 0, readable: false, writable: false, append: false, pathOnly: true, nonblock: false, direct: false })
+  bindPathOnly(c, op.fd, ino)
   return ok
+}
+
+/** Binds an O_PATH description of `ino`: it keeps the inode alive and allows only close and fstat. */
+export function bindPathOnly(c: Ctx, fd: string, ino: number): void {
+  bind(c, fd, { ino, offset: 0, readable: false, writable: false, append: false, pathOnly: true, nonblock: false, direct: false })
+}
+
+/** do_open on an inode already looked up (an open by handle, as a 9P Tlopen of a fid): no creation, no symlink following. */
+export function openInode(c: Ctx, ino: number, op: OpenRequest, fl: Set<OpenFlag>): Done {
+  const { acc, accMode } = accessOf(fl)
+  return doOpen(c, op, fl, ino, false, acc, accMode, fl.has("O_DIRECTORY"), c.root)
 }
 
 /** Binds a new description; a description the name held is closed after (the open succeeded). */
@@ -319,7 +351,7 @@ function bind(c: Ctx, name: string, f: OpenFile): void {
 
 function doOpen(
   c: Ctx,
-  op: OpOf<"open">,
+  op: OpenRequest,
   fl: Set<OpenFlag>,
   ino: number,
   created: boolean,
@@ -538,20 +570,37 @@ export function fstat(c: Ctx, op: OpOf<"fstat">): Done {
 }
 
 export function getdents(c: Ctx, op: OpOf<"getdents">): Done {
-  const f = fdget(c, op.fd)
-  if (isErrno(f)) return err(f)
+  const entries = entriesOf(c, op.fd)
+  return isErrno(entries) ? err(entries) : done({ entries: entries.map((e) => ({ name: e.name, type: e.type })) })
+}
+
+/** A directory entry with the inode it names. */
+export interface DirEntryIno extends DirEntry {
+  readonly ino: number
+}
+
+/** iterate_dir over the directory open as `fd`: every entry, sorted by name, without "." and "..". */
+export function entriesOf(c: Ctx, fd: string): DirEntryIno[] | Errno {
+  const f = fdget(c, fd)
+  if (isErrno(f)) return f
   const d = c.inode(f.ino)
-  if (d.type !== "dir") return err("ENOTDIR")
+  if (d.type !== "dir") return "ENOTDIR"
   // iterate_dir: a removed directory is ENOENT.
-  if (d.nlink === 0) return err("ENOENT")
+  if (d.nlink === 0) return "ENOENT"
   const children = d.children ?? EMPTY_DIRENTS
-  const entries: DirEntry[] = children.names.map((name, k) => ({ name, type: c.inode(children.inos[k] as number).type }))
+  const entries = children.names.map((name, k) => {
+    const ino = children.inos[k] as number
+    return { name, type: c.inode(ino).type, ino }
+  })
   c.touchAtime(f.ino)
-  return done({ entries })
+  return entries
 }
 
 // ---------------------------------------------------------------------------
-// Path operations.
+// Path operations. Each is the path lookup followed by a part shared with
+// the inode-level operations (inode.ts): `...In` takes the parent lookup of
+// the last component (a path's, or a name's in a directory inode), `...Of`
+// the inode the path names.
 
 export function stat(c: Ctx, path: string, follow: boolean): Done {
   const ino = resolve(c, path, follow)
@@ -570,60 +619,76 @@ export function access(c: Ctx, op: OpOf<"access">): Done {
 export function truncate(c: Ctx, op: OpOf<"truncate">): Done {
   if (op.length < 0) return err("EINVAL")
   const ino = resolve(c, op.path, true)
-  if (isErrno(ino)) return err(ino)
+  return isErrno(ino) ? err(ino) : truncateOf(c, ino, op.length)
+}
+
+/** vfs_truncate on an inode (the length is known not to be negative). */
+export function truncateOf(c: Ctx, ino: number, length: number): Done {
   const i = c.inode(ino)
-  // vfs_truncate
   if (i.type === "dir") return err("EISDIR")
   if (i.type !== "file") return err("EINVAL")
   if (c.readOnly) return err("EROFS")
   const denied = c.may(i, MAY_WRITE)
   if (denied !== undefined) return err(denied)
-  if (op.length > FILE_SIZE_MAX) return err("EFBIG")
+  if (length > FILE_SIZE_MAX) return err("EFBIG")
   // Measured on 6.18: mtime and ctime move even when the size stays (as for ftruncate).
-  setData(c, ino, resized(i.data, op.length), true)
+  setData(c, ino, resized(i.data, length), true)
   return ok
 }
 
 export function mkdir(c: Ctx, op: OpOf<"mkdir">): Done {
-  const at = createAt(c, op.path, true)
+  return mkdirIn(c, resolveParent(c, op.path), op.mode ?? 0o755)
+}
+
+/** A new inode of `type` entered under a name filename_create found free, after may_create. */
+function createNode(c: Ctx, at: { dir: number; name: string } | Errno, type: NodeType, mode: (dir: number) => number, target = ""): Done {
   if (isErrno(at)) return err(at)
   const denied = c.mayCreate(at.dir)
   if (denied !== undefined) return err(denied)
-  // vfs_mkdir: vfs_prepare_mode masks to S_IRWXUGO | S_ISVTX.
-  const node = makeInode(c, at.dir, "dir", (op.mode ?? 0o755) & 0o1777)
+  const made = makeInode(c, at.dir, type, mode(at.dir))
+  const node = target === "" ? made : Object.freeze({ ...made, target })
   c.tx.put(node)
-  addEntry(c, at.dir, at.name, node.ino, true)
+  addEntry(c, at.dir, at.name, node.ino, type === "dir")
   return ok
+}
+
+export function mkdirIn(c: Ctx, p: ParentAt | Errno, mode: number): Done {
+  if (isErrno(p)) return err(p)
+  // vfs_mkdir: vfs_prepare_mode masks to S_IRWXUGO | S_ISVTX.
+  return createNode(c, createIn(c, p, true), "dir", () => mode & 0o1777)
 }
 
 export function mknod(c: Ctx, op: OpOf<"mknod">): Done {
-  const at = createAt(c, op.path, false)
-  if (isErrno(at)) return err(at)
-  const denied = c.mayCreate(at.dir)
-  if (denied !== undefined) return err(denied)
-  const node = makeInode(c, at.dir, op.type, stripSgid(c, at.dir, op.mode ?? 0o644))
-  c.tx.put(node)
-  addEntry(c, at.dir, at.name, node.ino, false)
-  return ok
+  return mknodIn(c, resolveParent(c, op.path), op.type, op.mode ?? 0o644)
+}
+
+export function mknodIn(c: Ctx, p: ParentAt | Errno, type: MknodType, mode: number): Done {
+  if (isErrno(p)) return err(p)
+  return createNode(c, createIn(c, p, false), type, (dir) => stripSgid(c, dir, mode))
 }
 
 export function symlink(c: Ctx, op: OpOf<"symlink">): Done {
-  const target = cleanPath(op.target)
-  const bad = pathError(target)
-  if (bad !== undefined) return err(bad)
-  const at = createAt(c, op.path, false)
-  if (isErrno(at)) return err(at)
-  const denied = c.mayCreate(at.dir)
-  if (denied !== undefined) return err(denied)
-  const node = Object.freeze({ ...makeInode(c, at.dir, "symlink", 0o777), target })
-  c.tx.put(node)
-  addEntry(c, at.dir, at.name, node.ino, false)
-  return ok
+  const target = symlinkTarget(op.target)
+  return isErrno(target) ? err(target) : symlinkIn(c, resolveParent(c, op.path), target.target)
+}
+
+/** do_symlinkat copies the target (getname) before looking up the new name. */
+export function symlinkTarget(given: string): { readonly target: string } | Errno {
+  const target = cleanPath(given)
+  return pathError(target) ?? { target }
+}
+
+export function symlinkIn(c: Ctx, p: ParentAt | Errno, target: string): Done {
+  if (isErrno(p)) return err(p)
+  return createNode(c, createIn(c, p, false), "symlink", () => 0o777, target)
 }
 
 export function readlink(c: Ctx, op: OpOf<"readlink">): Done {
   const ino = resolve(c, op.path, false)
-  if (isErrno(ino)) return err(ino)
+  return isErrno(ino) ? err(ino) : readlinkOf(c, ino)
+}
+
+export function readlinkOf(c: Ctx, ino: number): Done {
   const i = c.inode(ino)
   if (i.type !== "symlink") return err("EINVAL")
   c.touchAtime(ino)
@@ -632,8 +697,13 @@ export function readlink(c: Ctx, op: OpOf<"readlink">): Done {
 
 export function link(c: Ctx, op: OpOf<"link">): Done {
   const src = resolve(c, op.from, false)
-  if (isErrno(src)) return err(src)
-  const at = createAt(c, op.to, false)
+  return isErrno(src) ? err(src) : linkIn(c, src, resolveParent(c, op.to))
+}
+
+/** linkat after the source's lookup: filename_create of the new name, may_linkat, vfs_link. */
+export function linkIn(c: Ctx, src: number, p: ParentAt | Errno): Done {
+  if (isErrno(p)) return err(p)
+  const at = createIn(c, p, false)
   if (isErrno(at)) return err(at)
   const i = c.inode(src)
   if (!mayLink(i, c.cred)) return err("EPERM")
@@ -648,7 +718,10 @@ export function link(c: Ctx, op: OpOf<"link">): Done {
 }
 
 export function unlink(c: Ctx, op: OpOf<"unlink">): Done {
-  const p = resolveParent(c, op.path)
+  return unlinkIn(c, resolveParent(c, op.path))
+}
+
+export function unlinkIn(c: Ctx, p: ParentAt | Errno): Done {
   if (isErrno(p)) return err(p)
   if (p.type !== Last.Norm) return err("EISDIR")
   if (c.readOnly) return err("EROFS")
@@ -663,7 +736,10 @@ export function unlink(c: Ctx, op: OpOf<"unlink">): Done {
 }
 
 export function rmdir(c: Ctx, op: OpOf<"rmdir">): Done {
-  const p = resolveParent(c, op.path)
+  return rmdirIn(c, resolveParent(c, op.path))
+}
+
+export function rmdirIn(c: Ctx, p: ParentAt | Errno): Done {
   if (isErrno(p)) return err(p)
   if (p.type === Last.DotDot) return err("ENOTEMPTY")
   if (p.type === Last.Dot) return err("EINVAL")
@@ -697,7 +773,14 @@ export function rename(c: Ctx, op: OpOf<"rename">): Done {
   if (noreplace && exchange) return err("EINVAL")
   const from = resolveParent(c, op.from)
   if (isErrno(from)) return err(from)
-  const to = resolveParent(c, op.to)
+  return renameIn(c, from, resolveParent(c, op.to), op.flags ?? [])
+}
+
+/** renameat2 once the source's parent is looked up (flags known to be compatible). */
+export function renameIn(c: Ctx, from: ParentAt, toLookup: ParentAt | Errno, flags: readonly RenameFlag[]): Done {
+  const noreplace = flags.includes("RENAME_NOREPLACE")
+  const exchange = flags.includes("RENAME_EXCHANGE")
+  const to = toLookup
   if (isErrno(to)) return err(to)
   if (from.type !== Last.Norm) return err("EBUSY")
   if (to.type !== Last.Norm) return err(noreplace ? "EEXIST" : "EBUSY")
@@ -775,12 +858,17 @@ function exchangeEntries(c: Ctx, from: ParentAt, to: ParentAt, src: number, tgt:
 
 export function chmod(c: Ctx, op: OpOf<"chmod">): Done {
   const ino = resolve(c, op.path, true)
-  if (isErrno(ino)) return err(ino)
-  if (c.readOnly) return err("EROFS")
+  return isErrno(ino) ? err(ino) : chmodOf(c, ino, op.mode)
+}
+
+/** chmod_common. A symlink (reachable only by inode: chmod(2) follows links) is EOPNOTSUPP, as fchmodat2(AT_SYMLINK_NOFOLLOW) says. */
+export function chmodOf(c: Ctx, ino: number, given: number): Done {
   const i = c.inode(ino)
+  if (i.type === "symlink") return err("EOPNOTSUPP")
+  if (c.readOnly) return err("EROFS")
   // setattr_prepare
   if (!ownerOrCapable(i, c.cred)) return err("EPERM")
-  let mode = op.mode & 0o7777
+  let mode = given & 0o7777
   if (!inGroupOrCapable(c.cred, i.gid)) mode &= ~S_ISGID
   c.tx.update(ino, { mode, ctime: c.now })
   return ok
@@ -789,10 +877,15 @@ export function chmod(c: Ctx, op: OpOf<"chmod">): Done {
 /** (uid_t)-1 and (gid_t)-1 mean "leave unchanged", as an absent field does. */
 const NO_ID = 0xffff_ffff
 
-export function chown(c: Ctx, given: OpOf<"chown">): Done {
-  const op = { path: given.path, uid: given.uid === NO_ID ? undefined : given.uid, gid: given.gid === NO_ID ? undefined : given.gid }
+export function chown(c: Ctx, op: OpOf<"chown">): Done {
   const ino = resolve(c, op.path, true)
-  if (isErrno(ino)) return err(ino)
+  return isErrno(ino) ? err(ino) : chownOf(c, ino, op.uid, op.gid)
+}
+
+/** chown_common on an inode; an absent id or (id_t)-1 leaves it unchanged. */
+export function chownOf(c: Ctx, ino: number, givenUid: number | undefined, givenGid: number | undefined): Done {
+  const uid = givenUid === NO_ID ? undefined : givenUid
+  const gid = givenGid === NO_ID ? undefined : givenGid
   if (c.readOnly) return err("EROFS")
   const i = c.inode(ino)
   const cred = c.cred
@@ -810,16 +903,16 @@ export function chown(c: Ctx, given: OpOf<"chown">): Done {
     }
   }
   // setattr_prepare: chown_ok, chgrp_ok, then the mode change's own rules.
-  if (op.uid !== undefined && !((cred.uid === i.uid && op.uid === i.uid) || isRoot(cred))) return err("EPERM")
-  if (op.gid !== undefined && !((cred.uid === i.uid && (op.gid === i.gid || cred.gid === op.gid || cred.groups.includes(op.gid))) || isRoot(cred))) {
+  if (uid !== undefined && !((cred.uid === i.uid && uid === i.uid) || isRoot(cred))) return err("EPERM")
+  if (gid !== undefined && !((cred.uid === i.uid && (gid === i.gid || cred.gid === gid || cred.groups.includes(gid))) || isRoot(cred))) {
     return err("EPERM")
   }
-  const gid = op.gid ?? i.gid
+  const newGid = gid ?? i.gid
   if (modeChanges) {
     if (!ownerOrCapable(i, cred)) return err("EPERM")
-    if (!inGroupOrCapable(cred, gid)) mode &= ~S_ISGID
+    if (!inGroupOrCapable(cred, newGid)) mode &= ~S_ISGID
   }
-  c.tx.update(ino, { uid: op.uid ?? i.uid, gid, mode, ctime: c.now })
+  c.tx.update(ino, { uid: uid ?? i.uid, gid: newGid, mode, ctime: c.now })
   return ok
 }
 
@@ -832,17 +925,22 @@ export function utimens(c: Ctx, op: OpOf<"utimens">): Done {
   // Both UTIME_OMIT: nothing to do, "we must not even check the path".
   if (op.atime === undefined && op.mtime === undefined) return ok
   const ino = resolve(c, op.path, true)
-  if (isErrno(ino)) return err(ino)
+  return isErrno(ino) ? err(ino) : utimensOf(c, ino, op.atime, op.mtime)
+}
+
+/** vfs_utimes on an inode; absent times are UTIME_OMIT. */
+export function utimensOf(c: Ctx, ino: number, atime: TimeSpec | undefined, mtime: TimeSpec | undefined): Done {
+  if (atime === undefined && mtime === undefined) return ok
   if (c.readOnly) return err("EROFS")
   const i = c.inode(ino)
-  if (op.atime === "UTIME_NOW" && op.mtime === "UTIME_NOW") {
+  if (atime === "UTIME_NOW" && mtime === "UTIME_NOW") {
     // ATTR_TOUCH: the owner, CAP_FOWNER, or write permission.
     if (!ownerOrCapable(i, c.cred)) {
       const denied = c.may(i, MAY_WRITE)
       if (denied !== undefined) return err(denied)
     }
   } else if (!ownerOrCapable(i, c.cred)) return err("EPERM")
-  c.tx.update(ino, { atime: timeOf(op.atime, c.now, i.atime), mtime: timeOf(op.mtime, c.now, i.mtime), ctime: c.now })
+  c.tx.update(ino, { atime: timeOf(atime, c.now, i.atime), mtime: timeOf(mtime, c.now, i.mtime), ctime: c.now })
   return ok
 }
 
@@ -852,7 +950,7 @@ export function utimens(c: Ctx, op: OpOf<"utimens">): Done {
 const XATTR_PREFIXES = ["user.", "trusted.", "security.", "system."] as const
 
 /** setxattr_copy / getxattr's name copy: empty or longer than XATTR_NAME_MAX is ERANGE. */
-function checkXattrName(name: string): Errno | undefined {
+export function checkXattrName(name: string): Errno | undefined {
   return name.length === 0 || name.length > XATTR_NAME_MAX ? "ERANGE" : undefined
 }
 
@@ -885,28 +983,35 @@ export function getxattr(c: Ctx, op: OpOf<"getxattr">): Done {
   const bad = checkXattrName(op.name)
   if (bad !== undefined) return err(bad)
   const ino = resolve(c, op.path, true)
-  if (isErrno(ino)) return err(ino)
+  return isErrno(ino) ? err(ino) : getxattrOf(c, ino, op.name)
+}
+
+/** vfs_getxattr on an inode (the name is known to be well formed). */
+export function getxattrOf(c: Ctx, ino: number, name: string): Done {
   const i = c.inode(ino)
-  const denied = xattrPermission(c, i, op.name, MAY_READ) ?? xattrHandler(op.name)
+  const denied = xattrPermission(c, i, name, MAY_READ) ?? xattrHandler(name)
   if (denied !== undefined) return err(denied)
-  const value = i.xattrs === null ? undefined : i.xattrs[op.name]
+  const value = i.xattrs === null ? undefined : i.xattrs[name]
   return value === undefined ? err("ENODATA") : done({ value })
 }
 
 export function setxattr(c: Ctx, op: OpOf<"setxattr">): Done {
-  const bad = checkXattrName(op.name)
+  const bad = checkXattrName(op.name) ?? (op.value.length > XATTR_SIZE_MAX ? "E2BIG" : undefined)
   if (bad !== undefined) return err(bad)
-  if (op.value.length > XATTR_SIZE_MAX) return err("E2BIG")
   const ino = resolve(c, op.path, true)
-  if (isErrno(ino)) return err(ino)
+  return isErrno(ino) ? err(ino) : setxattrOf(c, ino, op.name, op.value, op.flags ?? [])
+}
+
+/** vfs_setxattr on an inode (the name and size are known to be within limits). */
+export function setxattrOf(c: Ctx, ino: number, name: string, value: string, flags: readonly XattrFlag[]): Done {
   if (c.readOnly) return err("EROFS")
   const i = c.inode(ino)
-  const denied = xattrPermission(c, i, op.name, MAY_WRITE) ?? securityHook(c, op.name) ?? xattrHandler(op.name)
+  const denied = xattrPermission(c, i, name, MAY_WRITE) ?? securityHook(c, name) ?? xattrHandler(name)
   if (denied !== undefined) return err(denied)
-  const exists = i.xattrs !== null && i.xattrs[op.name] !== undefined
-  if (exists && op.flags?.includes("XATTR_CREATE")) return err("EEXIST")
-  if (!exists && op.flags?.includes("XATTR_REPLACE")) return err("ENODATA")
-  c.tx.update(ino, { xattrs: withKey(i.xattrs, op.name, op.value), ctime: c.now })
+  const exists = i.xattrs !== null && i.xattrs[name] !== undefined
+  if (exists && flags.includes("XATTR_CREATE")) return err("EEXIST")
+  if (!exists && flags.includes("XATTR_REPLACE")) return err("ENODATA")
+  c.tx.update(ino, { xattrs: withKey(i.xattrs, name, value), ctime: c.now })
   return ok
 }
 
@@ -917,7 +1022,11 @@ function securityHook(c: Ctx, name: string): Errno | undefined {
 
 export function listxattr(c: Ctx, op: OpOf<"listxattr">): Done {
   const ino = resolve(c, op.path, true)
-  if (isErrno(ino)) return err(ino)
+  return isErrno(ino) ? err(ino) : listxattrOf(c, ino)
+}
+
+/** The contract's listxattr: the `user.` names, sorted. */
+export function listxattrOf(c: Ctx, ino: number): Done {
   const x = c.inode(ino).xattrs
   const names = x === null ? [] : Object.keys(x).filter((n) => n.startsWith("user.")).sort()
   return done({ names })
@@ -927,13 +1036,17 @@ export function removexattr(c: Ctx, op: OpOf<"removexattr">): Done {
   const bad = checkXattrName(op.name)
   if (bad !== undefined) return err(bad)
   const ino = resolve(c, op.path, true)
-  if (isErrno(ino)) return err(ino)
+  return isErrno(ino) ? err(ino) : removexattrOf(c, ino, op.name)
+}
+
+/** vfs_removexattr on an inode (the name is known to be well formed). */
+export function removexattrOf(c: Ctx, ino: number, name: string): Done {
   if (c.readOnly) return err("EROFS")
   const i = c.inode(ino)
-  const denied = xattrPermission(c, i, op.name, MAY_WRITE) ?? securityHook(c, op.name) ?? xattrHandler(op.name)
+  const denied = xattrPermission(c, i, name, MAY_WRITE) ?? securityHook(c, name) ?? xattrHandler(name)
   if (denied !== undefined) return err(denied)
-  if (i.xattrs === null || i.xattrs[op.name] === undefined) return err("ENODATA")
-  const rest = withKey(i.xattrs, op.name, undefined)
+  if (i.xattrs === null || i.xattrs[name] === undefined) return err("ENODATA")
+  const rest = withKey(i.xattrs, name, undefined)
   let empty = true
   for (const _ in rest) {
     empty = false
@@ -943,9 +1056,12 @@ export function removexattr(c: Ctx, op: OpOf<"removexattr">): Done {
   return ok
 }
 
+/** What statfs reports (the contract compares only the name length). */
+export const NAME_LENGTH_MAX = 255
+
 export function statfs(c: Ctx, op: OpOf<"statfs">): Done {
   const ino = resolve(c, op.path, true)
-  return isErrno(ino) ? err(ino) : done({ namelen: 255 })
+  return isErrno(ino) ? err(ino) : done({ namelen: NAME_LENGTH_MAX })
 }
 
 /** Runs one op against a transaction. Never throws for a decoded Op. */

@@ -32,13 +32,25 @@ export interface ParentAt {
   readonly slash: boolean
 }
 
-/** One step's lookup context: the transaction, the caller, the clock and the symlink budget. */
+/** Who a new inode belongs to. */
+export interface Owner {
+  readonly uid: number
+  readonly gid: number
+}
+
+/**
+ * One step's lookup context: the transaction, the caller, the clock and the
+ * symlink budget. `owner` is whom new inodes belong to: the caller, except
+ * for a server that checks nothing itself but creates on behalf of a client
+ * (a 9P server running as root applies the uid and gid a create asks for).
+ */
 export class Ctx {
   links = 0
   constructor(
     readonly tx: Tx,
     readonly cred: Cred,
     readonly now: number,
+    readonly owner: Owner = cred,
   ) {}
 
   get root(): number {
@@ -62,9 +74,11 @@ export class Ctx {
     return mayAccess(this.inode(dir), this.cred, MAY_EXEC)
   }
 
-  /** may_create: write and search on the parent (the name is known to be absent). */
+  /** may_create: a removed directory takes no new entries; then write and search on it (the name is known to be absent). */
   mayCreate(dir: number): Errno | undefined {
-    return this.may(this.inode(dir), MAY_WRITE | MAY_EXEC)
+    const d = this.inode(dir)
+    if (d.nlink === 0) return "ENOENT"
+    return this.may(d, MAY_WRITE | MAY_EXEC)
   }
 
   /** touch_atime (strict atime, see DIVERGENCES.md). */
@@ -132,10 +146,24 @@ export function parentAt(c: Ctx, start: number, path: string): ParentAt | Errno 
     if (isErrno(next)) return next
     dir = next
   }
+  return lastOf(c, dir, comps[comps.length - 1] as string, path.endsWith("/"))
+}
+
+/** link_path_walk's last step: search permission on `dir`, then the kind of the last component. */
+function lastOf(c: Ctx, dir: number, name: string, slash: boolean): ParentAt | Errno {
   if (!c.mayLookup(dir)) return "EACCES"
-  const name = comps[comps.length - 1] as string
   const type = name === "." ? Last.Dot : name === ".." ? Last.DotDot : Last.Norm
-  return { dir, name, type, slash: path.endsWith("/") }
+  return { dir, name, type, slash }
+}
+
+/**
+ * What filename_parentat yields for a single component `name` relative to
+ * the directory inode `dir` (an *at() syscall's dirfd): the inode-level
+ * operations are the *at() syscalls with an inode for the dirfd.
+ */
+export function parentAtName(c: Ctx, dir: number, name: string): ParentAt | Errno {
+  if (c.inode(dir).type !== "dir") return "ENOTDIR"
+  return lastOf(c, dir, name, false)
 }
 
 /** walk_component for a component that is not the last: follow symlinks; the result must be a directory. */
@@ -205,15 +233,14 @@ export function resolveParent(c: Ctx, path: string): ParentAt | Errno {
 }
 
 /**
- * filename_create: the directory and name for a new entry. Order as Linux:
- * "."/".."/"/" is EEXIST; the lookup (ENAMETOOLONG, EEXIST); a trailing
- * slash on a non-directory is ENOENT; then a read-only mount (EROFS).
- * The caller then runs may_create (`Ctx.mayCreate`), after whatever checks
- * its syscall makes in between (link: may_linkat).
+ * filename_create after the parent's lookup: the directory and name for a
+ * new entry. Order as Linux: "."/".."/"/" is EEXIST; the lookup
+ * (ENAMETOOLONG, EEXIST); a trailing slash on a non-directory is ENOENT;
+ * then a read-only mount (EROFS). The caller then runs may_create
+ * (`Ctx.mayCreate`), after whatever checks its syscall makes in between
+ * (link: may_linkat).
  */
-export function createAt(c: Ctx, path: string, wantDir: boolean): { dir: number; name: string } | Errno {
-  const p = resolveParent(c, path)
-  if (isErrno(p)) return p
+export function createIn(c: Ctx, p: ParentAt, wantDir: boolean): { dir: number; name: string } | Errno {
   if (p.type !== Last.Norm) return "EEXIST"
   const child = lookupChild(c, p.dir, p.name)
   if (child === "ENAMETOOLONG") return child

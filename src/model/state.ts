@@ -35,6 +35,13 @@ export interface Inode {
   readonly parent: number
   /** Extended attributes name -> value (null-prototype record), or null when none. */
   readonly xattrs: Readonly<Record<string, string>> | null
+  /**
+   * Bumped once by every step that changes the inode other than its atime
+   * (Linux's i_version, which atime updates leave alone either): a 9P
+   * server's qid.version. Not observable through the contract's ops, so
+   * state equality and hashes ignore it (see hash.ts).
+   */
+  readonly version: number
 }
 
 /** An open file description, bound to a symbolic fd name. */
@@ -100,6 +107,11 @@ export function withKey<T>(rec: Readonly<Record<string, T>> | null, key: string,
   return Object.freeze(out)
 }
 
+function changesMoreThanAtime(change: Partial<Inode>): boolean {
+  for (const k in change) if (k !== "atime") return true
+  return false
+}
+
 export function freezeInode(i: Inode): Inode {
   return Object.freeze(i)
 }
@@ -111,6 +123,8 @@ export function freezeInode(i: Inode): Inode {
  */
 export class Tx {
   private readonly inodeChanges = new Map<number, Inode | null>()
+  /** Inodes of the base state whose version this step has bumped already. */
+  private readonly versioned = new Set<number>()
   private fdTable: Record<string, OpenFile> | null = null
   nextIno: number
 
@@ -143,8 +157,15 @@ export class Tx {
     this.inodeChanges.set(i.ino, Object.isFrozen(i) ? i : Object.freeze(i))
   }
 
-  update(ino: number, change: Partial<Omit<Inode, "ino">>): Inode {
-    const next = Object.freeze({ ...this.must(ino), ...change })
+  update(ino: number, change: Partial<Omit<Inode, "ino" | "version">>): Inode {
+    const cur = this.must(ino)
+    let next: Inode
+    if (this.versioned.has(ino) || !changesMoreThanAtime(change) || getInode(this.base, ino) === undefined) {
+      next = Object.freeze({ ...cur, ...change })
+    } else {
+      this.versioned.add(ino)
+      next = Object.freeze({ ...cur, ...change, version: cur.version + 1 })
+    }
     this.inodeChanges.set(ino, next)
     return next
   }

@@ -63,6 +63,7 @@ export function buildState(tree: Tree, root: RootAttrs = {}, readOnly = false, n
     children: null,
     parent: type === "dir" ? parent : 0,
     xattrs: null,
+    version: 0,
     ...extra,
   })
 

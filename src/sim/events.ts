@@ -40,10 +40,16 @@ export type Event =
   | { seq: number; kind: "sleep"; thread: string; until: number }
   | { seq: number; kind: "op_invoke"; thread: string; index: number; op: Op }
   | { seq: number; kind: "op_return"; thread: string; index: number; result: OpResult }
-  /** A 9P request leaving the client; `msg` is the message type (Twalk), `detail` its arguments in words. */
-  | { seq: number; kind: "rpc_send"; thread: string; tag: number; msg: string; fid?: number; detail?: string }
-  /** A 9P reply reaching the client; `msg` is Rwalk or Rlerror, `outcome` "ok" or an errno name. */
-  | { seq: number; kind: "rpc_reply"; thread: string; tag: number; msg: string; outcome: string; detail?: string }
+  /**
+   * A 9P request leaving the client; `msg` is the message type (Twalk), `detail` its arguments in words;
+   * `ns` the latency drawn for its way to the server.
+   */
+  | { seq: number; kind: "rpc_send"; thread: string; tag: number; msg: string; fid?: number; detail?: string; ns?: number }
+  /**
+   * A 9P reply reaching the client; `msg` is Rwalk or Rlerror, `outcome` "ok" or an errno name; `served` is the
+   * event at which the server executed the request, `ns` the latency of the reply's way back (a delay fault included).
+   */
+  | { seq: number; kind: "rpc_reply"; thread: string; tag: number; msg: string; outcome: string; detail?: string; served?: number; ns?: number }
   /** A cache transition (dentry cached/evicted/revalidated, page filled/dirtied/written back...). */
   | { seq: number; kind: "cache"; thread: string; cache: string; what: string; key: string }
   /** A random choice that is not a scheduling decision (a latency, a fault), recorded so the log tells all. */
@@ -102,6 +108,7 @@ export const EventSchema: Schema.Codec<Event> = Schema.Union([
     msg: Schema.String,
     fid: Schema.optionalKey(Nat),
     detail: Schema.optionalKey(Schema.String),
+    ns: Schema.optionalKey(Nat),
   }),
   Schema.Struct({
     seq: Seq,
@@ -111,6 +118,8 @@ export const EventSchema: Schema.Codec<Event> = Schema.Union([
     msg: Schema.String,
     outcome: Schema.String,
     detail: Schema.optionalKey(Schema.String),
+    served: Schema.optionalKey(Seq),
+    ns: Schema.optionalKey(Nat),
   }),
   Schema.Struct({ seq: Seq, kind: Schema.Literal("cache"), thread: Name, cache: Schema.String, what: Schema.String, key: Schema.String }),
   Schema.Struct({ seq: Seq, kind: Schema.Literal("choice"), what: Schema.String, value: Schema.Number }),

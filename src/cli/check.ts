@@ -1,183 +1,406 @@
-// `fsim check`: a campaign over generated concurrent scenarios.
+// `fsim check`: a campaign over generated concurrent scenarios, in this
+// thread or over worker threads; the first failure of each check is shrunk
+// and saved as a trace; a summary closes it (a table, or --json).
 
+import { createHash } from "node:crypto"
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import Table from "cli-table3"
-import type { Command } from "commander"
+import { InvalidArgumentError, Option, type Command } from "commander"
 import { InputError } from "../model/schema.js"
-import { Campaign, PORTFOLIO, type CampaignStrategy, type CampaignSummary } from "../sim/campaign.js"
-import type { Mount } from "../sim/scenario.js"
-import { parseStrategy } from "../sim/strategy.js"
+import {
+  arbScenario,
+  emptyTally,
+  lockCycles,
+  mergeTally,
+  PORTFOLIO,
+  rerun,
+  sortedTally,
+  strategyLabel,
+  type CampaignOptions,
+  type CampaignSpec,
+  type CampaignStrategy,
+  type FailureRecord,
+  type LockCycle,
+  type ScenarioShape,
+  type Tally,
+} from "../sim/campaign.js"
+import { CHECK_NAMES, type CheckName } from "../sim/events.js"
+import { MUTANTS, isMutantName } from "../sim/mutants.js"
+import type { RunReport } from "../sim/run.js"
+import type { Mount, Scenario } from "../sim/scenario.js"
+import { shrinkFailure, type ShrinkResult, type Size } from "../sim/shrink.js"
+import { parseStrategy, type StrategySpec } from "../sim/strategy.js"
 import { traceText, writeFileAtomic } from "../sim/trace.js"
 import type { CliEnv } from "./env.js"
 import { EXIT, parsePositiveInt, parseSeed } from "./io.js"
-import { traceStem } from "./run.js"
+import { Aborted, InlineRunner, WorkerRunner, type RangeRunner } from "./pool.js"
+import { formatSecs, Progress } from "./progress.js"
+import { mountLabel } from "./run.js"
 
 interface CheckFlags {
   readonly mount: string
   readonly options?: string
   readonly threads: number
   readonly ops: number
-  readonly runs: number
+  readonly names: number
+  readonly external: number
+  readonly faults: number
+  readonly runs?: number
+  readonly time?: number
   readonly seed: number
   readonly strategy: string
-  readonly json?: boolean
+  readonly workers: number
   readonly saveDir: string
+  readonly shrink: boolean
+  readonly shrinkBudget: number
+  readonly json?: boolean
+  readonly mutant?: string
 }
 
-/** Runs per batch between progress reports and Ctrl-C checks. */
-const BATCH = 25
+const DEFAULT_RUNS = 50_000
+/** Wall-clock time a range of runs should take, for progress and Ctrl-C latency. */
+const RANGE_TARGET_MS = 500
 
 export function registerCheck(program: Command, env: CliEnv): void {
   program
     .command("check")
-    .description("run a campaign: many seeded runs of generated concurrent scenarios, every check on")
-    .option("--mount <kind>", "the filesystem under test (model)", "model")
+    .description("run a campaign: many seeded runs of generated concurrent scenarios, every check on; failures are shrunk and saved as traces")
+    .option("--mount <kind>", "the filesystem under test (model, gofer, overlay: as this fsim can mount)", "model")
     .option("--options <string>", "mount options, as the scenario's mount.options")
     .option("--threads <n>", "most threads per scenario (each draws 2..n)", parsePositiveInt, 4)
     .option("--ops <n>", "most ops per thread (each draws 1..n)", parsePositiveInt, 12)
-    .option("--runs <n>", "runs in the campaign", parsePositiveInt, 50_000)
+    .option("--names <n>", "namespace size: names per directory, 1-3 (fewer names, more contention)", parseNames, 3)
+    .option("--external <n>", "most external users of the 9P share per scenario (gofer mounts)", parseNat, 0)
+    .option("--faults <n>", "most injected server faults per scenario (gofer mounts)", parseNat, 0)
+    .option("--strategy <s>", "random, pct:DEPTH, portfolio (rotates random, pct:2, pct:3) or portfolio:S1,S2,...", "portfolio")
+    .option("--runs <n>", `runs in the campaign (default ${DEFAULT_RUNS}, or unbounded under --time)`, parsePositiveInt)
+    .option("--time <duration>", "time budget (90s, 5m, 1h): stop handing out runs after it", parseDuration)
     .option("--seed <n>", "seed of the first run (run i uses seed + i)", parseSeed, 1)
-    .option("--strategy <s>", "random, pct:DEPTH, or portfolio (rotates random, pct:2, pct:3)", "portfolio")
-    .option("--save-dir <dir>", "where failing runs' traces are written", "runs")
-    .option("--json", "print the summary as JSON")
+    .option("--workers <n>", "worker threads over disjoint seed ranges (same results as 1)", parsePositiveInt, 1)
+    .option("--save-dir <dir>", "where failing runs' traces are written", "traces")
+    .option("--no-shrink", "save failing runs as found, without shrinking them")
+    .option("--shrink-budget <runs>", "most runs spent shrinking each failure", parsePositiveInt, 4_000)
+    .option("--json", "print the summary as JSON (fsim.campaign/1)")
+    .addOption(new Option("--mutant <name>", "TEST ONLY: run the model mount under a deliberately wrong mutant").hideHelp())
     .action(async (flags: CheckFlags) => {
       const mount = mountOf(flags)
       if (env.mounts[mount.kind] === undefined) throw new InputError(`--mount: this fsim cannot mount ${mount.kind} yet (known: ${Object.keys(env.mounts).join(", ")})`)
-      const strategy: CampaignStrategy = flags.strategy === "portfolio" ? { kind: "portfolio", specs: PORTFOLIO } : { kind: "one", spec: parseStrategy(flags.strategy) }
-      const campaign = new Campaign({
-        shape: { mount, threads: flags.threads, ops: flags.ops },
-        seed: flags.seed,
-        strategy,
-        mounts: env.mounts,
-        lockOrders: env.lockOrders,
-      })
-      const progress = new Progress(flags.runs)
+      if (mount.kind === "model" && (flags.external > 0 || flags.faults > 0)) {
+        throw new InputError(`--${flags.external > 0 ? "external" : "faults"}: external users and server faults need a 9P server (a gofer mount); the model mount has none`)
+      }
+      const strategy = parseCampaignStrategy(flags.strategy)
+      const shape: ScenarioShape = { mount, threads: flags.threads, ops: flags.ops, names: flags.names, external: flags.external, faults: flags.faults }
+      const spec: CampaignSpec = { shape, seed: flags.seed, strategy }
+      const options: CampaignOptions = { ...spec, mounts: env.mounts, lockOrders: env.lockOrders }
+      const runs = flags.runs ?? (flags.time !== undefined ? Infinity : DEFAULT_RUNS)
+      const timeMs = flags.time ?? Infinity
+
       let interrupted = false
+      const runners: RangeRunner[] = []
       const onSigint = (): void => {
         interrupted = true
+        for (const r of runners) r.abort()
       }
       process.on("SIGINT", onSigint)
       try {
-        while (campaign.summary.runs < flags.runs && !interrupted) {
-          campaign.runBatch(Math.min(BATCH, flags.runs - campaign.summary.runs))
-          progress.update(campaign.summary)
-          // Let a pending SIGINT be delivered between batches.
-          await new Promise<void>((resolve) => setImmediate(resolve))
-        }
+        const progress = new Progress({ runs, timeMs })
+        const tally = await runRanges(options, spec, flags.workers, runs, timeMs, progress, runners, () => interrupted)
+        progress.done()
+        const elapsed = progress.elapsedMs()
+        const saved = await saveFailures(options, tally, flags, () => interrupted)
+        const summary = campaignJson(flags, spec, tally, saved, interrupted, elapsed)
+        process.stdout.write(flags.json === true ? JSON.stringify(summary) + "\n" : describeCampaign(summary))
+        const cycles = summary.coverage.lock_cycles.length
+        process.exitCode = interrupted
+          ? EXIT.interrupted
+          : tally.verdicts.fail > 0 || cycles > 0
+            ? EXIT.violation
+            : tally.verdicts.budget_exhausted + tally.verdicts.unknown > 0
+              ? EXIT.inconclusive
+              : EXIT.ok
       } finally {
+        await Promise.all(runners.map((r) => r.close()))
         process.off("SIGINT", onSigint)
       }
-      progress.done(campaign.summary)
-      const saved = saveFailures(campaign.summary, flags.saveDir)
-      const s = campaign.summary
-      if (flags.json === true) process.stdout.write(JSON.stringify(summaryJson(s, flags, saved, interrupted, progress.elapsedMs())) + "\n")
-      else process.stdout.write(describeSummary(s, flags, saved, interrupted, progress.elapsedMs()))
-      process.exitCode = interrupted ? EXIT.interrupted : s.verdicts.fail > 0 ? EXIT.violation : s.verdicts.budget_exhausted + s.verdicts.unknown > 0 ? EXIT.inconclusive : EXIT.ok
     })
 }
 
+/** Hands out ranges of runs to the runners until the runs or the time run out, or Ctrl-C. */
+async function runRanges(
+  options: CampaignOptions,
+  spec: CampaignSpec,
+  workers: number,
+  runs: number,
+  timeMs: number,
+  progress: Progress,
+  runners: RangeRunner[],
+  stopped: () => boolean,
+): Promise<Tally> {
+  const total = emptyTally()
+  const started = Date.now()
+  let next = 0
+  if (workers === 1) runners.push(new InlineRunner(options))
+  else for (let w = 0; w < workers; w++) runners.push(new WorkerRunner(spec))
+  const loop = async (runner: RangeRunner): Promise<void> => {
+    let count = 8
+    while (!stopped() && next < runs && Date.now() - started < timeMs) {
+      const first = next
+      const n = Math.min(count, runs - next)
+      next += n
+      const t0 = Date.now()
+      let t: Tally
+      try {
+        t = await runner.run(first, n)
+      } catch (e) {
+        if (e instanceof Aborted) return
+        throw e
+      }
+      mergeTally(total, t)
+      progress.update({ runs: total.runs, failing: total.verdicts.fail, violations: Object.values(total.violationsByCheck).reduce((a, b) => a + (b ?? 0), 0) })
+      // Ranges sized to take about RANGE_TARGET_MS (results do not depend on it).
+      const ms = Math.max(1, Date.now() - t0)
+      count = Math.max(1, Math.min(2_000, Math.round((n * RANGE_TARGET_MS) / ms)))
+    }
+  }
+  await Promise.all(runners.map(loop))
+  return total
+}
+
 function mountOf(flags: CheckFlags): Mount {
+  const opts = [flags.options ?? ""].filter((o) => o !== "")
+  if (flags.mutant !== undefined) {
+    if (!isMutantName(flags.mutant)) throw new InputError(`--mutant: unknown mutant ${JSON.stringify(flags.mutant)} (known: ${Object.keys(MUTANTS).join(", ")})`)
+    if (flags.mount !== "model") throw new InputError("--mutant: mutants are of the model mount only")
+    opts.push(`mutant=${flags.mutant}`)
+  }
+  const options = opts.length > 0 ? { options: opts.join(",") } : {}
   switch (flags.mount) {
     case "model":
-      return flags.options === undefined ? { kind: "model" } : { kind: "model", options: flags.options }
     case "gofer":
-      return flags.options === undefined ? { kind: "gofer" } : { kind: "gofer", options: flags.options }
+      return { kind: flags.mount, ...options }
     default:
       throw new InputError(`--mount: unknown mount kind ${JSON.stringify(flags.mount)} (expected model or gofer)`)
   }
 }
 
-function saveFailures(s: CampaignSummary, dir: string): string[] {
-  const out: string[] = []
-  for (const f of s.failures) {
-    if (f.report === null) continue
-    mkdirSync(dir, { recursive: true })
-    const path = join(dir, `${traceStem(f.report)}.jsonl`)
-    writeFileAtomic(path, traceText(f.report))
-    out.push(path)
+export function parseCampaignStrategy(text: string): CampaignStrategy {
+  if (text === "portfolio") return { kind: "portfolio", specs: PORTFOLIO }
+  if (text.startsWith("portfolio:")) {
+    const specs = text.slice("portfolio:".length).split(",").map((s) => parseStrategy(s.trim()))
+    if (specs.length === 0) throw new InputError(`strategy ${text}: a portfolio needs at least one strategy`)
+    return { kind: "portfolio", specs: specs.map(withoutEstimate) }
+  }
+  return { kind: "one", spec: withoutEstimate(parseStrategy(text)) }
+}
+
+function withoutEstimate(s: StrategySpec): StrategySpec {
+  // A campaign's runs have different lengths: pct estimates each one's.
+  return s.kind === "pct" ? { kind: "pct", depth: s.depth } : s
+}
+
+function campaignStrategyLabel(c: CampaignStrategy): string {
+  return c.kind === "one" ? strategyLabel(c.spec) : `portfolio(${c.specs.map(strategyLabel).join(",")})`
+}
+
+function parseNames(text: string): number {
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || n < 1 || n > 3) throw new InvalidArgumentError("expected 1, 2 or 3 (the generated namespace is a, b, c)")
+  return n
+}
+
+function parseNat(text: string): number {
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new InvalidArgumentError("expected a non-negative integer")
+  return Number(text)
+}
+
+/** "90", "90s", "5m", "1.5h" -> ms. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text)
+  if (m === null) throw new InvalidArgumentError("expected a duration: 90s, 5m, 1h")
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"]
+  const ms = Number(m[1]) * unit
+  if (!(ms > 0)) throw new InvalidArgumentError("expected a duration above 0")
+  return ms
+}
+
+// ---------------------------------------------------------------------------
+// Saving failures: the first failing run of each check is re-made from its
+// seed in this thread (identical to the worker's), shrunk, and written
+// atomically. Inconclusive runs are saved as found.
+
+interface Saved {
+  readonly check: string
+  readonly seed: number
+  readonly trace: string
+  readonly shrunk: { readonly before: Size; readonly after: Size; readonly runsUsed: number; readonly cut: boolean } | null
+}
+
+function representatives(t: Tally): FailureRecord[] {
+  const out: FailureRecord[] = []
+  const seen = new Set<string>()
+  for (const f of t.failures) {
+    const key = f.verdict === "fail" ? f.checks[0]! : f.verdict
+    if (seen.has(key)) continue
+    seen.add(key)
+    out.push(f)
+  }
+  const order = (f: FailureRecord): number => (f.verdict === "fail" ? CHECK_NAMES.indexOf(f.checks[0]!) : CHECK_NAMES.length + (f.verdict === "budget_exhausted" ? 0 : 1))
+  return out.sort((a, b) => order(a) - order(b))
+}
+
+async function saveFailures(o: CampaignOptions, t: Tally, flags: CheckFlags, stopped: () => boolean): Promise<Saved[]> {
+  const out: Saved[] = []
+  for (const f of representatives(t)) {
+    const found = rerun(o, f.run)
+    const check = f.verdict === "fail" ? f.checks[0]! : f.verdict
+    let report: RunReport = found
+    let shrunk: Saved["shrunk"] = null
+    if (f.verdict === "fail" && flags.shrink && !stopped()) {
+      const scenario = found.subject as Scenario
+      process.stderr.write(`shrinking the ${check} failure of seed ${f.seed} (${scenario.threads.length} threads, ${opsCount(scenario)} ops)...\n`)
+      const r: ShrinkResult = await shrinkFailure({ scenario, seed: found.seed, events: found.events, strategy: found.strategy }, check as CheckName, {
+        mounts: o.mounts,
+        lockOrders: o.lockOrders,
+        origin: { arb: arbScenario(o.shape), seed: f.seed },
+        budgetRuns: flags.shrinkBudget,
+        shouldStop: stopped,
+        pause: letEventsIn,
+      })
+      report = r.report
+      shrunk = { before: r.before, after: r.after, runsUsed: r.runsUsed, cut: r.cut }
+      process.stderr.write(`  ${describeSize(r.before)} -> ${describeSize(r.after)} (${r.runsUsed} runs${r.cut ? ", cut short" : ""})\n`)
+    }
+    mkdirSync(flags.saveDir, { recursive: true })
+    const file = join(flags.saveDir, `${check}-${mountLabel(o.shape.mount)}-${f.seed}.jsonl`)
+    writeFileAtomic(file, traceText(report))
+    out.push({ check, seed: f.seed, trace: file, shrunk })
   }
   return out
 }
 
-/** Progress on stderr: one rewritten line on a terminal, a line per tenth otherwise. */
-class Progress {
-  private readonly start = Date.now()
-  private lastDraw = 0
-  private lastTenth = 0
-  private readonly tty = process.stderr.isTTY === true
-
-  constructor(private readonly total: number) {}
-
-  elapsedMs(): number {
-    return Date.now() - this.start
-  }
-
-  update(s: CampaignSummary): void {
-    const now = Date.now()
-    if (this.tty) {
-      if (now - this.lastDraw < 200 && s.runs < this.total) return
-      this.lastDraw = now
-      process.stderr.write(`\r${this.line(s)}\u001b[K`)
-    } else {
-      const tenth = Math.floor((s.runs * 10) / this.total)
-      if (tenth > this.lastTenth) {
-        this.lastTenth = tenth
-        process.stderr.write(`${this.line(s)}\n`)
-      }
-    }
-  }
-
-  done(s: CampaignSummary): void {
-    if (this.tty) process.stderr.write(`\r${this.line(s)}\u001b[K\n`)
-  }
-
-  private line(s: CampaignSummary): string {
-    const secs = this.elapsedMs() / 1000
-    const rate = secs > 0 ? s.runs / secs : 0
-    const eta = rate > 0 ? (this.total - s.runs) / rate : 0
-    const width = 24
-    const filled = Math.round((s.runs / this.total) * width)
-    const bar = "#".repeat(filled) + "-".repeat(width - filled)
-    return `[${bar}] ${s.runs}/${this.total} runs, ${rate.toFixed(0)} runs/s, ${s.verdicts.fail} failing, ${secs.toFixed(0)}s elapsed, ETA ${eta.toFixed(0)}s`
-  }
+/** Lets the event loop run (a Ctrl-C during a long shrink is seen at the next candidate). */
+export function letEventsIn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
 }
 
-function summaryJson(s: CampaignSummary, flags: CheckFlags, saved: string[], interrupted: boolean, ms: number): Record<string, unknown> {
+function opsCount(s: Scenario): number {
+  return [...s.threads, ...(s.external ?? [])].reduce((n, t) => n + t.ops.length, 0)
+}
+
+function describeSize(s: Size): string {
+  return `${s.threads} threads, ${s.ops} ops, ${s.steps} steps, ${s.preemptions} preemptions`
+}
+
+// ---------------------------------------------------------------------------
+// The summary.
+
+type CampaignJson = ReturnType<typeof campaignJson>
+
+function hitRates(cache: Readonly<Record<string, number>>): Record<string, { hits: number; misses: number; hit_rate: number }> | null {
+  const caches = new Map<string, { hits: number; misses: number }>()
+  for (const [k, n] of Object.entries(cache)) {
+    const [name, what] = k.split(" ") as [string, string]
+    if (what !== "hit" && what !== "miss") continue
+    const c = caches.get(name) ?? { hits: 0, misses: 0 }
+    if (what === "hit") c.hits += n
+    else c.misses += n
+    caches.set(name, c)
+  }
+  if (caches.size === 0) return null
+  return Object.fromEntries([...caches].sort().map(([name, c]) => [name, { ...c, hit_rate: Number((c.hits / Math.max(1, c.hits + c.misses)).toFixed(4)) }]))
+}
+
+/** The violations found, as one hash: equal for two campaigns that found the same violations in the same runs. */
+function violationSet(t: Tally): string {
+  const lines = t.failures.map((f) => `${f.seed} ${f.verdict} ${f.checks.join(",")} ${f.digest}\n`).join("")
+  return createHash("sha256").update(lines).digest("hex")
+}
+
+function campaignJson(flags: CheckFlags, spec: CampaignSpec, raw: Tally, saved: Saved[], interrupted: boolean, elapsedMs: number) {
+  const t = sortedTally(raw)
+  const cycles: LockCycle[] = lockCycles(t.lockEdges)
+  const rpcsReported = Object.keys(t.rpcs).length > 0
+  const cacheReported = Object.keys(t.cache).length > 0
   return {
     format: "fsim.campaign/1",
-    mount: flags.mount,
-    seed: flags.seed,
-    runs: s.runs,
+    mount: spec.shape.mount,
+    mutant: flags.mutant ?? null,
+    shape: { threads: spec.shape.threads, ops: spec.shape.ops, names: spec.shape.names ?? 3, external: spec.shape.external ?? 0, faults: spec.shape.faults ?? 0 },
+    strategy: campaignStrategyLabel(spec.strategy),
+    seed: spec.seed,
+    runs: t.runs,
     interrupted,
-    elapsed_ms: ms,
-    runs_per_s: Number(((s.runs / Math.max(ms, 1)) * 1000).toFixed(1)),
-    steps: s.steps,
-    verdicts: s.verdicts,
-    violations_by_check: s.violationsByCheck,
-    strategies: s.strategies,
-    failures: s.failures.map((f) => ({ seed: f.seed, strategy: f.strategy, verdict: f.verdict, checks: [...new Set(f.violations.map((v) => v.check))] })),
-    traces: saved,
-    lock_pairs: s.lockPairs,
+    steps: t.steps,
+    events: t.events,
+    verdicts: t.verdicts,
+    violations_by_check: t.violationsByCheck,
+    strategies: Object.fromEntries(
+      Object.entries(t.strategies).map(([k, s]) => [k, { runs: s.runs, failing: s.failures, steps: s.steps, steps_per_run: Number((s.steps / Math.max(1, s.runs)).toFixed(1)), first_failing_seed: s.firstFailingSeed }]),
+    ),
+    /** null: the filesystem reported no RPCs (the model mount has none). */
+    rpcs: rpcsReported ? { by_message: t.rpcs, errors: t.rpcErrors } : null,
+    /** null: the filesystem reported no cache hits or misses. */
+    cache_hit_rates: hitRates(t.cache),
+    coverage: {
+      lock_pairs: Object.entries(t.lockEdges).map(([k, seed]) => [...k.split("\u0000"), seed] as [string, string, number]),
+      lock_cycles: cycles.map((c) => ({ classes: c.classes, seeds: c.seeds })),
+      cache_transitions: cacheReported ? t.cache : null,
+    },
+    failures: {
+      count: t.verdicts.fail + t.verdicts.budget_exhausted + t.verdicts.unknown,
+      kept: t.failures.length,
+      first: t.failures.slice(0, 20).map((f) => ({ seed: f.seed, strategy: f.recorded, verdict: f.verdict, checks: f.checks, message: f.message })),
+    },
+    violation_set_sha256: violationSet(t),
+    saved: saved.map((s) => ({ check: s.check, seed: s.seed, trace: s.trace, shrunk: s.shrunk })),
+    timing: { elapsed_ms: elapsedMs, runs_per_s: Number(((t.runs / Math.max(elapsedMs, 1)) * 1000).toFixed(1)), workers: flags.workers },
   }
 }
 
-function describeSummary(s: CampaignSummary, flags: CheckFlags, saved: string[], interrupted: boolean, ms: number): string {
+function table(head: string[]): Table.Table {
+  return new Table({ head, style: { head: [], border: [] } })
+}
+
+function describeCampaign(j: CampaignJson): string {
   const lines: string[] = []
-  const rate = (s.runs / Math.max(ms, 1)) * 1000
-  lines.push(`campaign · mount ${flags.mount} · seeds ${flags.seed}..${flags.seed + s.runs - 1} · ${(ms / 1000).toFixed(1)}s, ${rate.toFixed(0)} runs/s${interrupted ? " · INTERRUPTED" : ""}`)
-  const t = new Table({ head: ["runs", "steps", "pass", "fail", "budget", "unknown"], style: { head: [], border: [] } })
-  t.push([s.runs, s.steps, s.verdicts.pass, s.verdicts.fail, s.verdicts.budget_exhausted, s.verdicts.unknown])
-  lines.push(t.toString())
-  const byStrategy = new Table({ head: ["strategy", "runs", "failing", "steps/run"], style: { head: [], border: [] } })
-  for (const [name, st] of Object.entries(s.strategies)) byStrategy.push([name, st.runs, st.failures, (st.steps / Math.max(st.runs, 1)).toFixed(1)])
-  lines.push(byStrategy.toString())
-  const checks = Object.entries(s.violationsByCheck)
-  lines.push(checks.length === 0 ? "violations: none" : `violations by check: ${checks.map(([c, n]) => `${c} ${n}`).join(", ")}`)
-  for (const f of s.failures.slice(0, 10)) {
-    lines.push(`  seed ${f.seed} (${f.strategy}): ${f.verdict}: ${f.violations[0]?.message ?? ""}`)
+  const mount = `${j.mount.kind}${j.mount.options !== undefined ? ` (${j.mount.options})` : ""}`
+  const seeds = j.runs > 0 && !j.interrupted ? ` · seeds ${j.seed}..${j.seed + j.runs - 1}` : ""
+  lines.push(
+    `campaign · mount ${mount} · ${j.strategy}${seeds} · ${j.timing.workers} worker${j.timing.workers === 1 ? "" : "s"} · ${formatSecs(j.timing.elapsed_ms / 1000)}, ${j.timing.runs_per_s.toFixed(0)} runs/s${j.interrupted ? " · INTERRUPTED (Ctrl-C): the summary of the runs completed (ranges in flight were dropped)" : ""}`,
+  )
+  const v = table(["runs", "steps", "pass", "fail", "budget", "unknown"])
+  v.push([j.runs, j.steps, j.verdicts.pass, j.verdicts.fail, j.verdicts.budget_exhausted, j.verdicts.unknown])
+  lines.push(v.toString())
+  const st = table(["strategy", "runs", "failing", "fail rate", "steps/run", "first failing seed"])
+  for (const [name, s] of Object.entries(j.strategies)) st.push([name, s.runs, s.failing, `${((100 * s.failing) / Math.max(1, s.runs)).toFixed(2)}%`, s.steps_per_run, s.first_failing_seed ?? "-"])
+  lines.push(st.toString())
+  const checks = Object.entries(j.violations_by_check)
+  lines.push(checks.length === 0 ? "violations by check: none" : `violations by check: ${checks.map(([c, n]) => `${c} ${n}`).join(", ")}`)
+  if (j.rpcs === null) lines.push("RPCs by message type: not reported (this filesystem sends none)")
+  else {
+    const r = table(["RPC", "sent"])
+    for (const [m, n] of Object.entries(j.rpcs.by_message)) r.push([m, n])
+    lines.push("RPCs by message type:", r.toString())
+    const errs = Object.entries(j.rpcs.errors)
+    if (errs.length > 0) lines.push(`  error replies: ${errs.map(([m, n]) => `${m} ${n}`).join(", ")}`)
   }
-  if (s.failures.length > 10) lines.push(`  ... and ${s.failures.length - 10} more`)
-  for (const p of saved) lines.push(`trace: ${p}   (fsim replay ${p})`)
+  if (j.cache_hit_rates === null) lines.push("cache hit rates: not reported (this filesystem logs no cache hits or misses)")
+  else lines.push(`cache hit rates: ${Object.entries(j.cache_hit_rates).map(([c, r]) => `${c} ${(100 * r.hit_rate).toFixed(1)}% (${r.hits} of ${r.hits + r.misses})`).join(", ")}`)
+  lines.push("coverage:")
+  const pairs = j.coverage.lock_pairs
+  lines.push(pairs.length === 0 ? "  lock-class pairs held together: none (no run held two locks at once)" : `  lock-class pairs held together (${pairs.length}): ${pairs.map(([a, b]) => `${a} -> ${b}`).join(", ")}`)
+  for (const c of j.coverage.lock_cycles) lines.push(`  LOCK-CLASS CYCLE across runs: ${[...c.classes, c.classes[0]].join(" -> ")} (edges first seen at seeds ${c.seeds.join(", ")})`)
+  const ct = j.coverage.cache_transitions
+  lines.push(ct === null ? "  cache transitions: not reported (this filesystem logs no cache events)" : `  cache transitions: ${Object.entries(ct).map(([k, n]) => `${k} ${n}`).join(", ")}`)
+  if (j.failures.count > 0) {
+    lines.push(`failing or inconclusive runs: ${j.failures.count}${j.failures.count > j.failures.first.length ? `, the first ${j.failures.first.length}:` : ":"}`)
+    for (const f of j.failures.first.slice(0, 10)) lines.push(`  seed ${f.seed} (${f.strategy}): ${f.verdict}${f.checks.length > 0 ? ` [${f.checks.join(", ")}]` : ""}: ${f.message}`)
+  }
+  for (const s of j.saved) {
+    const how = s.shrunk === null ? (j.interrupted ? " (not shrunk: interrupted; fsim shrink it)" : " (as found)") : ` (shrunk: ${describeSize(s.shrunk.after)})`
+    lines.push(`${s.check} at seed ${s.seed}: ${s.trace}${how}`)
+    lines.push(`  fsim replay ${s.trace}    fsim show ${s.trace}`)
+  }
   return lines.join("\n") + "\n"
 }

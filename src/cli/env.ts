@@ -1,10 +1,17 @@
 // What the CLI hands the runtime: every filesystem it can mount, and their
 // declared lock orders.
 
+import type { StateFolderRegistry } from "../sim/fold.js"
 import type { LockOrderSpec } from "../sim/lockorder.js"
 import type { MountRegistry } from "../sim/mount.js"
 
 export interface CliEnv {
   readonly mounts: MountRegistry
   readonly lockOrders: readonly LockOrderSpec[]
+  /**
+   * State folders a filesystem contributes to `fsim show --at` and the HTML
+   * view (its dentry tree, LRU, page cache, server tree), by mount kind; the
+   * reference model's folder is always used.
+   */
+  readonly folders?: StateFolderRegistry
 }

@@ -9,6 +9,8 @@ import { registerCheck } from "./check.js"
 import { registerLincheck } from "./lincheck.js"
 import { registerReplay } from "./replay.js"
 import { registerRun } from "./run.js"
+import { registerShow } from "./show.js"
+import { registerShrink } from "./shrink.js"
 import { registerServe } from "./serve.js"
 
 export function buildProgram(): Command {
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   registerReplay(program, env)
   registerCheck(program, env)
   registerLincheck(program)
+  registerShrink(program, env)
+  registerShow(program, env)
   registerServe(program, env)
   return program
 }

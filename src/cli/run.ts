@@ -6,7 +6,7 @@ import type { Command } from "commander"
 import { describeOp } from "../model/index.js"
 import { isErr, type OpResult } from "../model/types.js"
 import { runSubject, type RunReport } from "../sim/run.js"
-import { decodeSubject } from "../sim/scenario.js"
+import { decodeSubject, type Mount } from "../sim/scenario.js"
 import { parseStrategy } from "../sim/strategy.js"
 import { traceText, writeFileAtomic } from "../sim/trace.js"
 import type { CliEnv } from "./env.js"
@@ -59,11 +59,23 @@ function tracePath(r: RunReport, flags: RunFlags): string | null {
   return join("runs", `${traceStem(r)}.jsonl`)
 }
 
-/** "lock_order-gofer-7": the first failing check, the mount and the seed. */
+/** "lock_order-gofer-fscache-7": the first failing check, the mount and the seed. */
 export function traceStem(r: RunReport): string {
   const check = r.violations[0]?.check ?? r.verdict
-  const mount = r.subject.format === "fsim.workload/1" ? `workload-${r.subject.name}` : r.subject.mount.kind
+  const mount = r.subject.format === "fsim.workload/1" ? `workload-${r.subject.name}` : mountLabel(r.subject.mount)
   return `${check}-${mount}-${r.seed}`
+}
+
+/** The mount in a file name: its kind, then what tells runs apart ("gofer-fscache", "model-mutant-rename-not-atomic"). */
+export function mountLabel(m: Mount): string {
+  const parts: string[] = [m.kind]
+  for (const o of (m.options ?? "").split(",")) {
+    const [k, v] = o.split("=", 2) as [string, string | undefined]
+    if (k === "cache" && v !== undefined) parts.push(v)
+    else if (k === "mutant" && v !== undefined) parts.push("mutant", v)
+    else if (k === "ro") parts.push("ro")
+  }
+  return parts.join("-").replace(/[^A-Za-z0-9_.-]/g, "_")
 }
 
 export function exitFor(r: RunReport): number {

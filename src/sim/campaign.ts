@@ -1,17 +1,19 @@
 // Campaigns: many seeded runs of generated concurrent scenarios, tallied.
 // Run i of a campaign seeded s uses seed s + i for both its scenario and its
 // schedule, so any run can be repeated alone (`fsim check --seed s+i --runs 1`)
-// and seed ranges can be split between workers.
+// and seed ranges can be split between workers: a run's outcome is a
+// function of its seed alone (each run has its own lock graph), and tallies
+// merge commutatively, so any split of a seed range over any number of
+// workers gives the same tally as one worker.
 
 import fc from "fast-check"
-import { arbCred, arbRoot, arbSteps, arbTree } from "../model/arbitraries.js"
-import type { Op } from "../model/types.js"
-import type { CheckName, Verdict, Violation } from "./events.js"
-import { LockGraph } from "./lockorder.js"
+import { arbCred, arbRoot, arbSteps, arbTree, NAMES, type SequentialStep } from "../model/arbitraries.js"
+import { ERRNOS, type Cred, type Errno, type Op, type Tree, type TreeNode } from "../model/types.js"
+import type { CheckName, Event, Verdict } from "./events.js"
+import { LockGraph, type LockOrderSpec } from "./lockorder.js"
 import type { MountRegistry } from "./mount.js"
-import type { LockOrderSpec } from "./lockorder.js"
 import { runSubject, type RunReport } from "./run.js"
-import type { Mount, Scenario } from "./scenario.js"
+import type { Fault, Mount, Scenario, ThreadSpec } from "./scenario.js"
 import type { StrategySpec } from "./strategy.js"
 
 export interface ScenarioShape {
@@ -20,7 +22,44 @@ export interface ScenarioShape {
   readonly threads: number
   /** Ops per thread: between 1 and this. */
   readonly ops: number
+  /** Names per directory, 1 to 3 (the arbitraries' a, b, c): fewer names, more contention. Default 3. */
+  readonly names?: number
+  /** External users of the 9P share per scenario: between 0 and this (gofer mounts only). Default 0. */
+  readonly external?: number
+  /** Injected server faults per scenario: between 0 and this (gofer mounts only). Default 0. */
+  readonly faults?: number
 }
+
+/** 9P requests a generated fault may hit. */
+export const FAULT_MESSAGES = [
+  "Twalk",
+  "Tlopen",
+  "Tlcreate",
+  "Tread",
+  "Twrite",
+  "Tgetattr",
+  "Tsetattr",
+  "Tmkdir",
+  "Tsymlink",
+  "Tlink",
+  "Tmknod",
+  "Trenameat",
+  "Tunlinkat",
+  "Treaddir",
+  "Treadlink",
+  "Tfsync",
+  "Tstatfs",
+] as const
+const FAULT_ERRNOS: readonly Errno[] = ["EIO", "ENOENT", "EACCES", "ENOSPC", "EAGAIN", "EINTR", "ESTALE"].filter((e): e is Errno =>
+  (ERRNOS as readonly string[]).includes(e),
+)
+
+/** Server faults: an error reply, a short read or write, or a late reply (never a hang: that is a scenario's own choice). */
+export const arbFault: fc.Arbitrary<Fault> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("rlerror" as const), message: fc.constantFrom(...FAULT_MESSAGES), nth: fc.integer({ min: 1, max: 4 }), errno: fc.constantFrom(...FAULT_ERRNOS) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("short" as const), message: fc.constantFrom("Tread" as const, "Twrite" as const), nth: fc.integer({ min: 1, max: 4 }), count: fc.nat(4) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("delay" as const), message: fc.constantFrom(...FAULT_MESSAGES), nth: fc.integer({ min: 1, max: 4 }), ns: fc.constantFrom(1_000, 1_000_000, 1_000_000_000) }) },
+)
 
 /**
  * Concurrent scenarios over the model's small namespace. Opens carry
@@ -28,30 +67,83 @@ export interface ScenarioShape {
  * have (that would be a deadlock of the scenario, not of the filesystem).
  */
 export function arbScenario(shape: ScenarioShape): fc.Arbitrary<Scenario> {
-  const thread = fc.tuple(arbCred, arbSteps(1, shape.ops))
+  const thread: fc.Arbitrary<[Cred, SequentialStep[]]> = fc.tuple(arbCred, arbSteps(1, shape.ops))
+  const none = fc.constant<[Cred, SequentialStep[]][]>([])
+  const names = shape.names ?? NAMES.length
+  const external = shape.external ?? 0
+  const faults = shape.faults ?? 0
   return fc
     .record({
       remote: arbTree,
       root: arbRoot,
       threads: fc.array(thread, { minLength: Math.min(2, shape.threads), maxLength: shape.threads }),
+      external: external > 0 ? fc.array(thread, { maxLength: external }) : none,
+      faults: faults > 0 ? fc.array(arbFault, { maxLength: faults }) : fc.constant<Fault[]>([]),
     })
-    .map(({ remote, root, threads }) => ({
-      format: "fsim.scenario/1" as const,
-      name: "generated",
-      mount: shape.mount,
-      remote,
-      root,
-      threads: threads.map(([cred, steps], i) => ({
-        name: `t${i}`,
+    .map(({ remote, root, threads, external, faults }) => {
+      const spec = (prefix: string) => ([cred, steps]: [Cred, SequentialStep[]], i: number): ThreadSpec => ({
+        name: `${prefix}${i}`,
         cred,
-        ops: steps.slice(0, shape.ops).map((s) => nonBlocking(s.op)),
-      })),
-    }))
+        ops: steps.slice(0, shape.ops).map((s) => nonBlocking(narrowOp(s.op, names))),
+      })
+      const s: Scenario = {
+        format: "fsim.scenario/1" as const,
+        name: "generated",
+        mount: shape.mount,
+        remote: narrowTree(remote, names),
+        root,
+        threads: threads.map(spec("t")),
+        ...(external.length > 0 ? { external: external.map(spec("x")) } : {}),
+        ...(faults.length > 0 ? { faults } : {}),
+      }
+      return s
+    })
 }
 
 function nonBlocking(op: Op): Op {
   if (op.op !== "open" || op.flags.includes("O_NONBLOCK")) return op
   return { ...op, flags: [...op.flags, "O_NONBLOCK"] }
+}
+
+/** Maps the arbitraries' names past the first `n` to the n-th ("c" -> "b" for n = 2). */
+function narrowName(name: string, n: number): string {
+  const i = (NAMES as readonly string[]).indexOf(name)
+  return i >= n ? NAMES[n - 1]! : name
+}
+
+function narrowPath(p: string, n: number): string {
+  return p
+    .split("/")
+    .map((c) => narrowName(c, n))
+    .join("/")
+}
+
+const PATH_FIELDS = ["path", "from", "to", "target"] as const
+
+function narrowOp(op: Op, n: number): Op {
+  if (n >= NAMES.length) return op
+  const out: Record<string, unknown> = { ...op }
+  for (const k of PATH_FIELDS) if (typeof out[k] === "string") out[k] = narrowPath(out[k] as string, n)
+  return out as unknown as Op
+}
+
+/** The tree with names narrowed; where two names become one, the first (a before b before c) keeps it. */
+function narrowTree(t: Tree, n: number): Tree {
+  if (n >= NAMES.length) return t
+  const out: Record<string, TreeNode> = {}
+  for (const [name, node] of Object.entries(t)) {
+    const to = narrowName(name, n)
+    if (to in out) continue
+    out[to] = narrowNode(node, n)
+  }
+  return out
+}
+
+function narrowNode(node: TreeNode, n: number): TreeNode {
+  if ("link" in node) return { ...node, link: narrowPath(node.link, n) }
+  if (node.type === "dir") return { ...node, children: narrowTree(node.children ?? {}, n) }
+  if (node.type === "symlink") return { ...node, target: narrowPath(node.target, n) }
+  return node
 }
 
 /** The scenario of run `seed` (fast-check's generation is a function of its seed). */
@@ -73,53 +165,75 @@ export function strategyLabel(s: StrategySpec): string {
   return s.kind === "random" ? "random" : `pct:${s.depth}`
 }
 
-export interface CampaignOptions {
+/** What a campaign is, as plain data (what a worker thread is handed). */
+export interface CampaignSpec {
   readonly shape: ScenarioShape
+  /** The seed of run 0. */
   readonly seed: number
   readonly strategy: CampaignStrategy
+}
+
+export interface CampaignOptions extends CampaignSpec {
   readonly mounts: MountRegistry
   readonly lockOrders: readonly LockOrderSpec[]
 }
 
 export interface StrategyStats {
   runs: number
+  /** Runs with verdict fail. */
   failures: number
   steps: number
+  /** The lowest seed this strategy failed at, or null. */
+  firstFailingSeed: number | null
 }
 
-/** Failing runs kept whole (with their events) for saving; the rest are counted. */
-export const KEPT_FAILURES = 20
-
-export interface Failure {
+/** A failing or inconclusive run, in a few words (its trace is re-made from its seed when needed). */
+export interface FailureRecord {
   readonly seed: number
+  /** Its index in the campaign (seed - campaign seed). */
+  readonly run: number
+  /** The strategy as chosen ("pct:3"). */
   readonly strategy: string
+  /** The strategy as recorded in a trace ("pct:3:27"). */
+  readonly recorded: string
   readonly verdict: Verdict
-  readonly violations: readonly Violation[]
-  /** The whole run, for the first KEPT_FAILURES failures. */
-  readonly report: RunReport | null
+  /** The checks that failed, in order of first report. */
+  readonly checks: readonly CheckName[]
+  /** The first violation's message (cut to 300 characters). */
+  readonly message: string
+  /** FNV-1a of every violation (check, message, events): equal digests, equal violations. */
+  readonly digest: string
 }
 
-export interface CampaignSummary {
+/** Failure records kept (those of the lowest seeds); the verdict counts cover them all. */
+export const FAILURES_KEPT = 10_000
+
+/**
+ * What a set of runs found, as plain data: additive, and merged
+ * commutatively (mergeTally), so the tally of a seed range does not depend
+ * on how it was split or in which order the parts arrived.
+ */
+export interface Tally {
   runs: number
   steps: number
   events: number
   verdicts: Record<Verdict, number>
   violationsByCheck: Partial<Record<CheckName, number>>
   strategies: Record<string, StrategyStats>
-  /** The failing (or inconclusive) runs, in seed order. */
-  failures: Failure[]
-  /** Lock-class pairs held together, over the campaign. */
-  lockPairs: [string, string][]
+  /** Non-passing runs of the lowest seeds, sorted by seed (at most FAILURES_KEPT). */
+  failures: FailureRecord[]
+  /** 9P requests sent, by message type (Twalk...). */
+  rpcs: Record<string, number>
+  /** 9P replies that were errors, by message type of the reply (Rlerror...) and errno: "Rlerror ENOENT". */
+  rpcErrors: Record<string, number>
+  /** Cache transitions seen, by "cache what" ("dentry cached", "page dirtied", "dentry hit"). */
+  cache: Record<string, number>
+  /** Lock-class pairs held together ("A\u0000B": A held while taking B), each with the lowest seed that showed it. */
+  lockEdges: Record<string, number>
 }
 
-/**
- * A campaign in progress: `runBatch` does the next runs, so a caller can
- * report progress and stop (Ctrl-C) between batches.
- */
-export class Campaign {
-  private readonly graph = new LockGraph()
-  private next = 0
-  readonly summary: CampaignSummary = {
+export function emptyTally(): Tally {
+  return {
     runs: 0,
     steps: 0,
     events: 0,
@@ -127,43 +241,219 @@ export class Campaign {
     violationsByCheck: {},
     strategies: {},
     failures: [],
-    lockPairs: [],
-  }
-
-  constructor(private readonly o: CampaignOptions) {}
-
-  /** Runs the next `count` runs. */
-  runBatch(count: number): void {
-    const o = this.o
-    const summary = this.summary
-    for (let k = 0; k < count; k++) {
-      const i = this.next++
-      const seed = (o.seed + i) >>> 0
-      const spec = strategyFor(o.strategy, i)
-      const scenario = scenarioForSeed(o.shape, seed)
-      const r = runSubject(scenario, { seed, strategy: spec, mounts: o.mounts, lockOrders: o.lockOrders, lockGraph: this.graph, runLabel: `seed ${seed}` })
-      summary.runs++
-      summary.steps += r.steps
-      summary.events += r.events.length
-      summary.verdicts[r.verdict]++
-      const label = strategyLabel(spec)
-      const st = (summary.strategies[label] ??= { runs: 0, failures: 0, steps: 0 })
-      st.runs++
-      st.steps += r.steps
-      for (const v of r.violations) summary.violationsByCheck[v.check] = (summary.violationsByCheck[v.check] ?? 0) + 1
-      if (r.verdict !== "pass") {
-        if (r.verdict === "fail") st.failures++
-        const keep = summary.failures.length < KEPT_FAILURES
-        summary.failures.push({ seed, strategy: r.strategy, verdict: r.verdict, violations: r.violations, report: keep ? r : null })
-      }
-    }
-    summary.lockPairs = this.graph.pairs()
+    rpcs: {},
+    rpcErrors: {},
+    cache: {},
+    lockEdges: {},
   }
 }
 
-/** Runs a whole campaign of `runs` runs at once. */
-export function runCampaign(o: CampaignOptions, runs: number): CampaignSummary {
-  const c = new Campaign(o)
-  c.runBatch(runs)
-  return c.summary
+function addCounts(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
+  for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n
+}
+
+function minSeed(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b)
+}
+
+/** Adds `from` into `into`. Commutative and associative, up to the order of object keys (sortedTally fixes it). */
+export function mergeTally(into: Tally, from: Tally): void {
+  into.runs += from.runs
+  into.steps += from.steps
+  into.events += from.events
+  for (const v of Object.keys(into.verdicts) as Verdict[]) into.verdicts[v] += from.verdicts[v]
+  addCounts(into.violationsByCheck, from.violationsByCheck)
+  for (const [label, st] of Object.entries(from.strategies)) {
+    const t = (into.strategies[label] ??= { runs: 0, failures: 0, steps: 0, firstFailingSeed: null })
+    t.runs += st.runs
+    t.failures += st.failures
+    t.steps += st.steps
+    t.firstFailingSeed = minSeed(t.firstFailingSeed, st.firstFailingSeed)
+  }
+  if (from.failures.length > 0) {
+    into.failures = [...into.failures, ...from.failures].sort((a, b) => a.seed - b.seed).slice(0, FAILURES_KEPT)
+  }
+  addCounts(into.rpcs, from.rpcs)
+  addCounts(into.rpcErrors, from.rpcErrors)
+  addCounts(into.cache, from.cache)
+  for (const [k, seed] of Object.entries(from.lockEdges)) into.lockEdges[k] = Math.min(into.lockEdges[k] ?? seed, seed)
+}
+
+function sortKeys<T>(r: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+}
+
+/** The tally with every map's keys sorted: equal tallies then print byte-identically. */
+export function sortedTally(t: Tally): Tally {
+  return {
+    ...t,
+    violationsByCheck: sortKeys(t.violationsByCheck as Record<string, number>) as Tally["violationsByCheck"],
+    strategies: sortKeys(t.strategies),
+    rpcs: sortKeys(t.rpcs),
+    rpcErrors: sortKeys(t.rpcErrors),
+    cache: sortKeys(t.cache),
+    lockEdges: sortKeys(t.lockEdges),
+  }
+}
+
+/** FNV-1a, 32 bits, as 8 hex digits. */
+export function fnv1a(text: string): string {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return (h >>> 0).toString(16).padStart(8, "0")
+}
+
+/** Counts a run's RPCs and cache transitions into `t`. */
+function countEvents(events: readonly Event[], t: Tally): void {
+  for (const e of events) {
+    if (e.kind === "rpc_send") t.rpcs[e.msg] = (t.rpcs[e.msg] ?? 0) + 1
+    else if (e.kind === "rpc_reply" && e.outcome !== "ok") {
+      const k = `${e.msg} ${e.outcome}`
+      t.rpcErrors[k] = (t.rpcErrors[k] ?? 0) + 1
+    } else if (e.kind === "cache") {
+      const k = `${e.cache} ${e.what}`
+      t.cache[k] = (t.cache[k] ?? 0) + 1
+    }
+  }
+}
+
+/** Tallies one run into `t`. */
+export function tallyRun(t: Tally, r: RunReport, run: number, label: string, graph: LockGraph): void {
+  t.runs++
+  t.steps += r.steps
+  t.events += r.events.length
+  t.verdicts[r.verdict]++
+  const st = (t.strategies[label] ??= { runs: 0, failures: 0, steps: 0, firstFailingSeed: null })
+  st.runs++
+  st.steps += r.steps
+  for (const v of r.violations) t.violationsByCheck[v.check] = (t.violationsByCheck[v.check] ?? 0) + 1
+  countEvents(r.events, t)
+  for (const [a, b] of graph.pairs()) {
+    const k = `${a}\u0000${b}`
+    t.lockEdges[k] = Math.min(t.lockEdges[k] ?? r.seed, r.seed)
+  }
+  if (r.verdict === "pass") return
+  if (r.verdict === "fail") {
+    st.failures++
+    st.firstFailingSeed = minSeed(st.firstFailingSeed, r.seed)
+  }
+  const checks = [...new Set(r.violations.map((v) => v.check))]
+  const first = r.violations[0]?.message ?? (r.verdict === "budget_exhausted" ? "the step budget ran out" : "a checker gave up (unknown)")
+  t.failures.push({
+    seed: r.seed,
+    run,
+    strategy: label,
+    recorded: r.strategy,
+    verdict: r.verdict,
+    checks,
+    message: first.length > 300 ? first.slice(0, 299) + "…" : first,
+    digest: fnv1a(JSON.stringify(r.violations)),
+  })
+  if (t.failures.length > FAILURES_KEPT) t.failures.length = FAILURES_KEPT
+}
+
+/** The seed of run `run` of a campaign seeded `seed`. */
+export function seedOf(seed: number, run: number): number {
+  return (seed + run) >>> 0
+}
+
+/** Re-runs run `run` of a campaign (for its trace): the same report the campaign saw. */
+export function rerun(o: CampaignOptions, run: number): RunReport {
+  const seed = seedOf(o.seed, run)
+  const spec = strategyFor(o.strategy, run)
+  const scenario = scenarioForSeed(o.shape, seed)
+  return runSubject(scenario, { seed, strategy: spec, mounts: o.mounts, lockOrders: o.lockOrders, lockGraph: new LockGraph(), runLabel: `seed ${seed}` })
+}
+
+/**
+ * A campaign's runs, done in ranges: `runRange` does runs [first, first +
+ * count) and returns their tally, so a caller can report progress, stop
+ * (Ctrl-C) between ranges, and hand ranges to worker threads.
+ */
+export class Campaign {
+  constructor(private readonly o: CampaignOptions) {}
+
+  runRange(first: number, count: number): Tally {
+    const o = this.o
+    const t = emptyTally()
+    for (let i = first; i < first + count; i++) {
+      const seed = seedOf(o.seed, i)
+      const spec = strategyFor(o.strategy, i)
+      const scenario = scenarioForSeed(o.shape, seed)
+      // A lock graph per run: a run's outcome depends on its seed alone. The
+      // campaign's union of edges is kept in the tally (lockEdges), and
+      // cycles across runs are found in it (lockCycles).
+      const graph = new LockGraph()
+      const r = runSubject(scenario, { seed, strategy: spec, mounts: o.mounts, lockOrders: o.lockOrders, lockGraph: graph, runLabel: `seed ${seed}` })
+      tallyRun(t, r, i, strategyLabel(spec), graph)
+    }
+    return t
+  }
+}
+
+/** Runs a whole campaign of `runs` runs at once, in one thread. */
+export function runCampaign(o: CampaignOptions, runs: number): Tally {
+  return new Campaign(o).runRange(0, runs)
+}
+
+/** A cycle in the campaign's lock-class graph: the classes in order, each edge with the lowest seed that showed it. */
+export interface LockCycle {
+  readonly classes: readonly string[]
+  readonly seeds: readonly number[]
+}
+
+/**
+ * Cycles in the union of the runs' lock-class graphs (at most `max`),
+ * including inversions whose halves were seen in different runs. A function
+ * of the edge set alone, so of the seed range, not of its split.
+ */
+export function lockCycles(lockEdges: Readonly<Record<string, number>>, max = 20): LockCycle[] {
+  const adj = new Map<string, string[]>()
+  const keys = Object.keys(lockEdges).sort()
+  for (const k of keys) {
+    const [a, b] = k.split("\u0000") as [string, string]
+    if (!adj.has(a)) adj.set(a, [])
+    adj.get(a)!.push(b)
+  }
+  const seen = new Set<string>()
+  const out: LockCycle[] = []
+  for (const k of keys) {
+    if (out.length >= max) break
+    const [a, b] = k.split("\u0000") as [string, string]
+    const path = shortestPath(adj, b, a)
+    if (path === null) continue
+    // The cycle a -> b -> ... -> a, rotated to start at its least class.
+    const cyc = [a, ...path.slice(0, -1)]
+    let m = 0
+    for (let i = 1; i < cyc.length; i++) if (cyc[i]! < cyc[m]!) m = i
+    const rot = [...cyc.slice(m), ...cyc.slice(0, m)]
+    const id = rot.join("\u0000")
+    if (seen.has(id)) continue
+    seen.add(id)
+    out.push({ classes: rot, seeds: rot.map((c, i) => lockEdges[`${c}\u0000${rot[(i + 1) % rot.length]!}`]!) })
+  }
+  return out
+}
+
+/** The shortest path from `from` to `to` (both included), neighbours in sorted order; null if none. */
+function shortestPath(adj: ReadonlyMap<string, readonly string[]>, from: string, to: string): string[] | null {
+  const prev = new Map<string, string | null>([[from, null]])
+  const queue = [from]
+  for (let q = 0; q < queue.length; q++) {
+    const x = queue[q]!
+    if (x === to) {
+      const path: string[] = []
+      for (let c: string | null = x; c !== null; c = prev.get(c)!) path.unshift(c)
+      return path
+    }
+    for (const y of adj.get(x) ?? []) {
+      if (prev.has(y)) continue
+      prev.set(y, x)
+      queue.push(y)
+    }
+  }
+  return null
 }

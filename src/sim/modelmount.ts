@@ -4,7 +4,7 @@
 // is what the runtime, the checkers and the model's mutants are tested with.
 
 import { apply, fifoOpenEnds, initialState, toTree, type ModelState } from "../model/index.js"
-import type { Op, OpResult } from "../model/types.js"
+import { isErr, type Op, type OpResult } from "../model/types.js"
 import type { MountContext, MountInstance, OpThread } from "./mount.js"
 import { parseModelOptions } from "./scenario.js"
 import { OP_POINT, Signal, type Sim } from "./scheduler.js"
@@ -18,7 +18,8 @@ interface FifoWaiter {
 export function modelMount(ctx: MountContext): MountInstance {
   const s = ctx.scenario
   const options = s.mount.kind === "model" ? parseModelOptions(s.mount.options ?? "") : { readOnly: false }
-  let state: ModelState = initialState(s.remote ?? {}, s.root, options, ctx.sched.now)
+  let state: ModelState = initialState(s.remote ?? {}, s.root, { readOnly: options.readOnly }, ctx.sched.now)
+  const mutant = options.mutant
   const fifoWaiters: FifoWaiter[] = []
   const boundFds = new Set<string>()
 
@@ -37,6 +38,10 @@ export function modelMount(ctx: MountContext): MountInstance {
 
   function* exec(thread: OpThread, op: Op): Sim<OpResult> {
     yield OP_POINT
+    if (mutant === "rename-not-atomic" && op.op === "rename" && (op.flags ?? []).length === 0) {
+      const torn = yield* tornRename(thread, op)
+      if (torn !== null) return torn
+    }
     const out = apply(state, op, thread.cred, ctx.sched.now)
     state = out.state
     if (op.op === "open" && !("errno" in out.result)) boundFds.add(op.fd)
@@ -47,6 +52,24 @@ export function modelMount(ctx: MountContext): MountInstance {
       yield signal.wait()
     }
     return out.result
+  }
+
+  /**
+   * The mutant `rename-not-atomic`: where the real rename would succeed and
+   * a link of the source to the target would too, do the link, let another
+   * thread run, then unlink the source. Returns null where it does not apply
+   * (the caller then renames atomically).
+   */
+  function* tornRename(thread: OpThread, op: Extract<Op, { op: "rename" }>): Sim<OpResult | null> {
+    const real = apply(state, op, thread.cred, ctx.sched.now)
+    if (isErr(real.result)) return null
+    const linked = apply(state, { op: "link", from: op.from, to: op.to }, thread.cred, ctx.sched.now)
+    if (isErr(linked.result)) return null
+    state = linked.state
+    yield OP_POINT
+    state = apply(state, { op: "unlink", path: op.from }, thread.cred, ctx.sched.now).state
+    if (fifoWaiters.length > 0) wakeFifoWaiters()
+    return real.result
   }
 
   function* finish(): Sim<ReturnType<typeof toTree>> {

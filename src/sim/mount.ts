@@ -2,7 +2,7 @@
 // sim and cannot import impl, so each mount kind registers a factory and the
 // CLI (which imports everything) hands the registry to the runner.
 
-import type { Cred, Op, OpResult, RootAttrs, Tree } from "../model/types.js"
+import type { Cred, Errno, Op, OpResult, RootAttrs, Tree } from "../model/types.js"
 import type { Scenario } from "./scenario.js"
 import type { Scheduler, Sim } from "./scheduler.js"
 
@@ -21,6 +21,11 @@ export interface MountContext {
 }
 
 export interface MountInstance {
+  /**
+   * Mounts the filesystem (a client attaches over RPCs), on a thread of its
+   * own before the scenario's threads start. An errno means the mount failed.
+   */
+  setup?(): Sim<Errno | null>
   /**
    * Runs one operation (never `sleep`, which the runner handles). Yields at
    * its scheduling points; returns the op's result.

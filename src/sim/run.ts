@@ -2,7 +2,7 @@
 // strategy in; a verdict, the violations and the whole event log out.
 
 import { checkHistory, HISTORY_FORMAT, type History } from "../model/lincheck/index.js"
-import type { Cred, Op, OpResult, RootAttrs, Tree } from "../model/types.js"
+import type { Cred, Errno, Op, OpResult, RootAttrs, Tree } from "../model/types.js"
 import type { Event, Verdict, Violation } from "./events.js"
 import { EventLog } from "./log.js"
 import { DeclaredOrder, LockGraph, LockOrderChecker, type LockOrderSpec } from "./lockorder.js"
@@ -14,7 +14,11 @@ import { spawnLockWorkload } from "./workload.js"
 import { InputError } from "../model/schema.js"
 import { CHECK_NAMES, type CheckName } from "./events.js"
 
-export type RunStrategy = StrategySpec | { readonly kind: "replay"; readonly decisions: readonly Decision[]; readonly recorded: string }
+export type RunStrategy =
+  | StrategySpec
+  | { readonly kind: "replay"; readonly decisions: readonly Decision[]; readonly recorded: string }
+  /** A strategy object made by the caller (one run only: strategies keep state), recorded by its name. */
+  | { readonly kind: "custom"; readonly strategy: Strategy }
 
 export interface RunOptions {
   readonly seed: number
@@ -69,6 +73,8 @@ function makeStrategy(subject: RunSubject, options: RunOptions): Strategy {
       return new RandomStrategy(options.seed)
     case "replay":
       return new ReplayStrategy(s.decisions)
+    case "custom":
+      return s.strategy
     case "pct": {
       // PCT needs the run's length to place its change points: without one
       // given, measure it with a silent random run of the same seed.
@@ -147,6 +153,24 @@ function runScenario(s: Scenario, options: RunOptions, strategy: Strategy): RunR
   if (checks.has("lock_order")) sched.addChecker(lockChecker(options))
   const mount = factory({ sched, seed: options.seed, scenario: s })
   const ops: OpRecord[] = []
+  if (mount.setup !== undefined) {
+    // The mount itself (version, attach...) runs before any scenario thread.
+    let mountErr: Errno | null = null
+    const setup = mount.setup.bind(mount)
+    sched.spawn("fsim.mount", (function* (): Sim<void> {
+      mountErr = yield* setup()
+    })())
+    const setupEnd = sched.run()
+    if (setupEnd.kind !== "done" || mountErr !== null) {
+      // Nothing was tested: inconclusive unless the mount's failure is a finding.
+      const why = setupEnd.kind !== "done" ? `the mount did not complete (${setupEnd.kind})` : `mount failed: ${mountErr}`
+      sched.stop(why)
+      const end = sched.run()
+      const verdict = sched.verdictOf(end) === "fail" ? "fail" : "unknown"
+      sched.logEnd(verdict)
+      return reportOf(s, options, strategy, sched, end, verdict, ops, null)
+    }
+  }
   const spawnAll = (specs: readonly ThreadSpec[], external: boolean): void => {
     for (const spec of specs) {
       const thread: OpThread = { name: spec.name, cred: credOf(spec), external }

@@ -6,6 +6,7 @@ import { Schema } from "effect"
 import { CredSchema, decodeStrict, InputError, Nat, OpSchema, RootAttrsSchema, TreeSchema } from "../model/schema.js"
 import { ERRNOS, type Cred, type Errno, type Op, type RootAttrs, type Tree } from "../model/types.js"
 import { CHECK_NAMES, type CheckName } from "./events.js"
+import { isMutantName, MUTANTS, type MutantName } from "./mutants.js"
 
 export type Layer =
   | { readonly kind: "tmpfs"; readonly tree?: Tree }
@@ -16,15 +17,20 @@ export type Mount =
   | { readonly kind: "gofer"; readonly options?: string }
   | { readonly kind: "overlay"; readonly upper?: Layer; readonly lower: readonly Layer[]; readonly options?: string }
 
-/** Injected server faults; the 9P server's docs define each kind. */
+/**
+ * Injected server faults; src/sim/p9 (faults.ts, README.md) defines each
+ * kind. Requests are counted per message type (a 9P request name, Twalk,
+ * Tlopen...) in the order the server receives them, from every client,
+ * starting at 1; a fault fires on the request whose count is `nth`.
+ */
 export type Fault =
-  /** The nth request of type `message` (1-based) gets Rlerror(errno). */
+  /** The nth request of type `message` is not executed: it is answered Rlerror(errno). */
   | { readonly kind: "rlerror"; readonly message: string; readonly nth: number; readonly errno: Errno }
-  /** The nth Tread/Twrite is cut to `count` bytes. */
+  /** The nth Tread reads at most `count` bytes; the nth Twrite writes only its first `count` bytes (and says so). */
   | { readonly kind: "short"; readonly message: "Tread" | "Twrite"; readonly nth: number; readonly count: number }
-  /** The nth request of type `message` is answered `ns` later than its drawn latency. */
+  /** The reply to the nth request of type `message` arrives `ns` later than its drawn latency. */
   | { readonly kind: "delay"; readonly message: string; readonly nth: number; readonly ns: number }
-  /** From the nth request of type `message` on, the server stops answering. */
+  /** At the nth request of type `message` the server stops: that request and every later one, of any type, is never executed nor answered. */
   | { readonly kind: "hang"; readonly message: string; readonly nth: number }
 
 export interface ThreadSpec {
@@ -125,16 +131,27 @@ function hasGoferServer(m: Mount): boolean {
   return false
 }
 
-/** Options of a `model` mount: "ro" (read-only), or empty. */
-export function parseModelOptions(options: string, where = "scenario"): { readonly readOnly: boolean } {
+/** Options of a `model` mount: "ro" (read-only), "rw", and the test-only "mutant=NAME" (see mutants.ts). */
+export interface ModelMountOptions {
+  readonly readOnly: boolean
+  /** A test-only mutant of the mount (never set unless the scenario names one). */
+  readonly mutant?: MutantName
+}
+
+export function parseModelOptions(options: string, where = "scenario"): ModelMountOptions {
   let readOnly = false
+  let mutant: MutantName | undefined
   for (const o of options.split(",")) {
     if (o === "") continue
     if (o === "ro") readOnly = true
     else if (o === "rw") readOnly = false
-    else throw new InputError(`${where}: mount.options: unknown option ${JSON.stringify(o)} for a model mount (known: ro, rw)`)
+    else if (o.startsWith("mutant=")) {
+      const name = o.slice("mutant=".length)
+      if (!isMutantName(name)) throw new InputError(`${where}: mount.options: unknown mutant ${JSON.stringify(name)} (known: ${Object.keys(MUTANTS).join(", ")})`)
+      mutant = name
+    } else throw new InputError(`${where}: mount.options: unknown option ${JSON.stringify(o)} for a model mount (known: ro, rw)`)
   }
-  return { readOnly }
+  return mutant === undefined ? { readOnly } : { readOnly, mutant }
 }
 
 export function credOf(t: ThreadSpec): Cred {

@@ -153,3 +153,66 @@ export function parseStrategy(text: string): StrategySpec {
   }
   throw new InputError(`unknown strategy ${JSON.stringify(text)} (expected random, pct:DEPTH or pct:DEPTH:STEPS)`)
 }
+
+/**
+ * A switch of the schedule, by meaning: when `from` has taken `step` steps
+ * (and is about to take its next one, or cannot), `to` runs next. The empty
+ * `from` names the run's first choice.
+ */
+export interface Switch {
+  readonly from: string
+  readonly step: number
+  readonly to: string
+}
+
+/**
+ * The switches of a recorded decision list: following all of them with
+ * SwitchStrategy reproduces the list exactly, and dropping some of them gives
+ * a schedule with fewer context switches (what the shrinker searches for).
+ */
+export function switchesOf(events: readonly { readonly kind: string }[]): Switch[] {
+  const out: Switch[] = []
+  let prev: Decision | null = null
+  for (const d of decisionsOf(events)) {
+    if (prev === null) out.push({ from: "", step: 0, to: d.thread })
+    else if (prev.thread !== d.thread) out.push({ from: prev.thread, step: prev.step + 1, to: d.thread })
+    prev = d
+  }
+  return out
+}
+
+/**
+ * Follows a set of switches: the last chosen thread keeps running until a
+ * switch names it at its current step (then the switch's target runs, if it
+ * can), or until it cannot run (then the lowest-numbered runnable thread
+ * does). Never diverges. Counts its preemptions: switches away from a thread
+ * that could have gone on.
+ */
+export class SwitchStrategy implements Strategy {
+  private readonly table = new Map<string, string>()
+  private current: SimThread | null = null
+  /** Context switches away from a thread that was still runnable. */
+  preemptions = 0
+
+  constructor(
+    switches: readonly Switch[],
+    readonly name: string,
+  ) {
+    for (const s of switches) this.table.set(`${s.from}\u0000${s.step}`, s.to)
+  }
+
+  choose(runnable: readonly SimThread[]): SimThread {
+    const c = this.current
+    const to = this.table.get(c === null ? "\u00000" : `${c.name}\u0000${c.step}`)
+    let pick = to === undefined ? undefined : runnable.find((t) => t.name === to)
+    const cRunnable = c !== null && runnable.includes(c)
+    if (pick === undefined && cRunnable) pick = c
+    if (pick === undefined) {
+      pick = runnable[0]!
+      for (const t of runnable) if (t.id < pick.id) pick = t
+    }
+    if (cRunnable && pick !== c) this.preemptions++
+    this.current = pick
+    return pick
+  }
+}

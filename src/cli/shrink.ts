@@ -1,0 +1,77 @@
+// `fsim shrink TRACE`: minimize a failing trace recorded earlier (by `fsim
+// run`, an older campaign, a colleague): fewer threads and ops, simpler
+// arguments and tree, fewer preemptions, the same check failing. The result
+// is a trace of its own, written atomically; `fsim replay` reproduces it.
+
+import { mkdirSync } from "node:fs"
+import { dirname, join } from "node:path"
+import type { Command } from "commander"
+import { InputError } from "../model/schema.js"
+import { shrinkFailure, type Size } from "../sim/shrink.js"
+import { loadTrace, traceText, writeFileAtomic } from "../sim/trace.js"
+import type { CliEnv } from "./env.js"
+import { EXIT, parsePositiveInt } from "./io.js"
+import { letEventsIn } from "./check.js"
+import { mountLabel } from "./run.js"
+
+interface ShrinkFlags {
+  readonly out?: string
+  readonly saveDir: string
+  readonly budget: number
+  readonly json?: boolean
+}
+
+export function registerShrink(program: Command, env: CliEnv): void {
+  program
+    .command("shrink")
+    .description("minimize a failing trace: fewer threads, ops and preemptions, simpler arguments, the same check failing; exit 0 when the shrunk trace is written")
+    .argument("<trace>", "a failing trace (fsim.trace/1)")
+    .option("-o, --out <file>", "where the shrunk trace goes (default: <save-dir>/<check>-<mount>-<seed>.jsonl)")
+    .option("--save-dir <dir>", "directory of the default output", "traces")
+    .option("--budget <runs>", "most runs to spend", parsePositiveInt, 4_000)
+    .option("--json", "print the outcome as JSON")
+    .action(async (file: string, flags: ShrinkFlags) => {
+      const trace = loadTrace(file)
+      const h = trace.header
+      if (h.scenario.format !== "fsim.scenario/1") throw new InputError(`${file}: a runtime workload's trace is not shrunk (only scenarios are)`)
+      const first = h.violations[0]
+      if (h.verdict !== "fail" || first === undefined) throw new InputError(`${file}: the recorded verdict is ${h.verdict}: there is no failure to shrink`)
+      let interrupted = false
+      const onSigint = (): void => {
+        interrupted = true
+      }
+      process.on("SIGINT", onSigint)
+      try {
+        process.stderr.write(`shrinking ${file} (${first.check}; ${h.scenario.threads.length} threads)... Ctrl-C stops with the smallest failure so far\n`)
+        const r = await shrinkFailure({ scenario: h.scenario, seed: h.seed, events: trace.events, strategy: h.strategy }, first.check, {
+          mounts: env.mounts,
+          lockOrders: env.lockOrders,
+          budgetRuns: flags.budget,
+          shouldStop: () => interrupted,
+          pause: letEventsIn,
+        })
+        const out = flags.out ?? join(flags.saveDir, `${first.check}-${mountLabel(h.scenario.mount)}-${h.seed}.jsonl`)
+        mkdirSync(dirname(out), { recursive: true })
+        writeFileAtomic(out, traceText(r.report))
+        if (flags.json === true) {
+          process.stdout.write(JSON.stringify({ format: "fsim.shrink/1", trace: file, check: first.check, before: r.before, after: r.after, runs_used: r.runsUsed, cut: r.cut, out }) + "\n")
+        } else {
+          process.stdout.write(`${file}: ${first.check}\n  before: ${describeSize(r.before)}\n  after:  ${describeSize(r.after)}  (${r.runsUsed} runs${r.cut ? ", cut short" : ""})\n  ${out}   (fsim replay ${out})\n`)
+        }
+        process.exitCode = interrupted ? EXIT.interrupted : EXIT.ok
+      } catch (e) {
+        if (e instanceof InputError && /does not fail/.test(e.message)) {
+          process.stderr.write(`fsim: ${file}: ${e.message}\n`)
+          process.exitCode = EXIT.violation
+          return
+        }
+        throw e
+      } finally {
+        process.off("SIGINT", onSigint)
+      }
+    })
+}
+
+function describeSize(s: Size): string {
+  return `${s.threads} threads, ${s.ops} ops, ${s.steps} steps, ${s.preemptions} preemptions`
+}

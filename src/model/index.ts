@@ -10,6 +10,8 @@ import { describe } from "./describe.js"
 import { hashState, statesEqual } from "./hash.js"
 import { openEnds, run, type Blocks } from "./ops.js"
 import { Ctx } from "./path.js"
+import type { Dialect } from "./dialect.js"
+import { goferDialect } from "./gvisor.js"
 import { Tx, getInode, type ModelStateShape } from "./state.js"
 import { buildState, stateToTree } from "./tree.js"
 import type { Cred, Op, OpResult, RootAttrs, Tree } from "./types.js"
@@ -18,6 +20,27 @@ enablePatches()
 
 export type { Patch } from "immer"
 export { Inodes, inodeExists, inodeStep, type DirEntryIno, type InodeStat, type InodeStep, type OrErrno, type Owner } from "./inode.js"
+
+export { dialectStep, type Dialect, type DialectStep, type Ruling } from "./dialect.js"
+export { goferDialect } from "./gvisor.js"
+
+/** The dialects a history or run may name: how each system under test departs from Linux. */
+export const DIALECT_NAMES = ["linux", "gvisor-gofer", "gvisor-gofer-shared", "gvisor-gofer-none"] as const
+export type DialectName = (typeof DIALECT_NAMES)[number]
+
+/** The dialect named, or null for Linux itself. */
+export function dialectNamed(name: DialectName): Dialect | null {
+  switch (name) {
+    case "linux":
+      return null
+    case "gvisor-gofer":
+      return goferDialect({ shared: false, specialFileFDs: false })
+    case "gvisor-gofer-shared":
+      return goferDialect({ shared: true, specialFileFDs: false })
+    case "gvisor-gofer-none":
+      return goferDialect({ shared: true, specialFileFDs: true })
+  }
+}
 
 export interface ModelOptions {
   /** Mounted read-only: writes are EROFS, with Linux's precedence. */

@@ -2,6 +2,7 @@
 // sim and cannot import impl, so each mount kind registers a factory and the
 // CLI (which imports everything) hands the registry to the runner.
 
+import type { DialectName } from "../model/index.js"
 import type { Cred, Errno, Op, OpResult, RootAttrs, Tree } from "../model/types.js"
 import type { Scenario } from "./scenario.js"
 import type { Scheduler, Sim } from "./scheduler.js"
@@ -21,6 +22,11 @@ export interface MountContext {
 }
 
 export interface MountInstance {
+  /**
+   * The documented departures from Linux its results are checked with
+   * (src/model/DIALECTS.md); default "linux".
+   */
+  readonly dialect?: DialectName
   /**
    * Mounts the filesystem (a client attaches over RPCs), on a thread of its
    * own before the scenario's threads start. An errno means the mount failed.

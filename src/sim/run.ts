@@ -3,6 +3,7 @@
 
 import { checkHistory, HISTORY_FORMAT, type History } from "../model/lincheck/index.js"
 import type { Cred, Errno, Op, OpResult, RootAttrs, Tree } from "../model/types.js"
+import type { DialectName } from "../model/index.js"
 import type { Event, Verdict, Violation } from "./events.js"
 import { EventLog } from "./log.js"
 import { DeclaredOrder, LockGraph, LockOrderChecker, type LockOrderSpec } from "./lockorder.js"
@@ -190,7 +191,7 @@ function runScenario(s: Scenario, options: RunOptions, strategy: Strategy): RunR
   }
   let lincheckUnknown = false
   if (checks.has("lincheck") && end.kind !== "stopped" && end.kind !== "divergence") {
-    lincheckUnknown = !judgeHistory(s, ops, sched)
+    lincheckUnknown = !judgeHistory(s, ops, sched, mount.dialect ?? "linux")
   }
   let verdict = sched.verdictOf(end)
   if (verdict === "pass" && lincheckUnknown) verdict = "unknown"
@@ -224,18 +225,30 @@ function* finalThread(mount: MountInstance, done: (f: NonNullable<RunReport["fin
 }
 
 /** The run's operations as an `fsim.history/1`, times being event numbers. */
-export function historyOf(s: Scenario, ops: readonly OpRecord[]): History {
+export function historyOf(s: Scenario, ops: readonly OpRecord[], dialect: DialectName = "linux"): History {
   const creds: Record<string, Cred> = {}
   for (const t of [...s.threads, ...(s.external ?? [])]) if (t.cred !== undefined) creds[t.name] = t.cred
+  const externalNames = new Set((s.external ?? []).map((t) => t.name))
   return {
     format: HISTORY_FORMAT,
     initial: s.remote ?? {},
     ...(s.root !== undefined ? { root: s.root } : {}),
+    ...(dialect !== "linux" ? { dialect } : {}),
+    ...(dialect !== "linux" && (s.external ?? []).length > 0 ? { external: (s.external ?? []).map((t) => t.name) } : {}),
     creds,
     ops: ops
       .filter((o) => o.op.op !== "sleep")
-      .map((o) => ({ thread: o.thread, op: o.op, result: o.result, invoke: o.invoke, return: o.return })),
+      .map((o) => ({ thread: o.thread, op: externalNames.has(o.thread) ? externalFd(o.op) : o.op, result: o.result, invoke: o.invoke, return: o.return })),
   }
+}
+
+/**
+ * External users' descriptions live in the file server's own table, apart
+ * from the client's: in the history their names get a prefix of their own,
+ * so the model keeps the two tables apart too.
+ */
+function externalFd(op: Op): Op {
+  return "fd" in op ? { ...op, fd: `external:${op.fd}` } : op
 }
 
 /**
@@ -244,8 +257,8 @@ export function historyOf(s: Scenario, ops: readonly OpRecord[]): History {
  * false when the checker gave up within its budget (the verdict is then
  * unknown, never a pass).
  */
-function judgeHistory(s: Scenario, ops: readonly OpRecord[], sched: Scheduler): boolean {
-  const history = historyOf(s, ops)
+function judgeHistory(s: Scenario, ops: readonly OpRecord[], sched: Scheduler, dialect: DialectName): boolean {
+  const history = historyOf(s, ops, dialect)
   const readOnly = s.mount.kind === "model" && s.mount.options !== undefined && parseModelOptions(s.mount.options).readOnly
   const out = checkHistory(history, { readOnly })
   if (out.linearizable === true) return true

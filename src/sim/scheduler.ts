@@ -93,6 +93,12 @@ export class SimThread {
   waitSlot = -1
   /** Whether the pending action has logged that the thread blocks on it. */
   waitLogged = false
+  /**
+   * A daemon (a filesystem's background worker, e.g. its page evictor) does
+   * not keep the run alive: the run is over when every other thread is, and
+   * a daemon waiting for work is not a deadlock.
+   */
+  daemon = false
   constructor(
     readonly id: number,
     readonly name: string,
@@ -172,14 +178,15 @@ export class Scheduler {
   }
 
   /** Creates a thread; it runs when first chosen. Names must be unique. */
-  spawn(name: string, body: Sim<unknown>): SimThread {
+  spawn(name: string, body: Sim<unknown>, options: { readonly daemon?: boolean } = {}): SimThread {
     for (const t of this.threads) {
       if (t.name === name) throw new Error(`scheduler: a thread named ${name} already exists`)
     }
     const t = new SimThread(this.threads.length, name, body)
+    t.daemon = options.daemon === true
     this.threads.push(t)
     this.log.registerThread(t.id, name)
-    this.live++
+    if (!t.daemon) this.live++
     this.insertRunnable(t)
     this.strategy.onThreadCreated?.(t)
     if (this.log.enabled) this.log.add({ seq: this.log.nextSeq, kind: "thread_start", thread: name })
@@ -261,16 +268,14 @@ export class Scheduler {
     const runnable = this.runnable
     for (;;) {
       if (this.stopReason !== null) return this.end({ kind: "stopped", why: this.stopReason })
+      if (this.live === 0) return this.end({ kind: "done" })
       if (runnable.length === 0) {
         if (this.timers.length > 0) {
           this.fireTimers()
           continue
         }
-        if (this.live > 0) {
-          this.reportDeadlock()
-          return this.end({ kind: "deadlock" })
-        }
-        return this.end({ kind: "done" })
+        this.reportDeadlock()
+        return this.end({ kind: "deadlock" })
       }
       if (this.steps >= this.budgetSteps) return this.end({ kind: "budget_exhausted" })
       const chosen = this.strategy.choose(runnable, this.steps)
@@ -343,7 +348,7 @@ export class Scheduler {
 
   private finish(t: SimThread): void {
     t.state = "done"
-    this.live--
+    if (!t.daemon) this.live--
     if (this.log.enabled) this.log.add({ seq: this.log.nextSeq, kind: "thread_finish", thread: t.name })
   }
 
@@ -387,7 +392,7 @@ export class Scheduler {
    * thread waits for.
    */
   private reportDeadlock(): void {
-    const blocked = this.threads.filter((t) => t.state === "blocked")
+    const blocked = this.threads.filter((t) => t.state === "blocked" && !t.daemon)
     const info = new Map<SimThread, WaitInfo>()
     for (const t of blocked) info.set(t, t.pending.waitInfo(t))
     const cycle = findCycle(blocked, (t) => info.get(t)?.holders ?? [])

@@ -19,7 +19,7 @@
 // - Whether an op blocked (`Outcome.blocks`) is ignored: a history records
 //   only what each op returned.
 
-import { apply, describeOp, initialState, stateEquals, stateHash, type ModelState } from "../index.js"
+import { apply, describeOp, dialectStep, initialState, stateEquals, stateHash, type Dialect, type ModelState } from "../index.js"
 import { isErr, type Cred, type Op, type OpResult, type RootAttrs, type Stat, type Tree } from "../types.js"
 import { deepEqual, type Model } from "./check.js"
 
@@ -27,11 +27,29 @@ import { deepEqual, type Model } from "./check.js"
 export interface FsInput {
   readonly op: Op
   readonly cred: Cred
+  /** An external user of the file server: Linux's semantics, whatever the dialect. */
+  readonly external?: boolean
 }
 
 export interface FsModelOptions {
   readonly root?: RootAttrs
   readonly readOnly?: boolean
+  /** The system's documented departures from Linux (null or absent: Linux). */
+  readonly dialect?: Dialect | null
+}
+
+/**
+ * Other results a dialect allows for an output the model produced (errors
+ * whose choice depends on the system's caches), keyed by the output object,
+ * which is made fresh for the purpose.
+ */
+const alternativesOf = new WeakMap<object, readonly OpResult[]>()
+/** The dialect rule behind an output, for reports. */
+const ruleOf = new WeakMap<object, string>()
+
+/** The dialect rule that produced this output of the model, if one did. */
+export function dialectRuleOf(output: OpResult): string | undefined {
+  return ruleOf.get(output)
 }
 
 /** The reference model over the initial `tree` (throws InputError on a bad tree). */
@@ -41,13 +59,29 @@ export function fsModel(tree: Tree, options: FsModelOptions = {}): Model<ModelSt
     init: () => init,
     step: (state, input) => {
       const outcome = apply(state, input.op, input.cred, 0)
-      return { state: outcome.state, output: outcome.result }
+      const dialect = options.dialect
+      if (dialect === undefined || dialect === null || input.external === true) return { state: outcome.state, output: outcome.result }
+      const d = dialectStep(dialect, state, input.op, input.cred, outcome)
+      if (d.rule === null) return { state: d.state, output: d.result }
+      const output = { ...d.result }
+      ruleOf.set(output, d.rule)
+      if (d.alternatives.length > 0) alternativesOf.set(output, d.alternatives)
+      return { state: d.state, output }
     },
     hash: stateHash,
     equal: stateEquals,
-    accepts: (observed, produced) => deepEqual(normalizeResult(observed), normalizeResult(produced)),
+    accepts: (observed, produced) => {
+      const o = normalizeResult(observed)
+      if (deepEqual(o, normalizeResult(produced))) return true
+      const alts = alternativesOf.get(produced)
+      return alts !== undefined && alts.some((a) => deepEqual(o, normalizeResult(a)))
+    },
     describeInput: (input) => describeOp(input.op) + (isRoot(input.cred) ? "" : ` as uid ${input.cred.uid}`),
-    describeOutput: describeResult,
+    describeOutput: (output, contrast) => {
+      const alts = alternativesOf.get(output)
+      const text = describeResult(output, contrast)
+      return alts === undefined ? text : [text, ...alts.map((a) => describeResult(a, contrast))].join(" or ")
+    },
   }
 }
 

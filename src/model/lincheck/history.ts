@@ -3,7 +3,7 @@
 // problem is an InputError of one line naming the op index and the field.
 
 import { Schema } from "effect"
-import { initialState } from "../index.js"
+import { DIALECT_NAMES, initialState, type DialectName } from "../index.js"
 import { CredSchema, InputError, Nat, OpSchema, RootAttrsSchema, TreeSchema, decodeResult, decodeStrict } from "../schema.js"
 import type { Cred, Op, OpResult, RootAttrs, Tree } from "../types.js"
 
@@ -32,6 +32,17 @@ export interface History {
   readonly root?: RootAttrs
   /** Credentials per thread name; a thread not listed is root. */
   readonly creds?: Readonly<Record<string, Cred>>
+  /**
+   * The system's documented departures from Linux that the checker
+   * accepts (default "linux": none): an addition to the contract, so that a
+   * gofer run's history checks the same way on its own.
+   */
+  readonly dialect?: DialectName
+  /**
+   * Threads that act on the file server directly (a scenario's external
+   * users): the dialect does not apply to their ops, which are Linux's.
+   */
+  readonly external?: readonly string[]
   readonly ops: readonly HistoryOp[]
 }
 
@@ -50,6 +61,8 @@ const HistoryShape = Schema.Struct({
   initial: Schema.optionalKey(TreeSchema),
   root: Schema.optionalKey(RootAttrsSchema),
   creds: Schema.optionalKey(Schema.Record(Schema.String, CredSchema)),
+  dialect: Schema.optionalKey(Schema.Literals(DIALECT_NAMES)),
+  external: Schema.optionalKey(Schema.Array(Schema.String)),
   ops: Schema.Array(HistoryOpSchema),
 })
 

@@ -5,7 +5,9 @@
 
 import { budgetOf, check, problemOf, withDefaults, type Operation } from "./check.js"
 import { explain } from "./explain.js"
-import { fsModel, type FsInput } from "./fs.js"
+import { dialectRuleOf, fsModel, type FsInput } from "./fs.js"
+import { dialectNamed, type ModelState } from "../index.js"
+import type { Model } from "./check.js"
 import type { History } from "./history.js"
 import { ROOT, type OpResult } from "../types.js"
 
@@ -44,13 +46,37 @@ export interface LincheckOutput {
   readonly explored: number
   /** When not linearizable and explained: the ops that cannot be ordered, by index. */
   readonly core?: readonly number[]
+  /**
+   * When linearizable under a dialect: how many ops of the witness took a
+   * result only the dialect allows, by rule (absent when none did).
+   */
+  readonly departures?: Readonly<Record<string, number>>
+}
+
+/** The dialect rules the witness relied on, counted (null when none). */
+function departuresOf(model: Model<ModelState, FsInput, OpResult>, ops: readonly Operation<FsInput, OpResult>[], witness: readonly number[]): Record<string, number> | null {
+  let state = model.init()
+  const out: Record<string, number> = {}
+  let any = false
+  for (const i of witness) {
+    const step = model.step(state, ops[i]!.input)
+    state = step.state
+    const rule = dialectRuleOf(step.output)
+    if (rule !== undefined && ops[i]!.output !== undefined) {
+      out[rule] = (out[rule] ?? 0) + 1
+      any = true
+    }
+  }
+  return any ? Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1))) : null
 }
 
 /** The ops of a history as the checker's operations. */
 export function historyOperations(history: History): Operation<FsInput, OpResult>[] {
+  const external = new Set(history.external ?? [])
   return history.ops.map((o) => {
     const cred = history.creds?.[o.thread] ?? ROOT
-    const base = { input: { op: o.op, cred }, invoke: o.invoke, return: o.return, thread: o.thread }
+    const input: FsInput = external.has(o.thread) ? { op: o.op, cred, external: true } : { op: o.op, cred }
+    const base = { input, invoke: o.invoke, return: o.return, thread: o.thread }
     return o.result === null ? base : { ...base, output: o.result }
   })
 }
@@ -61,11 +87,15 @@ export function checkHistory(history: History, options: CheckHistoryOptions = {}
   const model = fsModel(history.initial ?? {}, {
     ...(history.root !== undefined ? { root: history.root } : {}),
     ...(options.readOnly !== undefined ? { readOnly: options.readOnly } : {}),
+    dialect: dialectNamed(history.dialect ?? "linux"),
   })
   const ops = historyOperations(history)
   const verdict = check(model, ops, { budget })
   const base = { format: LINCHECK_FORMAT, explored: verdict.explored } as const
-  if (verdict.linearizable === true) return { ...base, linearizable: true, witness: verdict.witness, explanation: null }
+  if (verdict.linearizable === true) {
+    const departures = departuresOf(model, ops, verdict.witness ?? [])
+    return { ...base, linearizable: true, witness: verdict.witness, explanation: null, ...(departures !== null ? { departures } : {}) }
+  }
   if (verdict.linearizable === null) {
     return {
       ...base,

@@ -1,0 +1,183 @@
+// The `gofer` mount of a scenario: the gofer client port on the VFS layer,
+// talking to the simulated 9P server that serves the scenario's `remote`
+// tree, with the invariants checked after every operation and at
+// quiescence, and the coherence of the client's view with the server's.
+
+import type { Errno, Op, OpResult, RootAttrs, Tree, TreeNode } from "../../model/types.js"
+import { InputError } from "../../model/schema.js"
+import type { MountContext, MountInstance, OpThread } from "../../sim/mount.js"
+import { SimP9Server, type SimClient } from "../../sim/p9/sim.js"
+import { HIGHEST_VERSION } from "../../sim/p9/server.js"
+import { parseVersion } from "../../sim/p9/wire.js"
+import type { Scheduler, Sim } from "../../sim/scheduler.js"
+import type { Ctx } from "../vfs/context.js"
+import type { FileDescription } from "../vfs/file_description.js"
+import { Syscalls } from "../vfs/syscalls.js"
+import { VirtualFilesystem } from "../vfs/vfs.js"
+import type { dentry } from "./dentry.js"
+import { filesystem } from "./filesystem.js"
+import { checkGofer, InvariantState, leakedFids } from "./invariants.js"
+import { MountOptionError, parseGoferOptions, type filesystemOptions, InteropModeExclusive, InteropModeShared, InteropModeWritethrough } from "./options.js"
+
+/** The parts of a gofer mount a test or checker may look at. */
+export interface GoferMountState {
+  readonly server: SimP9Server
+  readonly fs: filesystem | null
+  readonly client: SimClient | null
+  readonly opts: filesystemOptions
+}
+
+export function goferMount(ctx: MountContext): MountInstance & { readonly state: () => GoferMountState } {
+  const s = ctx.scenario
+  const sched = ctx.sched
+  let opts: filesystemOptions
+  try {
+    opts = parseGoferOptions(s.mount.kind === "gofer" ? (s.mount.options ?? "") : "")
+  } catch (e) {
+    if (e instanceof MountOptionError) throw new InputError(`scenario: mount.options: ${e.message}`)
+    throw e
+  }
+  const server = new SimP9Server(sched, ctx.seed, s.remote ?? {}, { faults: s.faults ?? [], ...(s.root !== undefined ? { root: s.root } : {}) })
+  const vfs = new VirtualFilesystem(sched)
+  let fs: filesystem | null = null
+  let client: SimClient | null = null
+  let sys: Syscalls | null = null
+  const inv = new InvariantState()
+  const emit = (thread: string) => (cache: string, what: string, key: string) => {
+    const log = sched.log
+    if (log.enabled) log.add({ seq: log.nextSeq, kind: "cache", thread, cache, what, key })
+  }
+  let currentThread = "fsim.mount"
+
+  const report = (check: "invariants" | "coherence", message: string): void => {
+    sched.report({ check, message, events: [sched.log.nextSeq - 1] })
+  }
+
+  function* setup(): Sim<Errno | null> {
+    const level = Math.min(parseVersion(opts.version) ?? HIGHEST_VERSION, HIGHEST_VERSION)
+    const [c, err] = yield* server.connect("gofer", { msize: opts.msize, version: level })
+    if (err !== null || c === null) return err ?? "EIO"
+    client = c as SimClient
+    fs = new filesystem(vfs, client, opts, (cache, what, key) => emit(currentThread)(cache, what, key))
+    fs.vfsfs = vfs.NewFilesystem(fs, "9p")
+    const mctx: Ctx = { sched, creds: { uid: 0, gid: 0, groups: [] }, thread: "fsim.mount" }
+    const aerr = yield* fs.attach(mctx)
+    if (aerr !== null) return aerr
+    const root = vfs.NewRootMount(fs.vfsfs, fs.root.vfsd, { readOnly: false })
+    sys = new Syscalls(vfs, root)
+    return null
+  }
+
+  function openFDCounts(): Map<dentry, number> {
+    const m = new Map<dentry, number>()
+    if (sys === null) return m
+    for (const fd of sys.fds.values()) countFD(m, fd)
+    return m
+  }
+
+  function checkInvariants(quiescent: boolean): boolean {
+    if (fs === null) return true
+    const vs = checkGofer(fs, inv, quiescent, openFDCounts())
+    for (const v of vs) report("invariants", v.message)
+    if (vs.length > 0) sched.stop("a gofer invariant broke")
+    return vs.length === 0
+  }
+
+  function* exec(thread: OpThread, op: Op): Sim<OpResult> {
+    if (thread.external) return yield* server.external(op, thread.cred)
+    if (sys === null) return { errno: "EIO" }
+    currentThread = thread.name
+    const ctx: Ctx = { sched, creds: thread.cred, thread: thread.name }
+    const r = yield* sys.exec(ctx, op)
+    checkInvariants(false)
+    if (fs !== null && fs.opts.interop === InteropModeWritethrough && (op.op === "write" || op.op === "pwrite") && !("errno" in r)) {
+      checkWritethrough(op, thread.name)
+    }
+    return r
+  }
+
+  /** fscache_writethrough: once a write returns, the server has the client's bytes of that file. */
+  function checkWritethrough(op: Op, who: string): void {
+    if (sys === null || fs === null || !("fd" in op)) return
+    const fd = sys.fds.get(op.fd)
+    if (fd === undefined) return
+    const d = fd.Dentry().Impl<dentry>()
+    if (d.isSynthetic() || d.refs === -1) return
+    const serverData = fileAt(server.tree().tree, d.pathForLog())
+    if (serverData === null) return
+    const cached = d.cache.cachedRanges()
+    for (const r of cached) {
+      const end = Math.min(r.end, d.size)
+      if (end <= r.start) continue
+      const clientBytes = d.cache.read({ start: r.start, end })
+      const serverBytes = serverData.slice(r.start, end).padEnd(end - r.start, "\u0000")
+      if (clientBytes !== serverBytes) {
+        report("coherence", `fscache_writethrough: after ${who}'s write to ${d.pathForLog()} returned, the server's bytes [${r.start}, ${end}) differ from the client's cache`)
+        sched.stop("coherence")
+        return
+      }
+    }
+  }
+
+  function* finish(): Sim<{ readonly tree: Tree; readonly root: Required<RootAttrs> }> {
+    if (sys === null || fs === null || client === null) return server.tree()
+    currentThread = "fsim.final"
+    const ctx: Ctx = { sched, creds: { uid: 0, gid: 0, groups: [] }, thread: "fsim.final" }
+    yield* sys.closeAll(ctx)
+    const final = yield* sys.readTree(ctx)
+    yield* vfs.SyncAllFilesystems(ctx)
+    if (!checkInvariants(true)) return final
+    // fscache: once synced, the server holds what the client shows.
+    if (fs.opts.interop === InteropModeExclusive) {
+      const st = server.tree()
+      const a = JSON.stringify(stripTimes(st.tree))
+      const b = JSON.stringify(stripTimes(final.tree))
+      if (a !== b) report("coherence", `fscache: after sync the server's tree differs from the client's view: server ${a}, client ${b}`)
+    }
+    // Unmount: the filesystem lets go of everything; no fid may survive.
+    yield* vfs.Umount(ctx, sys.root.mount)
+    const leaks = leakedFids(fs, client, [])
+    if (client.liveFids().size > 0) {
+      report("invariants", `fids still held after unmount: ${[...client.liveFids()].map(([fid, owner]) => `fid ${fid} (${owner})`).join(", ")}`)
+    } else if (leaks.length > 0) report("invariants", `leaked fids: ${leaks.join(", ")}`)
+    yield* client.disconnect()
+    return final
+  }
+
+  return {
+    dialect: opts.regularFilesUseSpecialFileFD ? "gvisor-gofer-none" : opts.interop === InteropModeShared ? "gvisor-gofer-shared" : "gvisor-gofer",
+    setup,
+    exec,
+    finish,
+    state: () => ({ server, fs, client, opts }),
+  }
+}
+
+function countFD(m: Map<dentry, number>, fd: FileDescription): void {
+  const d = fd.Dentry().Impl<dentry>()
+  m.set(d, (m.get(d) ?? 0) + 1)
+}
+
+/** Trees compared for coherence carry no times (the contract's trees have none anyway). */
+function stripTimes(t: Tree): Tree {
+  return t
+}
+
+/** A file's data at `path` in a contract tree (following a hard link node), or null. */
+function fileAt(tree: Tree, path: string): string | null {
+  let cur: Tree | undefined = tree
+  const parts = path.split("/").filter((p) => p !== "")
+  for (let i = 0; i < parts.length; i++) {
+    const node: TreeNode | undefined = cur?.[parts[i]!]
+    if (node === undefined) return null
+    if (i === parts.length - 1) {
+      if ("link" in node && node.link !== undefined) return fileAt(tree, node.link)
+      return node.type === "file" ? (node.data ?? "") : null
+    }
+    if (node.type !== "dir") return null
+    cur = node.children
+  }
+  return null
+}
+
+export type { Scheduler }

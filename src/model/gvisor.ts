@@ -1,0 +1,743 @@
+// gVisor's departures from Linux, as its gofer client (with gVisor's VFS
+// and syscall layers) makes them: the dialect a faithful port of the gofer
+// is checked in. Each rule transcribes the order of checks of the gVisor
+// function it names (the seeds in ../shared/seeds, and gVisor's vfs
+// package), on the model's state, where that order gives a different
+// result from Linux's; DIALECTS.md lists them with their sources.
+//
+// The gofer checks what it can in the client, then sends the RPC; the
+// file server, running as root, checks only what the file system itself
+// enforces (existence, types, emptiness). So a ruling is the client's
+// checks in gVisor's order, ending in "server" (dialect.ts) when they all
+// pass. Where the client's result depends on what it has cached (a child
+// it has or has not looked up before), the ruling lists every result a
+// cache state could give.
+
+import type { Dialect, DialectToken, Ruling } from "./dialect.js"
+import { Ctx, cleanPath, isErrno, lookupChild, MAXSYMLINKS, pathError, resolve } from "./path.js"
+import { MAY_EXEC, MAY_READ, MAY_WRITE, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP, isRoot, mayAccess } from "./perm.js"
+import { Tx, type Inode, type ModelStateShape } from "./state.js"
+import type { Cred, Errno, Op, OpenFlag, OpOf, OpResult, Stat } from "./types.js"
+
+/** gofer maxFilenameLen: 9P strings have a 2-byte length. */
+const GOFER_NAME_MAX = (1 << 16) - 1
+/** linux.MaxSymlinkTraversals. */
+const MAX_SYMLINK_TRAVERSALS = MAXSYMLINKS
+
+export interface GoferDialectOptions {
+  /** cache=remote_revalidating or none (InteropModeShared). */
+  readonly shared: boolean
+  /** cache=none: regular files are opened as special files (regularFilesUseSpecialFileFD). */
+  readonly specialFileFDs: boolean
+}
+
+/** What walkParentDirLocked yields: the parent directory and the last component. */
+interface Parent {
+  readonly dir: number
+  readonly name: string
+  /** The path ended in a slash (fspath.Path.Dir: rp.MustBeDir()). */
+  readonly slash: boolean
+}
+
+/** The path had no components ("/"): vfs's `!pop.Path.Begin.Ok()` on an absolute path. */
+const NO_COMPONENTS = "no-components" as const
+
+class G {
+  readonly c: Ctx
+  constructor(
+    state: ModelStateShape,
+    readonly cred: Cred,
+  ) {
+    // Reads only: the transaction is never committed.
+    this.c = new Ctx(new Tx(state), cred, 0)
+  }
+
+  inode(ino: number): Inode {
+    return this.c.inode(ino)
+  }
+
+  /** dentry.checkPermissions: vfs.GenericCheckPermissions. */
+  may(ino: number, ats: number): boolean {
+    return mayAccess(this.inode(ino), this.cred, ats)
+  }
+
+  /** CanActAsOwner: the owner, or CAP_FOWNER. */
+  owner(ino: number): boolean {
+    return this.cred.uid === this.inode(ino).uid || isRoot(this.cred)
+  }
+
+  /** vfs.CheckDeleteSticky. */
+  stickyForbids(dir: number, child: number): boolean {
+    const d = this.inode(dir)
+    if ((d.mode & S_ISVTX) === 0) return false
+    const ch = this.inode(child)
+    return this.cred.uid !== ch.uid && this.cred.uid !== d.uid && !isRoot(this.cred)
+  }
+
+  /**
+   * getChildLocked, as the server answers a walk: the child, ENOENT, or
+   * ENAMETOOLONG for a missing name longer than the server's NAME_MAX.
+   */
+  child(dir: number, name: string): number | Errno {
+    if (name.length > GOFER_NAME_MAX) return "ENAMETOOLONG"
+    return lookupChild(this.c, dir, name)
+  }
+
+  /**
+   * resolveLocked/openLocked's whole walk: the file `path` names, following
+   * a final symlink when `follow` (or a trailing slash) asks, and whether
+   * the path as finally walked ends in a slash (the original path's, or a
+   * followed final symlink's target's: rp.MustBeDir()).
+   */
+  final(path: string, follow: boolean): { readonly ino: number; readonly slash: boolean } | Errno {
+    const p = cleanPath(path)
+    const bad = pathError(p)
+    if (bad !== undefined) return bad
+    const queue = p.split("/").filter((x) => x !== "")
+    let slash = p.endsWith("/")
+    let d = this.c.root
+    let links = 0
+    if (queue.length === 0) return { ino: d, slash }
+    for (;;) {
+      const name = queue.shift()!
+      if (this.inode(d).type !== "dir") return "ENOTDIR"
+      if (!this.may(d, MAY_EXEC)) return "EACCES"
+      let next: number | Errno
+      if (name === ".") next = d
+      else if (name === "..") next = d === this.c.root ? d : this.inode(d).parent
+      else next = this.child(d, name)
+      if (isErrno(next)) return next
+      const node = this.inode(next)
+      const last = queue.length === 0
+      if (node.type === "symlink" && (!last || follow || slash)) {
+        if (++links > MAX_SYMLINK_TRAVERSALS) return "ELOOP"
+        if (node.target === "") return "ENOENT"
+        if (node.target.startsWith("/")) d = this.c.root
+        const comps = node.target.split("/").filter((x) => x !== "")
+        if (last) slash = slash || node.target.endsWith("/")
+        queue.unshift(...comps)
+        if (queue.length === 0) return { ino: d, slash: false }
+        continue
+      }
+      if (last) return { ino: next, slash }
+      d = next
+    }
+  }
+
+  /**
+   * Whether resolving `path` (every symlink followed) passes through a
+   * symlink with an absolute target: gVisor then restarts the walk at the
+   * root (resolveAbsSymlinkError) in a new call, outside renameMu.
+   */
+  followsAbsoluteSymlink(path: string): boolean {
+    const p = cleanPath(path)
+    if (pathError(p) !== undefined) return false
+    const queue = p.split("/").filter((x) => x !== "")
+    let d = this.c.root
+    let links = 0
+    while (queue.length > 0) {
+      const name = queue.shift()!
+      if (this.inode(d).type !== "dir") return false
+      if (name === ".") continue
+      if (name === "..") {
+        d = d === this.c.root ? d : this.inode(d).parent
+        continue
+      }
+      const next = lookupChild(this.c, d, name)
+      if (isErrno(next)) return false
+      const node = this.inode(next)
+      if (node.type === "symlink") {
+        if (++links > MAX_SYMLINK_TRAVERSALS) return false
+        if (node.target.startsWith("/")) return true
+        queue.unshift(...node.target.split("/").filter((x) => x !== ""))
+        continue
+      }
+      d = next
+    }
+    return false
+  }
+
+  /**
+   * stepLocked from `dir` for every component but the last (symlinks
+   * followed, their targets spliced into the path as
+   * ResolvingPath.HandleSymlink does), then walkParentDirLocked's final
+   * "must be a directory". No search permission is checked on the final
+   * parent here: each caller checks what it needs, in its own order.
+   */
+  parent(path: string): Parent | typeof NO_COMPONENTS | Errno {
+    const p = cleanPath(path)
+    const bad = pathError(p)
+    if (bad !== undefined) return bad
+    const queue = p.split("/").filter((s) => s !== "")
+    if (queue.length === 0) return NO_COMPONENTS
+    const slash = p.endsWith("/")
+    let d = this.c.root
+    let links = 0
+    while (queue.length > 1) {
+      const name = queue.shift()!
+      if (this.inode(d).type !== "dir") return "ENOTDIR"
+      if (!this.may(d, MAY_EXEC)) return "EACCES"
+      if (name === ".") continue
+      if (name === "..") {
+        d = d === this.c.root ? d : this.inode(d).parent
+        continue
+      }
+      const next = this.child(d, name)
+      if (isErrno(next)) return next
+      const node = this.inode(next)
+      if (node.type === "symlink") {
+        if (++links > MAX_SYMLINK_TRAVERSALS) return "ELOOP"
+        if (node.target === "") return "ENOENT"
+        if (node.target.startsWith("/")) d = this.c.root
+        queue.unshift(...node.target.split("/").filter((s) => s !== ""))
+        continue
+      }
+      d = next
+    }
+    if (this.inode(d).type !== "dir") return "ENOTDIR"
+    return { dir: d, name: queue[0]!, slash }
+  }
+}
+
+/** copyInPath and getTaskPathOperation of two paths, in order (renameat2, linkat): ENAMETOOLONG or ENOENT. */
+function copyBoth(a: string, b: string): Errno | null {
+  return pathError(cleanPath(a)) ?? pathError(cleanPath(b)) ?? null
+}
+
+function rule(name: string, results: readonly DialectToken[]): Ruling {
+  return { rule: name, results }
+}
+
+/** The distinct tokens, in order. */
+function uniq(ts: readonly DialectToken[]): DialectToken[] {
+  return [...new Set(ts)]
+}
+
+// ---------------------------------------------------------------------------
+// unlink, rmdir: vfs.UnlinkAt/RmdirAt, then gofer filesystem.unlinkAt.
+
+function unlinkAt(g: G, path: string, dir: boolean): Ruling {
+  const name = dir ? "gofer.rmdir" : "gofer.unlink"
+  const p = g.parent(path)
+  // vfs: a path with no components is EBUSY (Linux: unlink("/") is EISDIR).
+  if (p === NO_COMPONENTS) return rule(`${name}.root-ebusy`, ["EBUSY"])
+  if (isErrno(p)) return rule(`${name}.walk`, [p])
+  // The parent's write and search permission come before anything about the name.
+  if (!g.may(p.dir, MAY_WRITE | MAY_EXEC)) return rule(`${name}.parent-perm-first`, ["EACCES"])
+  if (dir) {
+    if (p.name === ".") return rule(`${name}.dot`, ["EINVAL"])
+    if (p.name === "..") return rule(`${name}.dotdot`, ["ENOTEMPTY"])
+  } else if (p.name === "." || p.name === "..") return rule(`${name}.dots`, ["EISDIR"])
+  const sticky = (g.inode(p.dir).mode & S_ISVTX) !== 0
+  const child = g.child(p.dir, p.name)
+  if (sticky) {
+    // The child is looked up (and so known) to decide the sticky rule.
+    if (isErrno(child)) return rule(`${name}.sticky-lookup`, [child])
+    if (g.stickyForbids(p.dir, child)) return rule(`${name}.sticky`, ["EPERM"])
+    if (dir) return rule(`${name}.server`, ["server"])
+    if (g.inode(child).type === "dir") return rule(`${name}.known-dir`, ["EISDIR"])
+    if (p.slash) return rule(`${name}.slash`, ["ENOTDIR"])
+    return rule(`${name}.server`, ["server"])
+  }
+  if (dir) return rule(`${name}.server`, ["server"])
+  // Not sticky: only a cached child is known. A negative cached entry is
+  // ENOENT; a cached directory is EISDIR; an unknown child with a trailing
+  // slash is ENOTDIR before the server is asked (whether it exists or not).
+  if (isErrno(child)) return rule(`${name}.slash-uncached`, uniq(p.slash ? ["ENOENT", "ENOTDIR"] : ["server"]))
+  if (g.inode(child).type === "dir") return rule(`${name}.slash-uncached`, uniq(p.slash ? ["EISDIR", "ENOTDIR"] : ["EISDIR"]))
+  return rule(`${name}.server`, [p.slash ? "ENOTDIR" : "server"])
+}
+
+// ---------------------------------------------------------------------------
+// Creation: vfs.MkdirAt/MknodAt/SymlinkAt/LinkAt, then gofer doCreateAt
+// ("First check if parent directory can be executed, then check for
+// existence, and lastly check if mount is writable"), then its callback.
+
+function createAt(g: G, name: string, path: string, dir: boolean, callback: () => Errno | null): Ruling {
+  const p = g.parent(path)
+  if (p === NO_COMPONENTS) return rule(`${name}.root`, ["EEXIST"])
+  if (isErrno(p)) return rule(`${name}.walk`, [p])
+  if (!g.may(p.dir, MAY_EXEC)) return rule(`${name}.parent-exec`, ["EACCES"])
+  if (p.name === "." || p.name === "..") return rule(`${name}.dots`, ["EEXIST"])
+  if (g.inode(p.dir).nlink === 0) return rule(`${name}.parent-deleted`, ["ENOENT"])
+  if (p.name.length > GOFER_NAME_MAX) return rule(`${name}.name-max`, ["ENAMETOOLONG"])
+  const child = g.child(p.dir, p.name)
+  const exists = !isErrno(child)
+  // After the cache: write permission (existence takes precedence), the
+  // trailing slash of a non-directory, the callback, then the server.
+  const uncached = (): DialectToken => {
+    if (!g.may(p.dir, MAY_WRITE)) return exists ? "EEXIST" : child === "ENAMETOOLONG" ? "ENAMETOOLONG" : "EACCES"
+    if (!dir && p.slash) return "ENOENT"
+    const e = callback()
+    if (e !== null) return e
+    return "server"
+  }
+  // An existing child that is cached is EEXIST at once.
+  if (exists) return rule(`${name}.cache-dependent`, uniq(["EEXIST", uncached()]))
+  return rule(`${name}.order`, [uncached()])
+}
+
+function link(g: G, op: OpOf<"link">): Ruling {
+  const copied = copyBoth(op.from, op.to)
+  if (copied !== null) return rule("gofer.link.copy-paths-first", [copied])
+  // vfs.LinkAt: the old path first, not following a final symlink.
+  const src = resolve(g.c, op.from, false)
+  if (isErrno(src)) return rule("gofer.link.old", [src])
+  const pt = cleanPath(op.to)
+  if (pt.length > 0 && pt.split("/").every((s) => s === "")) return rule("gofer.link.root", ["EEXIST"])
+  return createAt(g, "gofer.link", op.to, false, () => {
+    const s = g.inode(src)
+    if (s.type === "dir") return "EPERM"
+    if (!mayLinkG(g, src)) return "EPERM"
+    if (s.nlink === 0) return "ENOENT"
+    return null
+  })
+}
+
+/** vfs.MayLink (protected hardlinks): the owner, CAP_FOWNER, or a regular, non-setuid, non-setgid-exec file readable and writable. */
+function mayLinkG(g: G, ino: number): boolean {
+  if (g.owner(ino)) return true
+  const i = g.inode(ino)
+  if (i.type !== "file") return false
+  if ((i.mode & S_ISUID) !== 0) return false
+  if ((i.mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP)) return false
+  return g.may(ino, MAY_READ | MAY_WRITE)
+}
+
+// ---------------------------------------------------------------------------
+// rename: vfs.RenameAt, then gofer RenameAt.
+
+function rename(g: G, op: OpOf<"rename">, o: GoferDialectOptions): Ruling {
+  const name = "gofer.rename"
+  const flags = op.flags ?? []
+  // The syscall copies both paths before resolving either.
+  const copied = copyBoth(op.from, op.to)
+  if (copied !== null) return rule(`${name}.copy-paths-first`, [copied])
+  const from = g.parent(op.from)
+  if (from === NO_COMPONENTS) return rule(`${name}.old-root`, ["EBUSY"])
+  if (isErrno(from)) return rule(`${name}.old-walk`, [from])
+  if (from.name === "." || from.name === "..") return rule(`${name}.old-dots`, ["EBUSY"])
+  const to = g.parent(op.to)
+  if (to === NO_COMPONENTS) return rule(`${name}.new-root`, ["EBUSY"])
+  if (isErrno(to)) return rule(`${name}.new-walk`, [to])
+  const noreplace = flags.includes("RENAME_NOREPLACE")
+  if (flags.some((f) => f !== "RENAME_NOREPLACE")) return rule(`${name}.unsupported-flags`, ["EINVAL"])
+  if (o.shared && noreplace) return rule(`${name}.noreplace-shared`, ["EINVAL"])
+  if (to.name === "." || to.name === "..") return rule(`${name}.new-dots`, [noreplace ? "EEXIST" : "EBUSY"])
+  const oldParent = from.dir
+  const newParent = to.dir
+  if (!g.may(oldParent, MAY_WRITE | MAY_EXEC)) return rule(`${name}.old-parent-perm-first`, ["EACCES"])
+  const renamed = g.child(oldParent, from.name)
+  if (isErrno(renamed)) return rule(`${name}.renamed`, [renamed])
+  if (g.stickyForbids(oldParent, renamed)) return rule(`${name}.sticky`, ["EPERM"])
+  const renamedIsDir = g.inode(renamed).type === "dir"
+  if (renamedIsDir) {
+    if (renamed === newParent || isAncestor(g, renamed, newParent)) return rule(`${name}.into-itself`, ["EINVAL"])
+    if (oldParent !== newParent && !g.may(renamed, MAY_WRITE)) return rule(`${name}.dir-perm`, ["EACCES"])
+  } else if (from.slash || to.slash) return rule(`${name}.slash`, ["ENOTDIR"])
+  if (oldParent !== newParent && !g.may(newParent, MAY_WRITE | MAY_EXEC)) return rule(`${name}.new-parent-perm`, ["EACCES"])
+  if (g.inode(newParent).nlink === 0) return rule(`${name}.new-parent-deleted`, ["ENOENT"])
+  const replaced = g.child(newParent, to.name)
+  if (isErrno(replaced) && replaced !== "ENOENT") return rule(`${name}.replaced`, [replaced])
+  if (!isErrno(replaced)) {
+    if (noreplace) return rule(`${name}.noreplace`, ["EEXIST"])
+    if (g.inode(replaced).type === "dir") {
+      if (!renamedIsDir) return rule(`${name}.over-dir`, ["EISDIR"])
+      if (isAncestor(g, replaced, renamed)) return rule(`${name}.over-ancestor`, ["ENOTEMPTY"])
+    } else if (to.slash || renamedIsDir) return rule(`${name}.over-file`, ["ENOTDIR"])
+  }
+  if (oldParent === newParent && from.name === to.name) return rule(`${name}.same`, ["ok"])
+  // No sticky check on the replaced file (Linux's may_delete makes one).
+  return rule(`${name}.server`, ["server"])
+}
+
+/** genericIsAncestorDentry: whether `a` is a proper ancestor of `d`. */
+function isAncestor(g: G, a: number, d: number): boolean {
+  let cur = d
+  for (;;) {
+    if (cur === g.c.root) return false
+    const parent = g.inode(cur).parent
+    if (parent === a) return true
+    if (parent === cur) return false
+    cur = parent
+  }
+}
+
+// ---------------------------------------------------------------------------
+// open: vfs.OpenAt and gofer OpenAt / dentry.open.
+
+function open(g: G, op: OpOf<"open">): Ruling | null {
+  const fl = new Set<OpenFlag>(op.flags)
+  if (fl.has("O_PATH")) return null
+  const creat = fl.has("O_CREAT")
+  if (creat && fl.has("O_DIRECTORY")) {
+    // Linux 6.4+ refuses O_CREAT|O_DIRECTORY (EINVAL); gVisor opens with
+    // rp.MustBeDir() and refuses to create a directory: EISDIR, after the
+    // parent's walk and search permission.
+    const p = g.parent(op.path)
+    if (p === NO_COMPONENTS) return rule("gofer.open.creat-directory", ["EISDIR"])
+    if (isErrno(p)) return rule("gofer.open.creat-directory", [p])
+    if (!g.may(p.dir, MAY_EXEC)) return rule("gofer.open.creat-directory", ["EACCES"])
+    return rule("gofer.open.creat-directory", ["EISDIR"])
+  }
+  // openLocked: with O_CREAT, a path ending in a slash is EISDIR once its
+  // parent is walked and searchable, even for "." and ".." (Linux: EEXIST
+  // for those with O_EXCL).
+  const clean = cleanPath(op.path)
+  if (creat && clean.endsWith("/") && clean.split("/").some((x) => x !== "")) {
+    const p = g.parent(op.path)
+    if (p === NO_COMPONENTS) return null
+    if (isErrno(p)) return rule("gofer.open.creat-slash", [p])
+    if (!g.may(p.dir, MAY_EXEC)) return rule("gofer.open.creat-slash", ["EACCES"])
+    return rule("gofer.open.creat-slash", ["EISDIR"])
+  }
+  // dentry.open checks the access the flags ask for before refusing to open a
+  // directory for writing or with O_CREAT (Linux: EISDIR first).
+  const excl = creat && fl.has("O_EXCL")
+  if (excl) return null
+  const target = g.final(op.path, !fl.has("O_NOFOLLOW"))
+  // A trailing slash (the path's or a followed symlink's) with O_CREAT is EISDIR first, in both.
+  if (isErrno(target) || (creat && target.slash)) return null
+  const ino = target.ino
+  if (g.inode(ino).type !== "dir") return null
+  const wr = fl.has("O_WRONLY") || fl.has("O_RDWR") || fl.has("O_TRUNC")
+  if (!creat && !wr) return null
+  const rd = !fl.has("O_WRONLY") || fl.has("O_RDWR")
+  const ats = (rd ? MAY_READ : 0) | (wr ? MAY_WRITE : 0)
+  if (!g.may(ino, ats)) return rule("gofer.open.perm-before-eisdir", ["EACCES"])
+  return null
+}
+
+/**
+ * The read-write server handle of a FIFO opened with access mode 3 (see
+ * openFifoMode3) is a reader there: a later O_WRONLY|O_NONBLOCK open finds
+ * one, where Linux (which never opened it) says ENXIO. Such a description
+ * is the only kind that is neither readable nor writable on a FIFO.
+ */
+function fifoWriteOpenFindsPhantomReader(g: G, op: OpOf<"open">, linux: OpResult): Ruling | null {
+  if (!("errno" in linux) || linux.errno !== "ENXIO") return null
+  const target = g.final(op.path, !op.flags.includes("O_NOFOLLOW"))
+  if (isErrno(target) || g.inode(target.ino).type !== "fifo") return null
+  const fds = g.c.tx.fds()
+  const phantom = Object.keys(fds).some((k) => {
+    const f = fds[k]!
+    return f.ino === target.ino && !f.readable && !f.writable && !f.pathOnly
+  })
+  if (!phantom) return null
+  const rdwr = [...op.flags.filter((f) => f !== "O_WRONLY"), "O_RDWR" as const]
+  return {
+    rule: "gofer.open.fifo-mode-3",
+    results: [{ as: { ...op, flags: rdwr } }],
+    adjust: (tx) => {
+      const f = tx.fd(op.fd)
+      if (f !== undefined) tx.setFd(op.fd, { ...f, readable: false })
+    },
+  }
+}
+
+/**
+ * O_TRUNC is sent to the server in Tlopen, which truncates as root and so
+ * keeps setuid and setgid (Linux clears them for a caller without
+ * CAP_FSETID).
+ */
+function openTruncKeepsMode(g: G, op: OpOf<"open">): Ruling | null {
+  const fl = new Set<OpenFlag>(op.flags)
+  if (!fl.has("O_TRUNC") || fl.has("O_PATH") || (fl.has("O_CREAT") && fl.has("O_EXCL"))) return null
+  const target = g.final(op.path, !fl.has("O_NOFOLLOW"))
+  if (isErrno(target) || g.inode(target.ino).type !== "file") return null
+  const mode = g.inode(target.ino).mode
+  if ((mode & (S_ISUID | S_ISGID)) === 0) return null
+  return setModeOnSuccess("gofer.open.trunc-keeps-suid", target.ino, mode, ["linux"])
+}
+
+/**
+ * cache=none opens regular files through openSpecialFile, which refuses
+ * O_DIRECT (after dentry.open's permission check); Linux's tmpfs allows it.
+ */
+function openDirectSpecial(g: G, op: OpOf<"open">): Ruling | null {
+  const fl = new Set<OpenFlag>(op.flags)
+  if (!fl.has("O_DIRECT") || fl.has("O_PATH") || (fl.has("O_CREAT") && fl.has("O_EXCL"))) return null
+  if (fl.has("O_CREAT") && fl.has("O_DIRECTORY")) return null
+  const target = g.final(op.path, !fl.has("O_NOFOLLOW"))
+  if (isErrno(target) || g.inode(target.ino).type !== "file") return null
+  if (fl.has("O_DIRECTORY") || target.slash) return null
+  const wr = fl.has("O_WRONLY") || fl.has("O_RDWR") || fl.has("O_TRUNC")
+  const rd = !fl.has("O_WRONLY") || fl.has("O_RDWR")
+  if (!g.may(target.ino, (rd ? MAY_READ : 0) | (wr ? MAY_WRITE : 0))) return null
+  return rule("gofer.open.direct-special-file", ["EINVAL"])
+}
+
+/**
+ * A remote FIFO opened with access mode 3 (O_WRONLY|O_RDWR): Linux's
+ * fifo_open refuses it (EINVAL); the gofer asks the server for a read-write
+ * handle (AccessTypesForOpenFlags gives read and write) and binds a
+ * description that can neither read nor write.
+ */
+function openFifoMode3(g: G, op: OpOf<"open">): Ruling | null {
+  if (!(op.flags.includes("O_WRONLY") && op.flags.includes("O_RDWR")) || op.flags.includes("O_PATH")) return null
+  if (op.flags.includes("O_CREAT") && op.flags.includes("O_DIRECTORY")) return null
+  const ino = resolve(g.c, op.path, !op.flags.includes("O_NOFOLLOW"), op.flags.includes("O_DIRECTORY"))
+  if (isErrno(ino) || g.inode(ino).type !== "fifo") return null
+  if (op.flags.includes("O_CREAT") && op.flags.includes("O_EXCL")) return null
+  const flags = op.flags.filter((f) => f !== "O_WRONLY")
+  return {
+    rule: "gofer.open.fifo-mode-3",
+    results: [{ as: { ...op, flags } }],
+    adjust: (tx) => {
+      const f = tx.fd(op.fd)
+      if (f !== undefined) tx.setFd(op.fd, { ...f, readable: false, writable: false })
+    },
+  }
+}
+
+/**
+ * truncate(2): CheckSetStat's write permission (NeedWritePerm) comes
+ * before the file type (EISDIR, EINVAL), which the client checks only
+ * where its metadata is authoritative and the server otherwise.
+ */
+function truncate(g: G, op: OpOf<"truncate">): Ruling | null {
+  if (op.length < 0) return null
+  const ino = resolve(g.c, op.path, true)
+  if (isErrno(ino)) return null
+  if (!g.may(ino, MAY_WRITE)) return rule("gofer.truncate.perm-first", ["EACCES"])
+  const i = g.inode(ino)
+  if (i.type !== "file") return null
+  return setModeOnSuccess("gofer.truncate.clear-suid-sgid", ino, clearSUIDAndSGID(i.mode), ["linux"])
+}
+
+// ---------------------------------------------------------------------------
+// Metadata: vfs.CheckSetStat.
+
+function utimens(g: G, op: OpOf<"utimens">): Ruling | null {
+  if (op.atime === undefined && op.mtime === undefined) return null
+  const ino = resolve(g.c, op.path, true)
+  if (isErrno(ino) || g.owner(ino)) return null
+  // Only an explicit time needs the owner; UTIME_NOW (with the other
+  // omitted or also now) needs write permission. Linux asks the owner for
+  // anything but both UTIME_NOW.
+  const explicit = typeof op.atime === "number" || typeof op.mtime === "number"
+  if (explicit) return null
+  return rule("gofer.utimens.now-needs-write", [g.may(ino, MAY_WRITE) ? "ok" : "EACCES"])
+}
+
+function chown(g: G, op: OpOf<"chown">): Ruling | null {
+  const ino = resolve(g.c, op.path, true)
+  if (isErrno(ino)) return null
+  const i = g.inode(ino)
+  const NO_ID = 0xffff_ffff
+  const uid = op.uid === NO_ID ? undefined : op.uid
+  const gid = op.gid === NO_ID ? undefined : op.gid
+  if (uid !== undefined && !((g.cred.uid === i.uid && uid === i.uid) || isRoot(g.cred))) return rule("gofer.chown.check", ["EPERM"])
+  if (gid !== undefined && !((g.cred.uid === i.uid && (g.cred.gid === gid || g.cred.groups.includes(gid))) || isRoot(g.cred))) {
+    return rule("gofer.chown.check", ["EPERM"])
+  }
+  // Nothing to change: no RPC. Otherwise the server chowns as root, and
+  // clears setuid/setgid by root's rules.
+  if (uid === undefined && gid === undefined) return rule("gofer.chown.nothing", ["ok"])
+  return rule("gofer.chown.server", ["server"])
+}
+
+// ---------------------------------------------------------------------------
+// Extended attributes: dentry.checkXattrPermissions.
+
+function xattr(g: G, path: string, attr: string, ats: number): Ruling | null {
+  // The name's own checks (ERANGE) come first in both.
+  if (attr.length === 0 || attr.length > 255) return null
+  const ino = resolve(g.c, path, true)
+  if (isErrno(ino)) return null
+  if (attr.startsWith("security.") || attr.startsWith("system.")) return rule("gofer.xattr.security-system", ["EOPNOTSUPP"])
+  const i = g.inode(ino)
+  if (!g.may(ino, ats)) return rule("gofer.xattr.perm-first", ["EACCES"])
+  const write = (ats & MAY_WRITE) !== 0
+  if (attr.startsWith("trusted.")) {
+    if (!isRoot(g.cred)) return rule("gofer.xattr.trusted", [write ? "EPERM" : "ENODATA"])
+  } else if (attr.startsWith("user.")) {
+    if (i.type !== "file" && i.type !== "dir") return rule("gofer.xattr.user-type", [write ? "EPERM" : "ENODATA"])
+    if (i.type === "dir" && (i.mode & S_ISVTX) !== 0 && write && !g.owner(ino)) return rule("gofer.xattr.sticky", ["EPERM"])
+  }
+  return rule("gofer.xattr.server", ["server"])
+}
+
+// ---------------------------------------------------------------------------
+// Data: the syscalls' order, and regularFileFD.pwrite's setuid clearing.
+
+function positional(g: G, op: OpOf<"pread"> | OpOf<"pwrite">): Ruling | null {
+  // Pread64/Pwrite64 look the file up before checking the offset.
+  if (op.offset >= 0) return null
+  const f = g.c.tx.fd(op.fd)
+  if (f === undefined) return rule("gofer.positional.ebadf-first", ["EBADF"])
+  return null
+}
+
+/** vfs.ClearSUIDAndSGID: setuid always, setgid when group-executable; whoever writes. */
+function clearSUIDAndSGID(mode: number): number {
+  let m = mode & ~S_ISUID
+  if ((m & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP)) m &= ~S_ISGID
+  return m
+}
+
+/**
+ * regularFileFD.pwrite clears setuid and setgid after every write of at
+ * least one byte, by ClearSUIDAndSGID, whoever the writer (Linux: only
+ * writers without CAP_FSETID, and setgid by setattr_should_drop_sgid).
+ */
+function writeMode(g: G, op: OpOf<"write"> | OpOf<"pwrite">, specialFileFDs: boolean): Ruling | null {
+  if (op.data.length === 0) return null
+  const f = g.c.tx.fd(op.fd)
+  if (f === undefined || f.pathOnly) return null
+  const i = g.inode(f.ino)
+  if (i.type !== "file") return null
+  // cache=none writes through specialFileFD.pwrite, which clears nothing:
+  // the server writes as root, and root keeps both bits.
+  const mode = specialFileFDs ? i.mode : clearSUIDAndSGID(i.mode)
+  return setModeOnSuccess(specialFileFDs ? "gofer.write.special-file-keeps-suid" : "gofer.write.clear-suid-sgid", f.ino, mode, ["linux"])
+}
+
+/** Linux's result (or `results`), with the file's mode set to `mode` when the op succeeds. */
+function setModeOnSuccess(name: string, ino: number, mode: number, results: readonly DialectToken[]): Ruling {
+  return {
+    rule: name,
+    results,
+    adjust: (tx) => {
+      if (tx.must(ino).mode !== mode) tx.update(ino, { mode })
+    },
+  }
+}
+
+/**
+ * dentry.setStat (2022): a size change clears setuid and setgid by
+ * ClearSUIDAndSGID, whoever truncates (Linux: only callers without
+ * CAP_FSETID, and setgid by setattr_should_drop_sgid).
+ */
+function ftruncateMode(g: G, op: OpOf<"ftruncate">): Ruling | null {
+  const f = g.c.tx.fd(op.fd)
+  if (f === undefined || f.pathOnly) return null
+  const i = g.inode(f.ino)
+  if (i.type !== "file") return null
+  return setModeOnSuccess("gofer.truncate.clear-suid-sgid", f.ino, clearSUIDAndSGID(i.mode), ["linux"])
+}
+
+/**
+ * getDirents: "p9 does not expose 9P2000.U's DMDEVICE, DMNAMEDPIPE, or
+ * DMSOCKET", so FIFOs and sockets are listed as regular files.
+ */
+function getdents(linux: OpResult): Ruling | null {
+  if (!("entries" in linux)) return null
+  if (!linux.entries.some((e) => e.type === "fifo" || e.type === "socket")) return null
+  const entries = linux.entries.map((e) => (e.type === "fifo" || e.type === "socket" ? { ...e, type: "file" as const } : e))
+  return rule("gofer.getdents.special-as-regular", [{ result: { entries } }])
+}
+
+/**
+ * unlinkAt never updates the unlinked file's cached link count: an open
+ * description of it may still report the count it had (1) where metadata
+ * is authoritative.
+ */
+function fstat(g: G, op: OpOf<"fstat">, linux: OpResult): Ruling | null {
+  const f = g.c.tx.fd(op.fd)
+  if (f === undefined || !("nlink" in linux) || !("type" in linux) || linux.nlink !== 0 || linux.type === "dir") return null
+  const stale: Stat = { ...(linux as Stat), nlink: 1 }
+  return rule("gofer.fstat.stale-nlink-after-unlink", ["linux", { result: stale }])
+}
+
+/**
+ * A FIFO read with no writer: Linux reads end-of-file. The gofer's FIFO
+ * handles are opened on the server for reading and writing whenever the
+ * open's access types include both (O_RDONLY|O_TRUNC, access mode 3), and
+ * such a handle is a writer there: the read may then be EAGAIN.
+ */
+function fifoRead(g: G, op: OpOf<"read">, linux: OpResult): Ruling | null {
+  const f = g.c.tx.fd(op.fd)
+  if (f === undefined || !("data" in linux) || linux.data !== "" || op.count === 0) return null
+  if (g.inode(f.ino).type !== "fifo" || !f.nonblock) return null
+  return rule("gofer.fifo.server-rdwr-handle", ["linux", "EAGAIN"])
+}
+
+/** The paths an op resolves (to test for absolute symlinks on the way). */
+function pathsOf(op: Op): string[] {
+  switch (op.op) {
+    case "rename":
+    case "link":
+      return [op.from, op.to]
+    default:
+      return "path" in op ? [op.path] : []
+  }
+}
+
+const RESOLUTION_ERRORS: readonly DialectToken[] = ["ENOENT", "ENOTDIR", "ELOOP", "EACCES"]
+
+/**
+ * A walk that meets an absolute symlink restarts from the root in a new
+ * filesystem call, outside renameMu: the rest of the path may then be
+ * resolved after a concurrent rename, which no single point of the op's
+ * interval explains. Where Linux's result is an error (the op changes
+ * nothing), any resolution error is then allowed.
+ */
+function absoluteSymlinkRestart(g: G, op: Op, linux: OpResult, ruling: Ruling | null): Ruling | null {
+  if (!("errno" in linux)) return ruling
+  if (ruling !== null && ruling.results.some((t) => typeof t !== "string" || t === "ok" || t === "server")) return ruling
+  if (!pathsOf(op).some((p) => g.followsAbsoluteSymlink(p))) return ruling
+  const base = ruling?.results ?? ["linux"]
+  return { rule: ruling?.rule ?? "gofer.walk.absolute-symlink-restart", results: uniq([...base, ...RESOLUTION_ERRORS]) }
+}
+
+/** The gofer's dialect; `options` are the mount's. */
+export function goferDialect(options: GoferDialectOptions): Dialect {
+  return {
+    name: options.specialFileFDs ? "gvisor-gofer-none" : options.shared ? "gvisor-gofer-shared" : "gvisor-gofer",
+    rule(before: ModelStateShape, op: Op, cred: Cred, linux: OpResult): Ruling | null {
+      const g = new G(before, cred)
+      return absoluteSymlinkRestart(g, op, linux, opRule(g, op, linux))
+    },
+  }
+
+  function opRule(g: G, op: Op, linux: OpResult): Ruling | null {
+      switch (op.op) {
+        case "unlink":
+          return unlinkAt(g, op.path, false)
+        case "rmdir":
+          return unlinkAt(g, op.path, true)
+        case "mkdir":
+          return createAt(g, "gofer.mkdir", op.path, true, () => null)
+        case "mknod":
+          return createAt(g, "gofer.mknod", op.path, false, () => null)
+        case "symlink":
+          // The target is copied (ENAMETOOLONG, ENOENT) before anything, as in Linux.
+          if (pathError(cleanPath(op.target)) !== undefined) return null
+          return createAt(g, "gofer.symlink", op.path, false, () => null)
+        case "link":
+          return link(g, op)
+        case "rename":
+          return rename(g, op, options)
+        case "open":
+          return open(g, op) ?? openFifoMode3(g, op) ?? (options.specialFileFDs ? openDirectSpecial(g, op) : null) ?? openTruncKeepsMode(g, op) ?? fifoWriteOpenFindsPhantomReader(g, op, linux)
+        case "truncate":
+          return truncate(g, op)
+        case "utimens":
+          return utimens(g, op)
+        case "chown":
+          return chown(g, op)
+        case "getxattr":
+          return xattr(g, op.path, op.name, MAY_READ)
+        case "setxattr":
+        case "removexattr":
+          return xattr(g, op.path, op.name, MAY_WRITE)
+        case "pread":
+          return positional(g, op)
+        case "pwrite":
+          return positional(g, op) ?? writeMode(g, op, options.specialFileFDs)
+        case "write":
+          return writeMode(g, op, options.specialFileFDs)
+        case "ftruncate":
+          return ftruncateMode(g, op)
+        case "getdents":
+          return getdents(linux)
+        case "fstat":
+          return fstat(g, op, linux)
+        case "read":
+          return fifoRead(g, op, linux)
+        default:
+          return null
+      }
+  }
+}

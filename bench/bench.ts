@@ -2,6 +2,7 @@
 // last. Each figure that is a ratio is measured against a baseline in the
 // same process, so ratios hold on a noisy machine.
 
+import { benchGofer } from "./gofer.js"
 import { benchLincheck } from "./lincheck.js"
 import { benchModel } from "./model.js"
 import { benchP9 } from "./p9.js"
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
     ["model", benchModel],
     ["lincheck", benchLincheck],
     ["p9", benchP9],
+    ["gofer", benchGofer],
   ]
   for (const [name, run] of parts) {
     process.stderr.write(`bench: ${name}...\n`)

@@ -15,6 +15,7 @@ import {
   mergeTally,
   PORTFOLIO,
   rerun,
+  shapeDefaults,
   sortedTally,
   strategyLabel,
   type CampaignOptions,
@@ -26,7 +27,11 @@ import {
   type Tally,
 } from "../sim/campaign.js"
 import { CHECK_NAMES, type CheckName } from "../sim/events.js"
-import { MUTANTS, isMutantName } from "../sim/mutants.js"
+import { MUTANTS } from "../sim/mutants.js"
+import { GOFER_MUTANTS } from "../impl/gofer/mutants.js"
+
+/** Test-only mutants, by mount kind (each the mount's own option `mutant=NAME`). */
+const MUTANTS_BY_MOUNT: Readonly<Record<string, Readonly<Record<string, string>>>> = { model: MUTANTS, gofer: GOFER_MUTANTS }
 import type { RunReport } from "../sim/run.js"
 import type { Mount, Scenario } from "../sim/scenario.js"
 import { shrinkFailure, type ShrinkResult, type Size } from "../sim/shrink.js"
@@ -46,6 +51,8 @@ interface CheckFlags {
   readonly names: number
   readonly external: number
   readonly faults: number
+  readonly links?: boolean
+  readonly fds?: "shared" | "private"
   readonly runs?: number
   readonly time?: number
   readonly seed: number
@@ -73,6 +80,9 @@ export function registerCheck(program: Command, env: CliEnv): void {
     .option("--names <n>", "namespace size: names per directory, 1-3 (fewer names, more contention)", parseNames, 3)
     .option("--external <n>", "most external users of the 9P share per scenario (gofer mounts)", parseNat, 0)
     .option("--faults <n>", "most injected server faults per scenario (gofer mounts)", parseNat, 0)
+    .option("--links", "generate hard links (default: yes for the model, no for the gofer: see src/model/DIALECTS.md)")
+    .option("--no-links", "generate no hard links")
+    .addOption(new Option("--fds <how>", "descriptor names shared by all threads, or each thread's own (default: shared for the model, private otherwise)").choices(["shared", "private"]))
     .option("--strategy <s>", "random, pct:DEPTH, portfolio (rotates random, pct:2, pct:3) or portfolio:S1,S2,...", "portfolio")
     .option("--runs <n>", `runs in the campaign (default ${DEFAULT_RUNS}, or unbounded under --time)`, parsePositiveInt)
     .option("--time <duration>", "time budget (90s, 5m, 1h): stop handing out runs after it", parseDuration)
@@ -82,7 +92,7 @@ export function registerCheck(program: Command, env: CliEnv): void {
     .option("--no-shrink", "save failing runs as found, without shrinking them")
     .option("--shrink-budget <runs>", "most runs spent shrinking each failure", parsePositiveInt, 4_000)
     .option("--json", "print the summary as JSON (fsim.campaign/1)")
-    .addOption(new Option("--mutant <name>", "TEST ONLY: run the model mount under a deliberately wrong mutant").hideHelp())
+    .addOption(new Option("--mutant <name>", "TEST ONLY: run the mount (model or gofer) under a deliberately wrong mutant").hideHelp())
     .action(async (flags: CheckFlags) => {
       const mount = mountOf(flags)
       if (env.mounts[mount.kind] === undefined) throw new InputError(`--mount: this fsim cannot mount ${mount.kind} yet (known: ${Object.keys(env.mounts).join(", ")})`)
@@ -90,7 +100,18 @@ export function registerCheck(program: Command, env: CliEnv): void {
         throw new InputError(`--${flags.external > 0 ? "external" : "faults"}: external users and server faults need a 9P server (a gofer mount); the model mount has none`)
       }
       const strategy = parseCampaignStrategy(flags.strategy)
-      const shape: ScenarioShape = { mount, threads: flags.threads, ops: flags.ops, names: flags.names, external: flags.external, faults: flags.faults }
+      const dflt = shapeDefaults(mount)
+      const shape: ScenarioShape = {
+        mount,
+        threads: flags.threads,
+        ops: flags.ops,
+        names: flags.names,
+        external: flags.external,
+        faults: flags.faults,
+        links: flags.links ?? dflt.links,
+        privateFds: flags.fds === undefined ? dflt.privateFds : flags.fds === "private",
+        slashOnlySymlinks: dflt.slashOnlySymlinks,
+      }
       const spec: CampaignSpec = { shape, seed: flags.seed, strategy }
       const options: CampaignOptions = { ...spec, mounts: env.mounts, lockOrders: env.lockOrders }
       const runs = flags.runs ?? (flags.time !== undefined ? Infinity : DEFAULT_RUNS)
@@ -170,8 +191,9 @@ async function runRanges(
 function mountOf(flags: CheckFlags): Mount {
   const opts = [flags.options ?? ""].filter((o) => o !== "")
   if (flags.mutant !== undefined) {
-    if (!isMutantName(flags.mutant)) throw new InputError(`--mutant: unknown mutant ${JSON.stringify(flags.mutant)} (known: ${Object.keys(MUTANTS).join(", ")})`)
-    if (flags.mount !== "model") throw new InputError("--mutant: mutants are of the model mount only")
+    const known: Readonly<Record<string, string>> | undefined = MUTANTS_BY_MOUNT[flags.mount]
+    if (known === undefined) throw new InputError(`--mutant: the ${flags.mount} mount has no mutants (model and gofer have)`)
+    if (!Object.hasOwn(known, flags.mutant)) throw new InputError(`--mutant: unknown ${flags.mount} mutant ${JSON.stringify(flags.mutant)} (known: ${Object.keys(known).join(", ")})`)
     opts.push(`mutant=${flags.mutant}`)
   }
   const options = opts.length > 0 ? { options: opts.join(",") } : {}
@@ -326,7 +348,15 @@ function campaignJson(flags: CheckFlags, spec: CampaignSpec, raw: Tally, saved: 
     format: "fsim.campaign/1",
     mount: spec.shape.mount,
     mutant: flags.mutant ?? null,
-    shape: { threads: spec.shape.threads, ops: spec.shape.ops, names: spec.shape.names ?? 3, external: spec.shape.external ?? 0, faults: spec.shape.faults ?? 0 },
+    shape: {
+      threads: spec.shape.threads,
+      ops: spec.shape.ops,
+      names: spec.shape.names ?? 3,
+      external: spec.shape.external ?? 0,
+      faults: spec.shape.faults ?? 0,
+      links: spec.shape.links ?? true,
+      fds: spec.shape.privateFds === true ? "private" : "shared",
+    },
     strategy: campaignStrategyLabel(spec.strategy),
     seed: spec.seed,
     runs: t.runs,

@@ -384,6 +384,9 @@ function open(g: G, op: OpOf<"open">): Ruling | null {
   // parent is walked and searchable, even for "." and ".." (Linux: EEXIST
   // for those with O_EXCL).
   const clean = cleanPath(op.path)
+  // "/" itself: openLocked's rp.Done() branch refuses O_CREAT with
+  // rp.MustBeDir() (the path ends in a slash) before O_EXCL's EEXIST.
+  if (creat && clean.length > 0 && clean.split("/").every((x) => x === "")) return rule("gofer.open.creat-slash", ["EISDIR"])
   if (creat && clean.endsWith("/") && clean.split("/").some((x) => x !== "")) {
     const p = g.parent(op.path)
     if (p === NO_COMPONENTS) return null
@@ -436,6 +439,19 @@ function fifoWriteOpenFindsPhantomReader(g: G, op: OpOf<"open">, linux: OpResult
 }
 
 /**
+ * vfs.OpenAt makes O_DIRECTORY set rp.MustBeDir(), and
+ * ShouldFollowSymlink() follows a final symlink whenever MustBeDir(): with
+ * O_NOFOLLOW|O_DIRECTORY gVisor follows it (Linux: ENOTDIR, or ELOOP).
+ */
+function openNofollowDirectory(g: G, op: OpOf<"open">): Ruling | null {
+  const fl = new Set<OpenFlag>(op.flags)
+  if (!fl.has("O_NOFOLLOW") || !fl.has("O_DIRECTORY") || fl.has("O_PATH") || fl.has("O_CREAT")) return null
+  const target = g.final(op.path, false)
+  if (isErrno(target) || g.inode(target.ino).type !== "symlink") return null
+  return rule("gofer.open.nofollow-directory-follows", [{ as: { ...op, flags: op.flags.filter((f) => f !== "O_NOFOLLOW") } }])
+}
+
+/**
  * O_TRUNC is sent to the server in Tlopen, which truncates as root and so
  * keeps setuid and setgid (Linux clears them for a caller without
  * CAP_FSETID).
@@ -451,15 +467,19 @@ function openTruncKeepsMode(g: G, op: OpOf<"open">): Ruling | null {
 }
 
 /**
- * cache=none opens regular files through openSpecialFile, which refuses
- * O_DIRECT (after dentry.open's permission check); Linux's tmpfs allows it.
+ * openSpecialFile refuses O_DIRECT (after dentry.open's permission check):
+ * FIFOs and sockets always, and regular files under cache=none, which opens
+ * them that way. Linux's tmpfs allows it for files, and a FIFO's own open
+ * (ENXIO...) comes before the O_DIRECT check.
  */
-function openDirectSpecial(g: G, op: OpOf<"open">): Ruling | null {
+function openDirectSpecial(g: G, op: OpOf<"open">, regularFiles: boolean): Ruling | null {
   const fl = new Set<OpenFlag>(op.flags)
   if (!fl.has("O_DIRECT") || fl.has("O_PATH") || (fl.has("O_CREAT") && fl.has("O_EXCL"))) return null
   if (fl.has("O_CREAT") && fl.has("O_DIRECTORY")) return null
-  const target = g.final(op.path, !fl.has("O_NOFOLLOW"))
-  if (isErrno(target) || g.inode(target.ino).type !== "file") return null
+  const target = g.final(op.path, !fl.has("O_NOFOLLOW") || fl.has("O_DIRECTORY"))
+  if (isErrno(target)) return null
+  const type = g.inode(target.ino).type
+  if (!(type === "fifo" || type === "socket" || (regularFiles && type === "file"))) return null
   if (fl.has("O_DIRECTORY") || target.slash) return null
   const wr = fl.has("O_WRONLY") || fl.has("O_RDWR") || fl.has("O_TRUNC")
   const rd = !fl.has("O_WRONLY") || fl.has("O_RDWR")
@@ -520,7 +540,7 @@ function utimens(g: G, op: OpOf<"utimens">): Ruling | null {
   return rule("gofer.utimens.now-needs-write", [g.may(ino, MAY_WRITE) ? "ok" : "EACCES"])
 }
 
-function chown(g: G, op: OpOf<"chown">): Ruling | null {
+function chown(g: G, op: OpOf<"chown">, options: GoferDialectOptions): Ruling | null {
   const ino = resolve(g.c, op.path, true)
   if (isErrno(ino)) return null
   const i = g.inode(ino)
@@ -534,6 +554,11 @@ function chown(g: G, op: OpOf<"chown">): Ruling | null {
   // Nothing to change: no RPC. Otherwise the server chowns as root, and
   // clears setuid/setgid by root's rules.
   if (uid === undefined && gid === undefined) return rule("gofer.chown.nothing", ["ok"])
+  // dentry.setStat clears setuid/setgid in its cache only when an id
+  // changes; the server's chown (as root) clears them whenever it runs. Where
+  // metadata is cached, the client keeps showing its own mode (a finding).
+  const changes = (uid !== undefined && uid !== i.uid) || (gid !== undefined && gid !== i.gid)
+  if (!changes && !options.shared && i.type !== "dir") return setModeOnSuccess("gofer.chown.same-ids-keeps-cached-mode", ino, i.mode, ["server"])
   return rule("gofer.chown.server", ["server"])
 }
 
@@ -710,13 +735,13 @@ export function goferDialect(options: GoferDialectOptions): Dialect {
         case "rename":
           return rename(g, op, options)
         case "open":
-          return open(g, op) ?? openFifoMode3(g, op) ?? (options.specialFileFDs ? openDirectSpecial(g, op) : null) ?? openTruncKeepsMode(g, op) ?? fifoWriteOpenFindsPhantomReader(g, op, linux)
+          return openNofollowDirectory(g, op) ?? open(g, op) ?? openFifoMode3(g, op) ?? openDirectSpecial(g, op, options.specialFileFDs) ?? openTruncKeepsMode(g, op) ?? fifoWriteOpenFindsPhantomReader(g, op, linux)
         case "truncate":
           return truncate(g, op)
         case "utimens":
           return utimens(g, op)
         case "chown":
-          return chown(g, op)
+          return chown(g, op, options)
         case "getxattr":
           return xattr(g, op.path, op.name, MAY_READ)
         case "setxattr":

@@ -28,6 +28,32 @@ export interface ScenarioShape {
   readonly external?: number
   /** Injected server faults per scenario: between 0 and this (gofer mounts only). Default 0. */
   readonly faults?: number
+  /**
+   * Hard links (link ops, second names in the remote tree). Default true.
+   * Gofer campaigns leave them out: its cached modes keep a cache per name,
+   * and gVisor's LinkAt resolves the old path in a call of its own, so a
+   * link racing a rename is not atomic (src/model/DIALECTS.md, "known gaps").
+   */
+  readonly links?: boolean
+  /**
+   * Descriptor names of each thread's own ("t0.f"), so no op races another
+   * thread's close or rebinding of its descriptor: a real kernel looks an
+   * fd up once, at the start of the syscall. Default false (names shared,
+   * as the contract allows; the model mount is atomic).
+   */
+  readonly privateFds?: boolean
+  /**
+   * Symlinks whose target is only slashes ("/"). Default true. gVisor's
+   * VFS mishandles a path that goes on past one (the gofer's FINDINGS.md):
+   * gofer campaigns write "/." instead, which means the same.
+   */
+  readonly slashOnlySymlinks?: boolean
+}
+
+/** The shape's defaults for its mount: what a campaign of that filesystem can check (see ScenarioShape). */
+export function shapeDefaults(mount: Mount): { readonly links: boolean; readonly privateFds: boolean; readonly slashOnlySymlinks: boolean } {
+  if (mount.kind === "model") return { links: true, privateFds: false, slashOnlySymlinks: true }
+  return { links: false, privateFds: true, slashOnlySymlinks: false }
 }
 
 /** 9P requests a generated fault may hit. */
@@ -72,6 +98,9 @@ export function arbScenario(shape: ScenarioShape): fc.Arbitrary<Scenario> {
   const names = shape.names ?? NAMES.length
   const external = shape.external ?? 0
   const faults = shape.faults ?? 0
+  const links = shape.links ?? true
+  const privateFds = shape.privateFds ?? false
+  const slashOnly = shape.slashOnlySymlinks ?? true
   return fc
     .record({
       remote: arbTree,
@@ -81,16 +110,19 @@ export function arbScenario(shape: ScenarioShape): fc.Arbitrary<Scenario> {
       faults: faults > 0 ? fc.array(arbFault, { maxLength: faults }) : fc.constant<Fault[]>([]),
     })
     .map(({ remote, root, threads, external, faults }) => {
-      const spec = (prefix: string) => ([cred, steps]: [Cred, SequentialStep[]], i: number): ThreadSpec => ({
-        name: `${prefix}${i}`,
-        cred,
-        ops: steps.slice(0, shape.ops).map((s) => nonBlocking(narrowOp(s.op, names))),
-      })
+      const spec = (prefix: string) => ([cred, steps]: [Cred, SequentialStep[]], i: number): ThreadSpec => {
+        const name = `${prefix}${i}`
+        let ops = steps.slice(0, shape.ops).map((s) => nonBlocking(narrowOp(s.op, names)))
+        if (!links) ops = ops.filter((o) => o.op !== "link")
+        if (privateFds) ops = ops.map((o) => ("fd" in o ? { ...o, fd: `${name}.${o.fd}` } : o))
+        if (!slashOnly) ops = ops.map((o) => (o.op === "symlink" && isSlashOnly(o.target) ? { ...o, target: "/." } : o))
+        return { name, cred, ops }
+      }
       const s: Scenario = {
         format: "fsim.scenario/1" as const,
         name: "generated",
         mount: shape.mount,
-        remote: narrowTree(remote, names),
+        remote: mapTree(narrowTree(remote, names), { links, slashOnly }),
         root,
         threads: threads.map(spec("t")),
         ...(external.length > 0 ? { external: external.map(spec("x")) } : {}),
@@ -98,6 +130,26 @@ export function arbScenario(shape: ScenarioShape): fc.Arbitrary<Scenario> {
       }
       return s
     })
+}
+
+function isSlashOnly(target: string): boolean {
+  return /^\/+$/.test(target)
+}
+
+/** The tree without second names of files (`{ link }` nodes) unless `links`, and with "/." for slash-only symlink targets unless `slashOnly`. */
+function mapTree(t: Tree, o: { readonly links: boolean; readonly slashOnly: boolean }): Tree {
+  if (o.links && o.slashOnly) return t
+  const out: Record<string, TreeNode> = {}
+  for (const [name, node] of Object.entries(t)) {
+    if ("link" in node && !o.links) continue
+    let value: TreeNode = node
+    if (!("link" in node)) {
+      if (node.type === "dir" && node.children !== undefined) value = { ...node, children: mapTree(node.children, o) }
+      else if (node.type === "symlink" && !o.slashOnly && isSlashOnly(node.target)) value = { ...node, target: "/." }
+    }
+    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true })
+  }
+  return out
 }
 
 function nonBlocking(op: Op): Op {

@@ -41,8 +41,15 @@ export interface MountInstance {
    * Runs once every thread has finished: closes the FDs still bound, runs the
    * quiescence checks and returns the tree as seen through the mount.
    */
-  finish(): Sim<{ readonly tree: Tree; readonly root: Required<RootAttrs> }>
+  finish(record?: FinalRecorder): Sim<{ readonly tree: Tree; readonly root: Required<RootAttrs> }>
 }
+
+/**
+ * Runs an op of the final read-back through the mount and records it in the
+ * history (thread fsim.final, as root), so the tree the mount shows at the
+ * end is checked against the model like any other result.
+ */
+export type FinalRecorder = (op: Op, run: () => Sim<OpResult>) => Sim<OpResult>
 
 /** Builds the mount; throws InputError for options it rejects. */
 export type MountFactory = (ctx: MountContext) => MountInstance

@@ -186,7 +186,7 @@ function runScenario(s: Scenario, options: RunOptions, strategy: Strategy): RunR
     // Quiescence: every thread has finished. Close what is still open and
     // read the tree back through the mount, as a thread of its own since
     // doing so takes locks and sends RPCs like any other operation.
-    sched.spawn("fsim.final", finalThread(mount, (f) => (final = f)))
+    sched.spawn("fsim.final", finalThread(sched, mount, ops, (f) => (final = f)))
     end = sched.run()
   }
   let lincheckUnknown = false
@@ -220,9 +220,26 @@ function* opThread(sched: Scheduler, mount: MountInstance, thread: OpThread, lis
   }
 }
 
-function* finalThread(mount: MountInstance, done: (f: NonNullable<RunReport["final"]>) => void): Sim<void> {
-  done(yield* mount.finish())
+function* finalThread(sched: Scheduler, mount: MountInstance, ops: OpRecord[], done: (f: NonNullable<RunReport["final"]>) => void): Sim<void> {
+  const log = sched.log
+  let index = 0
+  const record = function* (op: Op, run: () => Sim<OpResult>): Sim<OpResult> {
+    const invoke = log.nextSeq
+    log.add({ seq: invoke, kind: "op_invoke", thread: FINAL_THREAD, index, op })
+    const rec: OpRecord = { thread: FINAL_THREAD, index, op, result: null, invoke, return: null }
+    index++
+    ops.push(rec)
+    const result = yield* run()
+    rec.result = result
+    rec.return = log.nextSeq
+    log.add({ seq: rec.return, kind: "op_return", thread: FINAL_THREAD, index: rec.index, result })
+    return result
+  }
+  done(yield* mount.finish(record))
 }
+
+/** The thread that reads the tree back at the end (its ops are part of the history, as root). */
+export const FINAL_THREAD = "fsim.final"
 
 /** The run's operations as an `fsim.history/1`, times being event numbers. */
 export function historyOf(s: Scenario, ops: readonly OpRecord[], dialect: DialectName = "linux"): History {

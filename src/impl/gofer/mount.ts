@@ -5,7 +5,7 @@
 
 import type { Errno, Op, OpResult, RootAttrs, Tree, TreeNode } from "../../model/types.js"
 import { InputError } from "../../model/schema.js"
-import type { MountContext, MountInstance, OpThread } from "../../sim/mount.js"
+import type { FinalRecorder, MountContext, MountInstance, OpThread } from "../../sim/mount.js"
 import { SimP9Server, type SimClient } from "../../sim/p9/sim.js"
 import { HIGHEST_VERSION } from "../../sim/p9/server.js"
 import { parseVersion } from "../../sim/p9/wire.js"
@@ -119,20 +119,28 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
     }
   }
 
-  function* finish(): Sim<{ readonly tree: Tree; readonly root: Required<RootAttrs> }> {
+  function* finish(record?: FinalRecorder): Sim<{ readonly tree: Tree; readonly root: Required<RootAttrs> }> {
     if (sys === null || fs === null || client === null) return server.tree()
     currentThread = "fsim.final"
     const ctx: Ctx = { sched, creds: { uid: 0, gid: 0, groups: [] }, thread: "fsim.final" }
     yield* sys.closeAll(ctx)
-    const final = yield* sys.readTree(ctx)
+    const final = yield* sys.readTree(ctx, record)
     yield* vfs.SyncAllFilesystems(ctx)
     if (!checkInvariants(true)) return final
     // fscache: once synced, the server holds what the client shows.
     if (fs.opts.interop === InteropModeExclusive) {
       const st = server.tree()
-      const a = JSON.stringify(stripTimes(st.tree))
-      const b = JSON.stringify(stripTimes(final.tree))
-      if (a !== b) report("coherence", `fscache: after sync the server's tree differs from the client's view: server ${a}, client ${b}`)
+      const a = JSON.stringify(st.tree)
+      const b = JSON.stringify(final.tree)
+      if (a !== b) {
+        // A known finding (src/model/DIALECTS.md, gofer.chown.same-ids-keeps-cached-mode):
+        // after a chown that changes no id, the server has cleared setuid or
+        // setgid and the client's cache has not. Logged, not reported.
+        const setIdOnly = setIdBitsOnly(st.tree, final.tree)
+        if (setIdOnly !== null) {
+          for (const path of setIdOnly) emit("fsim.final")("coherence", "known-divergence", path)
+        } else report("coherence", `fscache: after sync the server's tree differs from the client's view: server ${a}, client ${b}`)
+      }
     }
     // Unmount: the filesystem lets go of everything; no fid may survive.
     yield* vfs.Umount(ctx, sys.root.mount)
@@ -158,9 +166,42 @@ function countFD(m: Map<dentry, number>, fd: FileDescription): void {
   m.set(d, (m.get(d) ?? 0) + 1)
 }
 
-/** Trees compared for coherence carry no times (the contract's trees have none anyway). */
-function stripTimes(t: Tree): Tree {
-  return t
+const SET_ID_BITS = 0o6000
+
+/**
+ * The paths of the files whose setuid/setgid bits alone differ between the
+ * trees, or null if anything else differs.
+ */
+function setIdBitsOnly(a: Tree, b: Tree, dir = ""): string[] | null {
+  const names = Object.keys(a).sort()
+  if (JSON.stringify(names) !== JSON.stringify(Object.keys(b).sort())) return null
+  const out: string[] = []
+  for (const name of names) {
+    const x = a[name]!
+    const y = b[name]!
+    const path = `${dir}/${name}`
+    if ("link" in x || "link" in y) {
+      if (JSON.stringify(x) !== JSON.stringify(y)) return null
+      continue
+    }
+    if (x.type === "dir" && y.type === "dir") {
+      const { children: cx, ...rx } = x
+      const { children: cy, ...ry } = y
+      if (JSON.stringify(rx) !== JSON.stringify(ry)) return null
+      const sub = setIdBitsOnly(cx ?? {}, cy ?? {}, path)
+      if (sub === null) return null
+      out.push(...sub)
+      continue
+    }
+    if (JSON.stringify(x) === JSON.stringify(y)) continue
+    if (x.type !== y.type || x.type === "dir" || x.type === "symlink" || y.type === "dir" || y.type === "symlink" || x.type === "whiteout" || y.type === "whiteout") return null
+    const mx = x.mode ?? 0o644
+    const my = y.mode ?? 0o644
+    if ((mx & ~SET_ID_BITS) !== (my & ~SET_ID_BITS)) return null
+    if (JSON.stringify({ ...x, mode: 0 }) !== JSON.stringify({ ...y, mode: 0 })) return null
+    out.push(path)
+  }
+  return out
 }
 
 /** A file's data at `path` in a contract tree (following a hard link node), or null. */

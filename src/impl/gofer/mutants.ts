@@ -11,7 +11,7 @@ export const GOFER_MUTANTS = {
   "truncate-keeps-pages": "a size-reducing setStat keeps the cached pages (and dirty ranges) past the new size",
   "ref-leak-on-error": "getChildLocked takes a reference on the parent for a lookup that fails, and never drops it",
   "handle-downgrade": "ensureSharedHandle, asked for a read handle while holding a read-write one, replaces it with a read-only handle",
-  "append-stale-size": "an O_APPEND write reads the file size before taking metadataMu, so two appends race to the same offset",
+  "append-stale-size": "an O_APPEND write uses a stale size: read before taking metadataMu (two appends race to one offset), and not refreshed from the server where metadata is not authoritative",
 } as const
 
 export type GoferMutant = keyof typeof GOFER_MUTANTS

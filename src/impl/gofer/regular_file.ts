@@ -113,7 +113,7 @@ export class regularFileFD extends fileDescription {
       const append = this.vfsfd.IsAppend()
       // With O_APPEND, bring the size up to date first. (A race remains if
       // the size changes on the server after this.)
-      if (append && !d.cachedMetadataAuthoritative()) {
+      if (append && !d.cachedMetadataAuthoritative() && staleSize === null) {
         const err = yield* d.refreshSizeLocked(ctx)
         if (err !== null) return [0, offset, err]
       }

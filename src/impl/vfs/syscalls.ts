@@ -7,6 +7,7 @@
 // threads, as the contract says.
 
 import type { Cred, DirEntry, Errno, NodeType, Op, OpResult, RootAttrs, Stat, Tree, TreeNode } from "../../model/types.js"
+import type { FinalRecorder } from "../../sim/mount.js"
 import type { Sim } from "../../sim/scheduler.js"
 import type { Ctx } from "./context.js"
 import type { FileDescription } from "./file_description.js"
@@ -421,11 +422,11 @@ export class Syscalls {
    * model's toTree conventions (names sorted, defaults omitted, a second
    * name of a file as { link }).
    */
-  *readTree(ctx: Ctx): Sim<{ tree: Tree; root: Required<RootAttrs> }> {
+  *readTree(ctx: Ctx, record?: FinalRecorder): Sim<{ tree: Tree; root: Required<RootAttrs> }> {
     const rootCtx: Ctx = { ...ctx, creds: { uid: 0, gid: 0, groups: [] } }
     const firstPath = new Map<number, string>()
     const self = this
-    const exec = (op: Op): Sim<OpResult> => self.exec(rootCtx, op)
+    const exec = (op: Op): Sim<OpResult> => (record === undefined ? self.exec(rootCtx, op) : record(op, () => self.exec(rootCtx, op)))
     const walk = function* (dir: string): Sim<Tree> {
       const fdName = `\u0000tree${dir}`
       const out: Record<string, TreeNode> = {}

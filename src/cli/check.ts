@@ -111,6 +111,7 @@ export function registerCheck(program: Command, env: CliEnv): void {
         links: flags.links ?? dflt.links,
         privateFds: flags.fds === undefined ? dflt.privateFds : flags.fds === "private",
         slashOnlySymlinks: dflt.slashOnlySymlinks,
+        setIdBits: dflt.setIdBits,
       }
       const spec: CampaignSpec = { shape, seed: flags.seed, strategy }
       const options: CampaignOptions = { ...spec, mounts: env.mounts, lockOrders: env.lockOrders }

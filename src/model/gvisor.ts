@@ -285,22 +285,33 @@ function link(g: G, op: OpOf<"link">): Ruling {
   if (isErrno(src)) return rule("gofer.link.old", [src])
   const pt = cleanPath(op.to)
   if (pt.length > 0 && pt.split("/").every((s) => s === "")) return rule("gofer.link.root", ["EEXIST"])
-  return createAt(g, "gofer.link", op.to, false, () => {
+  const r = createAt(g, "gofer.link", op.to, false, () => {
     const s = g.inode(src)
     if (s.type === "dir") return "EPERM"
     if (!mayLinkG(g, src)) return "EPERM"
     if (s.nlink === 0) return "ENOENT"
     return null
   })
+  // A setgid, group-executable source that Linux's safe_hardlink_source
+  // refuses (EPERM) and vfs.MayLink lets through: the link is made.
+  const s = g.inode(src)
+  if (r.results.length === 1 && r.results[0] === "server" && !g.owner(src) && (s.mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP)) return { ...r, rule: "gofer.link.setgid-exec-linkable" }
+  return r
 }
 
-/** vfs.MayLink (protected hardlinks): the owner, CAP_FOWNER, or a regular, non-setuid, non-setgid-exec file readable and writable. */
+/**
+ * vfs.MayLink (protected hardlinks): the owner, CAP_FOWNER, or a regular,
+ * non-setuid file readable and writable. No setgid check: "Executable
+ * setgid files should not get pinned to the filesystem, but we don't
+ * support S_IXGRP anyway." is followed directly by the read-write check
+ * (pkg/sentry/vfs/permissions.go), where Linux's safe_hardlink_source
+ * refuses a setgid, group-executable file.
+ */
 function mayLinkG(g: G, ino: number): boolean {
   if (g.owner(ino)) return true
   const i = g.inode(ino)
   if (i.type !== "file") return false
   if ((i.mode & S_ISUID) !== 0) return false
-  if ((i.mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP)) return false
   return g.may(ino, MAY_READ | MAY_WRITE)
 }
 
@@ -368,7 +379,13 @@ function isAncestor(g: G, a: number, d: number): boolean {
 
 function open(g: G, op: OpOf<"open">): Ruling | null {
   const fl = new Set<OpenFlag>(op.flags)
-  if (fl.has("O_PATH")) return null
+  if (fl.has("O_PATH")) {
+    // vfs.OpenAt (the seed) resolves an O_PATH open with GetDentryAt of the
+    // path as given: O_DIRECTORY is not checked, and does not make a final
+    // symlink followed (Linux: ENOTDIR for a non-directory).
+    if (!fl.has("O_DIRECTORY")) return null
+    return rule("gofer.open.opath-ignores-directory", [{ as: { ...op, flags: op.flags.filter((f) => f !== "O_DIRECTORY") } }])
+  }
   const creat = fl.has("O_CREAT")
   if (creat && fl.has("O_DIRECTORY")) {
     // Linux 6.4+ refuses O_CREAT|O_DIRECTORY (EINVAL); gVisor opens with
@@ -449,6 +466,27 @@ function openNofollowDirectory(g: G, op: OpOf<"open">): Ruling | null {
   const target = g.final(op.path, false)
   if (isErrno(target) || g.inode(target.ino).type !== "symlink") return null
   return rule("gofer.open.nofollow-directory-follows", [{ as: { ...op, flags: op.flags.filter((f) => f !== "O_NOFOLLOW") } }])
+}
+
+/**
+ * Linux's do_open refuses O_CREAT on an existing file that is neither a
+ * regular file nor a FIFO (a symlink not followed, a socket) in a
+ * world-writable sticky directory when neither the caller nor the
+ * directory's owner owns it (may_create_in_sticky: EACCES, even for root).
+ * gVisor has no such check: filesystem.OpenAt goes from "if mustCreate {
+ * return nil, linuxerr.EEXIST }" to "Open existing child or follow
+ * symlink" and child.open, which refuses a symlink ("case linux.S_IFLNK:
+ * ... return nil, linuxerr.ELOOP") and opens a socket as without O_CREAT.
+ */
+function openCreatNoStickyCheck(g: G, op: OpOf<"open">, linux: OpResult): Ruling | null {
+  const fl = new Set<OpenFlag>(op.flags)
+  if (!fl.has("O_CREAT") || fl.has("O_EXCL") || fl.has("O_PATH") || fl.has("O_DIRECTORY")) return null
+  if (!("errno" in linux) || linux.errno !== "EACCES") return null
+  const target = g.final(op.path, !fl.has("O_NOFOLLOW"))
+  if (isErrno(target) || target.slash) return null
+  const type = g.inode(target.ino).type
+  if (type !== "symlink" && type !== "socket") return null
+  return rule("gofer.open.creat-no-sticky-check", [{ as: { ...op, flags: op.flags.filter((f) => f !== "O_CREAT") } }])
 }
 
 /**
@@ -654,14 +692,15 @@ function getdents(linux: OpResult): Ruling | null {
 }
 
 /**
- * unlinkAt never updates the unlinked file's cached link count: an open
- * description of it may still report the count it had (1) where metadata
- * is authoritative.
+ * unlinkAt never updates the removed file's cached link count: an open
+ * description of it may still report the count it had (1 for a file, 2 for
+ * an empty directory) where metadata is authoritative.
  */
 function fstat(g: G, op: OpOf<"fstat">, linux: OpResult): Ruling | null {
   const f = g.c.tx.fd(op.fd)
-  if (f === undefined || !("nlink" in linux) || !("type" in linux) || linux.nlink !== 0 || linux.type === "dir") return null
-  const stale: Stat = { ...(linux as Stat), nlink: 1 }
+  if (f === undefined || !("nlink" in linux) || !("type" in linux) || linux.nlink !== 0) return null
+  // A removed directory keeps the 2 it had (rmdir updates only the parent's count).
+  const stale: Stat = { ...(linux as Stat), nlink: linux.type === "dir" ? 2 : 1 }
   return rule("gofer.fstat.stale-nlink-after-unlink", ["linux", { result: stale }])
 }
 
@@ -735,7 +774,7 @@ export function goferDialect(options: GoferDialectOptions): Dialect {
         case "rename":
           return rename(g, op, options)
         case "open":
-          return openNofollowDirectory(g, op) ?? open(g, op) ?? openFifoMode3(g, op) ?? openDirectSpecial(g, op, options.specialFileFDs) ?? openTruncKeepsMode(g, op) ?? fifoWriteOpenFindsPhantomReader(g, op, linux)
+          return openNofollowDirectory(g, op) ?? open(g, op) ?? openFifoMode3(g, op) ?? openDirectSpecial(g, op, options.specialFileFDs) ?? openCreatNoStickyCheck(g, op, linux) ?? openTruncKeepsMode(g, op) ?? fifoWriteOpenFindsPhantomReader(g, op, linux)
         case "truncate":
           return truncate(g, op)
         case "utimens":

@@ -48,12 +48,20 @@ export interface ScenarioShape {
    * gofer campaigns write "/." instead, which means the same.
    */
   readonly slashOnlySymlinks?: boolean
+  /**
+   * Setuid and setgid bits in generated modes. Default true. The gofer's
+   * cached modes keep showing bits a chown has made the server drop (the
+   * gofer's FINDINGS.md, chown-same-ids) until the dentry is evicted, which
+   * no per-op rule can follow: their campaigns generate no such bits.
+   */
+  readonly setIdBits?: boolean
 }
 
 /** The shape's defaults for its mount: what a campaign of that filesystem can check (see ScenarioShape). */
-export function shapeDefaults(mount: Mount): { readonly links: boolean; readonly privateFds: boolean; readonly slashOnlySymlinks: boolean } {
-  if (mount.kind === "model") return { links: true, privateFds: false, slashOnlySymlinks: true }
-  return { links: false, privateFds: true, slashOnlySymlinks: false }
+export function shapeDefaults(mount: Mount): { readonly links: boolean; readonly privateFds: boolean; readonly slashOnlySymlinks: boolean; readonly setIdBits: boolean } {
+  if (mount.kind === "model") return { links: true, privateFds: false, slashOnlySymlinks: true, setIdBits: true }
+  const cache = /(?:^|,)cache=([^,]*)/.exec(mount.options ?? "")?.[1] ?? "fscache"
+  return { links: false, privateFds: true, slashOnlySymlinks: false, setIdBits: cache === "remote_revalidating" || cache === "none" }
 }
 
 /** 9P requests a generated fault may hit. */
@@ -101,6 +109,7 @@ export function arbScenario(shape: ScenarioShape): fc.Arbitrary<Scenario> {
   const links = shape.links ?? true
   const privateFds = shape.privateFds ?? false
   const slashOnly = shape.slashOnlySymlinks ?? true
+  const setIdBits = shape.setIdBits ?? true
   return fc
     .record({
       remote: arbTree,
@@ -116,13 +125,14 @@ export function arbScenario(shape: ScenarioShape): fc.Arbitrary<Scenario> {
         if (!links) ops = ops.filter((o) => o.op !== "link")
         if (privateFds) ops = ops.map((o) => ("fd" in o ? { ...o, fd: `${name}.${o.fd}` } : o))
         if (!slashOnly) ops = ops.map((o) => (o.op === "symlink" && isSlashOnly(o.target) ? { ...o, target: "/." } : o))
+        if (!setIdBits) ops = ops.map(withoutSetIdBits)
         return { name, cred, ops }
       }
       const s: Scenario = {
         format: "fsim.scenario/1" as const,
         name: "generated",
         mount: shape.mount,
-        remote: mapTree(narrowTree(remote, names), { links, slashOnly }),
+        remote: mapTree(narrowTree(remote, names), { links, slashOnly, setIdBits }),
         root,
         threads: threads.map(spec("t")),
         ...(external.length > 0 ? { external: external.map(spec("x")) } : {}),
@@ -136,9 +146,18 @@ function isSlashOnly(target: string): boolean {
   return /^\/+$/.test(target)
 }
 
-/** The tree without second names of files (`{ link }` nodes) unless `links`, and with "/." for slash-only symlink targets unless `slashOnly`. */
-function mapTree(t: Tree, o: { readonly links: boolean; readonly slashOnly: boolean }): Tree {
-  if (o.links && o.slashOnly) return t
+/** The tree without second names of files (`{ link }` nodes) unless `links`, with "/." for slash-only symlink targets unless `slashOnly`, and no setuid/setgid bits unless `setIdBits`. */
+const SET_ID = 0o6000
+
+/** The op with setuid/setgid cleared from the mode it gives (open, mkdir, mknod, chmod). */
+function withoutSetIdBits(o: Op): Op {
+  if (!("mode" in o)) return o
+  const mode = o.mode as number | undefined
+  return mode === undefined || (mode & SET_ID) === 0 ? o : ({ ...o, mode: mode & ~SET_ID } as Op)
+}
+
+function mapTree(t: Tree, o: { readonly links: boolean; readonly slashOnly: boolean; readonly setIdBits: boolean }): Tree {
+  if (o.links && o.slashOnly && o.setIdBits) return t
   const out: Record<string, TreeNode> = {}
   for (const [name, node] of Object.entries(t)) {
     if ("link" in node && !o.links) continue
@@ -146,6 +165,7 @@ function mapTree(t: Tree, o: { readonly links: boolean; readonly slashOnly: bool
     if (!("link" in node)) {
       if (node.type === "dir" && node.children !== undefined) value = { ...node, children: mapTree(node.children, o) }
       else if (node.type === "symlink" && !o.slashOnly && isSlashOnly(node.target)) value = { ...node, target: "/." }
+      if (!o.setIdBits && "mode" in value && value.mode !== undefined && (value.mode & SET_ID) !== 0) value = { ...value, mode: value.mode & ~SET_ID } as TreeNode
     }
     Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true })
   }

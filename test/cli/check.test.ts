@@ -110,7 +110,8 @@ describe("fsim check", () => {
   describe("bad options: one line, exit 2, nothing written", () => {
     const cases: [string, string[], RegExp][] = [
       ["namespace too large", ["check", "--names", "4"], /^fsim: option '--names <n>' argument '4' is invalid/],
-      ["unknown mutant", ["check", "--mutant", "nope", "--runs", "1"], /^fsim: --mutant: unknown mutant "nope"/],
+      ["unknown mutant", ["check", "--mutant", "nope", "--runs", "1"], /^fsim: --mutant: unknown model mutant "nope"/],
+      ["unknown gofer mutant", ["check", "--mount", "gofer", "--mutant", "nope", "--runs", "1"], /^fsim: --mutant: unknown gofer mutant "nope" \(known: lock-order-inversion, /],
       ["external users on a model mount", ["check", "--external", "1", "--runs", "1"], /^fsim: --external: external users and server faults need a 9P server/],
       ["unknown strategy", ["check", "--strategy", "dfs", "--runs", "1"], /^fsim: unknown strategy "dfs"/],
       ["bad portfolio", ["check", "--strategy", "portfolio:random,pct:x", "--runs", "1"], /^fsim: unknown strategy "pct:x"/],

@@ -33,7 +33,7 @@ export interface ScenarioReport {
  * an empty FIFO through a blocking description that has a writer (it would
  * block forever; the model answers EAGAIN, see DIVERGENCES.md).
  */
-function uncomparable(state: ModelState, op: Op, result: OpResult, blocks: boolean): string | undefined {
+export function uncomparable(state: ModelState, op: Op, result: OpResult, blocks: boolean): string | undefined {
   if (blocks) return "blocking FIFO open"
   if (op.op === "read" && "errno" in result && result.errno === "EAGAIN") {
     const f = state.fds[op.fd]

@@ -108,11 +108,13 @@ dentry.handleMu
 *** dentry.open holds metadataMu (O_TRUNC) across newSpecialFileFD's syncMu;
 dentry.metadataMu
   filesystem.syncMu
-*** specialFileFD.Write holds its mu across pwrite's metadataMu and handle.
+*** specialFileFD.Write and Seek hold their mu across pwrite's metadataMu
+*** and handle, and across SEEK_END's size refresh (which may shrink).
 specialFileFD.mu
   dentry.metadataMu
-    dentry.handleMu
-      dentry.dataMu
+    dentry.mapsMu
+      dentry.handleMu
+        dentry.dataMu
 `,
   sameClass: [
     { class: "gofer.dentry.dirMu", order: "ancestor-first", unlessHeld: { class: "gofer.filesystem.renameMu", mode: "w" } },

@@ -6,6 +6,7 @@
 import type { Errno, Op, OpResult, RootAttrs, Tree, TreeNode } from "../../model/types.js"
 import { InputError } from "../../model/schema.js"
 import type { FinalRecorder, MountContext, MountInstance, OpThread } from "../../sim/mount.js"
+import type { P9File } from "../../sim/p9/api.js"
 import { SimP9Server, type SimClient } from "../../sim/p9/sim.js"
 import { HIGHEST_VERSION } from "../../sim/p9/server.js"
 import { parseVersion } from "../../sim/p9/wire.js"
@@ -77,10 +78,32 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
 
   function checkInvariants(quiescent: boolean): boolean {
     if (fs === null) return true
-    const vs = checkGofer(fs, inv, quiescent, openFDCounts())
+    const vs = [...checkGofer(fs, inv, quiescent, openFDCounts()), ...handlesOpenAsUsed(fs)]
     for (const v of vs) report("invariants", v.message)
     if (vs.length > 0) sched.stop("a gofer invariant broke")
     return vs.length === 0
+  }
+
+  /**
+   * Handles are open iff readable or writable: a dentry's read handle is a
+   * fid the server has open for reading, its write handle one open for
+   * writing (the server's own fid table says how each was opened).
+   */
+  function handlesOpenAsUsed(f: filesystem): { message: string }[] {
+    const opened = new Map<number, string>()
+    for (const e of server.fidTable()) if (e.session === "gofer") opened.set(e.fid, e.opened)
+    const out: { message: string }[] = []
+    for (const d of f.syncableDentries) {
+      // Only while no one is switching the handles (ensureSharedHandle, destroyLocked).
+      if (!isFreeLock(d.handleMu) || d.refs === -1) continue
+      if (isOpenFile(d.readFile) && !(opened.get(d.readFile.fid) ?? "").includes("r")) {
+        out.push({ message: `${d.pathForLog()}: read handle fid ${d.readFile.fid} is ${opened.get(d.readFile.fid) ?? "not held"} on the server, not open for reading` })
+      }
+      if (isOpenFile(d.writeFile) && !(opened.get(d.writeFile.fid) ?? "").includes("w")) {
+        out.push({ message: `${d.pathForLog()}: write handle fid ${d.writeFile.fid} is ${opened.get(d.writeFile.fid) ?? "not held"} on the server, not open for writing` })
+      }
+    }
+    return out
   }
 
   function* exec(thread: OpThread, op: Op): Sim<OpResult> {
@@ -161,12 +184,27 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
   }
 }
 
+function isFreeLock(l: { readonly writer?: unknown; readonly readers?: readonly unknown[] }): boolean {
+  return (l.writer ?? null) === null && (l.readers?.length ?? 0) === 0
+}
+
+function isOpenFile(f: P9File | null): f is P9File {
+  return f !== null
+}
+
 function countFD(m: Map<dentry, number>, fd: FileDescription): void {
   const d = fd.Dentry().Impl<dentry>()
   m.set(d, (m.get(d) ?? 0) + 1)
 }
 
 const SET_ID_BITS = 0o6000
+
+/** JSON with keys sorted (a default mode is omitted from a tree, so key order may differ). */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x !== null && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  )
+}
 
 /**
  * The paths of the files whose setuid/setgid bits alone differ between the
@@ -198,7 +236,7 @@ function setIdBitsOnly(a: Tree, b: Tree, dir = ""): string[] | null {
     const mx = x.mode ?? 0o644
     const my = y.mode ?? 0o644
     if ((mx & ~SET_ID_BITS) !== (my & ~SET_ID_BITS)) return null
-    if (JSON.stringify({ ...x, mode: 0 }) !== JSON.stringify({ ...y, mode: 0 })) return null
+    if (canonical({ ...x, mode: 0 }) !== canonical({ ...y, mode: 0 })) return null
     out.push(path)
   }
   return out

@@ -339,9 +339,10 @@ export class VirtualFilesystem {
     const rp = this.rp(creds, pop)
     if ((opts.Flags & O_DIRECTORY) !== 0) rp.setMustBeDir()
     if ((opts.Flags & O_PATH) !== 0) {
-      // O_DIRECTORY still means the file must be a directory.
-      const path = (opts.Flags & O_DIRECTORY) !== 0 ? { ...pop.Path, Dir: true } : pop.Path
-      const [vd, err] = yield* this.GetDentryAt(ctx, creds, { ...pop, Path: path }, {})
+      // As the seed's OpenAt: GetDentryAt of the path as given, so O_DIRECTORY
+      // (kept by the flag mask above) is not checked (newer gVisor's
+      // openOPathFD checks it; DIALECTS.md: gofer.open.opath-ignores-directory).
+      const [vd, err] = yield* this.GetDentryAt(ctx, creds, pop, {})
       if (err !== null || vd === null) return [null, err]
       const fd = new FileDescription()
       const impl = new OpathFD((c) => opathStat(c, vd))

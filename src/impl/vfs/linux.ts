@@ -1,13 +1,9 @@
 // The Linux ABI constants the VFS layer and the ports use (gVisor's
 // pkg/abi/linux), with Linux's x86-64 values.
 
-export const S_IFMT = 0o170000
-export const S_IFSOCK = 0o140000
-export const S_IFLNK = 0o120000
-export const S_IFREG = 0o100000
-export const S_IFDIR = 0o040000
-export const S_IFCHR = 0o020000
-export const S_IFIFO = 0o010000
+// The file type bits: 9P2000.L sends Linux's, so they are defined once, with the protocol.
+import { S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from "../../sim/p9/api.js"
+export { S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from "../../sim/p9/api.js"
 export const S_ISUID = 0o4000
 export const S_ISGID = 0o2000
 export const S_ISVTX = 0o1000

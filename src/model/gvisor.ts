@@ -15,7 +15,7 @@
 
 import type { Dialect, DialectToken, Ruling } from "./dialect.js"
 import { Ctx, cleanPath, isErrno, lookupChild, MAXSYMLINKS, pathError, resolve } from "./path.js"
-import { MAY_EXEC, MAY_READ, MAY_WRITE, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP, isRoot, mayAccess } from "./perm.js"
+import { MAY_EXEC, MAY_READ, MAY_WRITE, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP, isRoot, mayAccess, ownerOrCapable, stickyForbids } from "./perm.js"
 import { Tx, type Inode, type ModelStateShape } from "./state.js"
 import type { Cred, Errno, Op, OpenFlag, OpOf, OpResult, Stat } from "./types.js"
 
@@ -37,6 +37,11 @@ interface Parent {
   readonly name: string
   /** The path ended in a slash (fspath.Path.Dir: rp.MustBeDir()). */
   readonly slash: boolean
+}
+
+/** Where a walk ended: the directory it ended in, the last component, and the file it names (the directory itself for `toParent` walks). */
+interface Walked extends Parent {
+  readonly ino: number
 }
 
 /** The path had no components ("/"): vfs's `!pop.Path.Begin.Ok()` on an absolute path. */
@@ -63,15 +68,12 @@ class G {
 
   /** CanActAsOwner: the owner, or CAP_FOWNER. */
   owner(ino: number): boolean {
-    return this.cred.uid === this.inode(ino).uid || isRoot(this.cred)
+    return ownerOrCapable(this.inode(ino), this.cred)
   }
 
-  /** vfs.CheckDeleteSticky. */
+  /** vfs.CheckDeleteSticky: Linux's check_sticky. */
   stickyForbids(dir: number, child: number): boolean {
-    const d = this.inode(dir)
-    if ((d.mode & S_ISVTX) === 0) return false
-    const ch = this.inode(child)
-    return this.cred.uid !== ch.uid && this.cred.uid !== d.uid && !isRoot(this.cred)
+    return stickyForbids(this.inode(dir), this.inode(child), this.cred)
   }
 
   /**
@@ -84,118 +86,75 @@ class G {
   }
 
   /**
-   * resolveLocked/openLocked's whole walk: the file `path` names, following
-   * a final symlink when `follow` (or a trailing slash) asks, and whether
-   * the path as finally walked ends in a slash (the original path's, or a
-   * followed final symlink's target's: rp.MustBeDir()).
+   * stepLocked over the components of `path` from the root, each symlink's
+   * target spliced into the path as ResolvingPath.HandleSymlink does
+   * (an absolute one restarting at the root). With `toParent`, every
+   * component but the last (walkParentDirLocked: no search permission is
+   * checked on the final parent; each caller checks what it needs, in its
+   * own order); otherwise all of them (resolveLocked, openLocked), a final
+   * symlink followed when `follow` or a trailing slash asks. `slash` is
+   * whether the path as finally walked ends in a slash (rp.MustBeDir()),
+   * and `absolute` whether the walk went through a symlink with an absolute
+   * target, however it ended.
    */
-  final(path: string, follow: boolean): { readonly ino: number; readonly slash: boolean } | Errno {
+  private walk(path: string, toParent: boolean, follow: boolean): { readonly end: Walked | typeof NO_COMPONENTS | Errno; readonly absolute: boolean } {
+    let absolute = false
+    const done = (end: Walked | typeof NO_COMPONENTS | Errno) => ({ end, absolute })
     const p = cleanPath(path)
     const bad = pathError(p)
-    if (bad !== undefined) return bad
+    if (bad !== undefined) return done(bad)
     const queue = p.split("/").filter((x) => x !== "")
     let slash = p.endsWith("/")
     let d = this.c.root
     let links = 0
-    if (queue.length === 0) return { ino: d, slash }
+    if (queue.length === 0) return done(toParent ? NO_COMPONENTS : { dir: d, name: "", ino: d, slash })
     for (;;) {
+      if (toParent && queue.length === 1) return done(this.inode(d).type !== "dir" ? "ENOTDIR" : { dir: d, name: queue[0]!, ino: d, slash })
       const name = queue.shift()!
-      if (this.inode(d).type !== "dir") return "ENOTDIR"
-      if (!this.may(d, MAY_EXEC)) return "EACCES"
+      if (this.inode(d).type !== "dir") return done("ENOTDIR")
+      if (!this.may(d, MAY_EXEC)) return done("EACCES")
       let next: number | Errno
       if (name === ".") next = d
       else if (name === "..") next = d === this.c.root ? d : this.inode(d).parent
       else next = this.child(d, name)
-      if (isErrno(next)) return next
+      if (isErrno(next)) return done(next)
       const node = this.inode(next)
       const last = queue.length === 0
       if (node.type === "symlink" && (!last || follow || slash)) {
-        if (++links > MAX_SYMLINK_TRAVERSALS) return "ELOOP"
-        if (node.target === "") return "ENOENT"
-        if (node.target.startsWith("/")) d = this.c.root
-        const comps = node.target.split("/").filter((x) => x !== "")
+        if (++links > MAX_SYMLINK_TRAVERSALS) return done("ELOOP")
+        if (node.target === "") return done("ENOENT")
+        if (node.target.startsWith("/")) {
+          d = this.c.root
+          absolute = true
+        }
         if (last) slash = slash || node.target.endsWith("/")
-        queue.unshift(...comps)
-        if (queue.length === 0) return { ino: d, slash: false }
+        queue.unshift(...node.target.split("/").filter((x) => x !== ""))
+        if (queue.length === 0) return done({ dir: d, name: "", ino: d, slash: false })
         continue
       }
-      if (last) return { ino: next, slash }
+      if (last) return done({ dir: d, name, ino: next, slash })
       d = next
     }
   }
 
+  /** resolveLocked/openLocked: the file `path` names (see walk). */
+  final(path: string, follow: boolean): { readonly ino: number; readonly slash: boolean } | Errno {
+    const end = this.walk(path, false, follow).end
+    return end === NO_COMPONENTS ? "ENOENT" : end
+  }
+
+  /** walkParentDirLocked: the parent directory and the last component (see walk). */
+  parent(path: string): Parent | typeof NO_COMPONENTS | Errno {
+    return this.walk(path, true, true).end
+  }
+
   /**
-   * Whether resolving `path` (every symlink followed) passes through a
+   * Whether resolving `path` (a final symlink followed) goes through a
    * symlink with an absolute target: gVisor then restarts the walk at the
    * root (resolveAbsSymlinkError) in a new call, outside renameMu.
    */
   followsAbsoluteSymlink(path: string): boolean {
-    const p = cleanPath(path)
-    if (pathError(p) !== undefined) return false
-    const queue = p.split("/").filter((x) => x !== "")
-    let d = this.c.root
-    let links = 0
-    while (queue.length > 0) {
-      const name = queue.shift()!
-      if (this.inode(d).type !== "dir") return false
-      if (name === ".") continue
-      if (name === "..") {
-        d = d === this.c.root ? d : this.inode(d).parent
-        continue
-      }
-      const next = lookupChild(this.c, d, name)
-      if (isErrno(next)) return false
-      const node = this.inode(next)
-      if (node.type === "symlink") {
-        if (++links > MAX_SYMLINK_TRAVERSALS) return false
-        if (node.target.startsWith("/")) return true
-        queue.unshift(...node.target.split("/").filter((x) => x !== ""))
-        continue
-      }
-      d = next
-    }
-    return false
-  }
-
-  /**
-   * stepLocked from `dir` for every component but the last (symlinks
-   * followed, their targets spliced into the path as
-   * ResolvingPath.HandleSymlink does), then walkParentDirLocked's final
-   * "must be a directory". No search permission is checked on the final
-   * parent here: each caller checks what it needs, in its own order.
-   */
-  parent(path: string): Parent | typeof NO_COMPONENTS | Errno {
-    const p = cleanPath(path)
-    const bad = pathError(p)
-    if (bad !== undefined) return bad
-    const queue = p.split("/").filter((s) => s !== "")
-    if (queue.length === 0) return NO_COMPONENTS
-    const slash = p.endsWith("/")
-    let d = this.c.root
-    let links = 0
-    while (queue.length > 1) {
-      const name = queue.shift()!
-      if (this.inode(d).type !== "dir") return "ENOTDIR"
-      if (!this.may(d, MAY_EXEC)) return "EACCES"
-      if (name === ".") continue
-      if (name === "..") {
-        d = d === this.c.root ? d : this.inode(d).parent
-        continue
-      }
-      const next = this.child(d, name)
-      if (isErrno(next)) return next
-      const node = this.inode(next)
-      if (node.type === "symlink") {
-        if (++links > MAX_SYMLINK_TRAVERSALS) return "ELOOP"
-        if (node.target === "") return "ENOENT"
-        if (node.target.startsWith("/")) d = this.c.root
-        queue.unshift(...node.target.split("/").filter((s) => s !== ""))
-        continue
-      }
-      d = next
-    }
-    if (this.inode(d).type !== "dir") return "ENOTDIR"
-    return { dir: d, name: queue[0]!, slash }
+    return this.walk(path, false, true).absolute
   }
 }
 
@@ -377,6 +336,13 @@ function isAncestor(g: G, a: number, d: number): boolean {
 // ---------------------------------------------------------------------------
 // open: vfs.OpenAt and gofer OpenAt / dentry.open.
 
+/** vfs.AccessTypesForOpenFlags: O_RDONLY reads (and writes with O_TRUNC), O_WRONLY writes, anything else both. */
+function accessTypesForOpenFlags(fl: ReadonlySet<OpenFlag>): number {
+  if (fl.has("O_WRONLY") && !fl.has("O_RDWR")) return MAY_WRITE
+  if (!fl.has("O_WRONLY") && !fl.has("O_RDWR")) return fl.has("O_TRUNC") ? MAY_READ | MAY_WRITE : MAY_READ
+  return MAY_READ | MAY_WRITE
+}
+
 function open(g: G, op: OpOf<"open">): Ruling | null {
   const fl = new Set<OpenFlag>(op.flags)
   if (fl.has("O_PATH")) {
@@ -420,10 +386,8 @@ function open(g: G, op: OpOf<"open">): Ruling | null {
   if (isErrno(target) || (creat && target.slash)) return null
   const ino = target.ino
   if (g.inode(ino).type !== "dir") return null
-  const wr = fl.has("O_WRONLY") || fl.has("O_RDWR") || fl.has("O_TRUNC")
-  if (!creat && !wr) return null
-  const rd = !fl.has("O_WRONLY") || fl.has("O_RDWR")
-  const ats = (rd ? MAY_READ : 0) | (wr ? MAY_WRITE : 0)
+  const ats = accessTypesForOpenFlags(fl)
+  if (!creat && (ats & MAY_WRITE) === 0) return null
   if (!g.may(ino, ats)) return rule("gofer.open.perm-before-eisdir", ["EACCES"])
   return null
 }
@@ -519,9 +483,7 @@ function openDirectSpecial(g: G, op: OpOf<"open">, regularFiles: boolean): Rulin
   const type = g.inode(target.ino).type
   if (!(type === "fifo" || type === "socket" || (regularFiles && type === "file"))) return null
   if (fl.has("O_DIRECTORY") || target.slash) return null
-  const wr = fl.has("O_WRONLY") || fl.has("O_RDWR") || fl.has("O_TRUNC")
-  const rd = !fl.has("O_WRONLY") || fl.has("O_RDWR")
-  if (!g.may(target.ino, (rd ? MAY_READ : 0) | (wr ? MAY_WRITE : 0))) return null
+  if (!g.may(target.ino, accessTypesForOpenFlags(fl))) return null
   return rule("gofer.open.direct-special-file", ["EINVAL"])
 }
 

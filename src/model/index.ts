@@ -21,6 +21,8 @@ enablePatches()
 export type { Patch } from "immer"
 export { Inodes, inodeExists, inodeStep, type DirEntryIno, type InodeStat, type InodeStep, type OrErrno, type Owner } from "./inode.js"
 
+/** A path as the kernel copies it (getname, gVisor's CopyInString): up to its terminating NUL. */
+export { cleanPath } from "./path.js"
 export { dialectStep, type Dialect, type DialectStep, type Ruling } from "./dialect.js"
 export { goferDialect } from "./gvisor.js"
 

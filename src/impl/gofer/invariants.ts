@@ -47,7 +47,8 @@ function reachable(fs: filesystem): dentry[] {
   return out
 }
 
-function isFree(lock: { readonly holder?: unknown; readonly writer?: unknown; readonly readers?: readonly unknown[] }): boolean {
+/** Whether a Mutex or RWMutex is held by no one. */
+export function isFree(lock: { readonly holder?: unknown; readonly writer?: unknown; readonly readers?: readonly unknown[] }): boolean {
   if ("holder" in lock) return lock.holder === null
   return lock.writer === null && (lock.readers?.length ?? 0) === 0
 }

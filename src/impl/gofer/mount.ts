@@ -17,7 +17,7 @@ import { Syscalls } from "../vfs/syscalls.js"
 import { VirtualFilesystem } from "../vfs/vfs.js"
 import type { dentry } from "./dentry.js"
 import { filesystem } from "./filesystem.js"
-import { checkGofer, InvariantState, leakedFids } from "./invariants.js"
+import { checkGofer, InvariantState, isFree, leakedFids } from "./invariants.js"
 import { MountOptionError, parseGoferOptions, type filesystemOptions, InteropModeExclusive, InteropModeShared, InteropModeWritethrough } from "./options.js"
 
 /** The parts of a gofer mount a test or checker may look at. */
@@ -95,7 +95,7 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
     const out: { message: string }[] = []
     for (const d of f.syncableDentries) {
       // Only while no one is switching the handles (ensureSharedHandle, destroyLocked).
-      if (!isFreeLock(d.handleMu) || d.refs === -1) continue
+      if (!isFree(d.handleMu) || d.refs === -1) continue
       if (isOpenFile(d.readFile) && !(opened.get(d.readFile.fid) ?? "").includes("r")) {
         out.push({ message: `${d.pathForLog()}: read handle fid ${d.readFile.fid} is ${opened.get(d.readFile.fid) ?? "not held"} on the server, not open for reading` })
       }
@@ -182,10 +182,6 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
     finish,
     state: () => ({ server, fs, client, opts }),
   }
-}
-
-function isFreeLock(l: { readonly writer?: unknown; readonly readers?: readonly unknown[] }): boolean {
-  return (l.writer ?? null) === null && (l.readers?.length ?? 0) === 0
 }
 
 function isOpenFile(f: P9File | null): f is P9File {

@@ -7,6 +7,7 @@
 // threads, as the contract says.
 
 import type { Cred, DirEntry, Errno, NodeType, Op, OpResult, RootAttrs, Stat, Tree, TreeNode } from "../../model/types.js"
+import { cleanPath } from "../../model/index.js"
 import type { FinalRecorder } from "../../sim/mount.js"
 import type { Sim } from "../../sim/scheduler.js"
 import type { Ctx } from "./context.js"
@@ -146,7 +147,7 @@ export class Syscalls {
    * bytes or more, ENOENT for an empty one (no AT_EMPTY_PATH here).
    */
   private pop(given: string, followFinalSymlink: boolean): PathOperation | Errno {
-    const path = cString(given)
+    const path = cleanPath(given)
     if (path.length >= PATH_MAX) return "ENAMETOOLONG"
     if (path.length === 0) return "ENOENT"
     return { Root: this.root, Start: this.root, Path: Parse(path), FollowFinalSymlink: followFinalSymlink }
@@ -317,7 +318,7 @@ export class Syscalls {
         return e !== null ? err(e) : {}
       }
       case "symlink": {
-        const target = cString(op.target)
+        const target = cleanPath(op.target)
         if (target.length >= PATH_MAX) return err("ENAMETOOLONG")
         if (target.length === 0) return err("ENOENT")
         const pop = this.pop(op.path, false)
@@ -499,12 +500,6 @@ export class Syscalls {
 }
 
 const TREE_DEFAULT_MODE: Readonly<Record<NodeType, number>> = { file: 0o644, dir: 0o755, symlink: 0o777, fifo: 0o644, socket: 0o644 }
-
-/** CopyInString: a path is read up to its terminating NUL. */
-function cString(s: string): string {
-  const nul = s.indexOf("\0")
-  return nul >= 0 ? s.slice(0, nul) : s
-}
 
 /** Sets a key even when it is "__proto__" (as the model's toTree does). */
 function define(out: Record<string, TreeNode>, name: string, node: TreeNode): void {

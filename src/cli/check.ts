@@ -29,9 +29,10 @@ import {
 import { CHECK_NAMES, type CheckName } from "../sim/events.js"
 import { MUTANTS } from "../sim/mutants.js"
 import { GOFER_MUTANTS } from "../impl/gofer/mutants.js"
+import { TMPFS_MUTANTS } from "../impl/tmpfs/filesystem.js"
 
 /** Test-only mutants, by mount kind (each the mount's own option `mutant=NAME`). */
-const MUTANTS_BY_MOUNT: Readonly<Record<string, Readonly<Record<string, string>>>> = { model: MUTANTS, gofer: GOFER_MUTANTS }
+const MUTANTS_BY_MOUNT: Readonly<Record<string, Readonly<Record<string, string>>>> = { model: MUTANTS, gofer: GOFER_MUTANTS, tmpfs: TMPFS_MUTANTS }
 import type { RunReport } from "../sim/run.js"
 import type { Mount, Scenario } from "../sim/scenario.js"
 import { shrinkFailure, type ShrinkResult, type Size } from "../sim/shrink.js"
@@ -201,9 +202,10 @@ function mountOf(flags: CheckFlags): Mount {
   switch (flags.mount) {
     case "model":
     case "gofer":
+    case "tmpfs":
       return { kind: flags.mount, ...options }
     default:
-      throw new InputError(`--mount: unknown mount kind ${JSON.stringify(flags.mount)} (expected model or gofer)`)
+      throw new InputError(`--mount: unknown mount kind ${JSON.stringify(flags.mount)} (expected model, gofer or tmpfs)`)
   }
 }
 

@@ -43,6 +43,18 @@ export interface Ruling {
 
 export interface Dialect {
   readonly name: string
+  /**
+   * The system's path walks are not atomic with its ops: the checker may
+   * place an op's walk before the op (lincheck/fs.ts, "non-atomic walks").
+   */
+  readonly nonAtomicWalks?: boolean
+  /**
+   * The system checks an op's permissions on what it has cached and acts
+   * later, under no lock that a chmod or chown takes: the checker may place
+   * the checks at one of the op's walk stages, before its effect
+   * (lincheck/early.ts, "early permission checks").
+   */
+  readonly earlyPermissionChecks?: boolean
   /** Where this system's result for `op` may differ from Linux's (`linux`), the results it gives; null where it does as Linux. */
   rule(before: ModelStateShape, op: Op, cred: Cred, linux: OpResult): Ruling | null
 }

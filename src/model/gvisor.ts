@@ -17,6 +17,7 @@ import type { Dialect, DialectToken, Ruling } from "./dialect.js"
 import { Ctx, cleanPath, isErrno, lookupChild, MAXSYMLINKS, pathError, resolve } from "./path.js"
 import { MAY_EXEC, MAY_READ, MAY_WRITE, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP, isRoot, mayAccess, ownerOrCapable, stickyForbids } from "./perm.js"
 import { Tx, type Inode, type ModelStateShape } from "./state.js"
+import { PIPE_BUF, PIPE_SIZE } from "./ops.js"
 import type { Cred, Errno, Op, OpenFlag, OpOf, OpResult, Stat } from "./types.js"
 
 /** gofer maxFilenameLen: 9P strings have a 2-byte length. */
@@ -618,6 +619,32 @@ function writeMode(g: G, op: OpOf<"write"> | OpOf<"pwrite">, specialFileFDs: boo
   return setModeOnSuccess(specialFileFDs ? "gofer.write.special-file-keeps-suid" : "gofer.write.clear-suid-sgid", f.ino, mode, ["linux"])
 }
 
+/**
+ * regularFileFD.pwrite sets the offset to the file's size for O_APPEND
+ * ("offset = int64(d.size)") before it copies anything, and returns
+ * `offset + n` as the final offset, which Write stores: a write of no bytes
+ * moves an O_APPEND description's offset to the end of the file
+ * (specialFileFD.pwrite, regular files under cache=none, does the same).
+ * Linux's generic_write_checks returns for a count of 0 before it looks at
+ * IOCB_APPEND: the offset stays.
+ */
+function emptyAppendWrite(g: G, op: OpOf<"write">): Ruling | null {
+  if (op.data.length !== 0) return null
+  const f = g.c.tx.fd(op.fd)
+  if (f === undefined || f.pathOnly || !f.writable || !f.append) return null
+  const i = g.inode(f.ino)
+  if (i.type !== "file" || f.offset === i.data.length) return null
+  const end = i.data.length
+  return {
+    rule: "gofer.write.empty-append-moves-offset",
+    results: ["linux"],
+    adjust: (tx) => {
+      const d = tx.fd(op.fd)
+      if (d !== undefined) tx.setFd(op.fd, { ...d, offset: end })
+    },
+  }
+}
+
 /** Linux's result (or `results`), with the file's mode set to `mode` when the op succeeds. */
 function setModeOnSuccess(name: string, ino: number, mode: number, results: readonly DialectToken[]): Ruling {
   return {
@@ -626,6 +653,32 @@ function setModeOnSuccess(name: string, ino: number, mode: number, results: read
     adjust: (tx) => {
       if (tx.must(ino).mode !== mode) tx.update(ino, { mode })
     },
+  }
+}
+
+/**
+ * A FIFO write with no reader: Linux says EPIPE. A description opened with
+ * access mode 3 (openFifoMode3) reads nothing, but its read-write server
+ * handle is a reader on the server, so the gofer's write goes into the
+ * pipe (while there is room: the model's pipe size, as in Linux).
+ */
+function fifoWriteToPhantomReader(g: G, op: OpOf<"write">, linux: OpResult): Ruling | null {
+  if (!("errno" in linux) || linux.errno !== "EPIPE") return null
+  const f = g.c.tx.fd(op.fd)
+  if (f === undefined || g.inode(f.ino).type !== "fifo") return null
+  const fds = g.c.tx.fds()
+  const phantom = Object.keys(fds).some((k) => {
+    const d = fds[k]!
+    return d.ino === f.ino && !d.readable && !d.writable && !d.pathOnly
+  })
+  if (!phantom) return null
+  const room = PIPE_SIZE - g.inode(f.ino).data.length
+  if (room <= 0 || (op.data.length <= PIPE_BUF && op.data.length > room)) return rule("gofer.open.fifo-mode-3", ["EAGAIN"])
+  const n = Math.min(room, op.data.length)
+  return {
+    rule: "gofer.open.fifo-mode-3",
+    results: [{ result: { count: n } }],
+    adjust: (tx) => tx.update(f.ino, { data: tx.must(f.ino).data + op.data.slice(0, n) }),
   }
 }
 
@@ -711,6 +764,14 @@ function absoluteSymlinkRestart(g: G, op: Op, linux: OpResult, ruling: Ruling | 
 export function goferDialect(options: GoferDialectOptions): Dialect {
   return {
     name: options.specialFileFDs ? "gvisor-gofer-none" : options.shared ? "gvisor-gofer-shared" : "gvisor-gofer",
+    // vfs.VirtualFilesystem.RenameAt and LinkAt resolve the old path in a
+    // filesystem call of their own; an absolute symlink restarts the walk
+    // in a new call (resolveAbsSymlinkError).
+    nonAtomicWalks: true,
+    // checkPermissions and CheckSetStat read the cached mode, uid and gid
+    // (atomic loads) before the RPC, under no lock setStat takes: a chmod or
+    // chown may land between an op's checks and its effect.
+    earlyPermissionChecks: true,
     rule(before: ModelStateShape, op: Op, cred: Cred, linux: OpResult): Ruling | null {
       const g = new G(before, cred)
       return absoluteSymlinkRestart(g, op, linux, opRule(g, op, linux))
@@ -753,7 +814,7 @@ export function goferDialect(options: GoferDialectOptions): Dialect {
         case "pwrite":
           return positional(g, op) ?? writeMode(g, op, options.specialFileFDs)
         case "write":
-          return writeMode(g, op, options.specialFileFDs)
+          return writeMode(g, op, options.specialFileFDs) ?? emptyAppendWrite(g, op) ?? fifoWriteToPhantomReader(g, op, linux)
         case "ftruncate":
           return ftruncateMode(g, op)
         case "getdents":

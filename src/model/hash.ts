@@ -43,7 +43,7 @@ function mixStr(h: number, s: string): number {
   return h
 }
 
-const TYPE_CODE = { file: 1, dir: 2, symlink: 3, fifo: 4, socket: 5 } as const
+const TYPE_CODE = { file: 1, dir: 2, symlink: 3, fifo: 4, socket: 5, chardev: 6 } as const
 
 function hashRecord(h: number, r: Readonly<Record<string, string | number>> | null): number {
   if (r === null) return mix(h, 0)

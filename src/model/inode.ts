@@ -9,19 +9,29 @@
 // Names given here are single components: the caller (the 9P server)
 // rejects "", "/" and the like before; "." and ".." get Linux's answers.
 
-import { bindPathOnly, checkXattrName, chmodOf, chownOf, close, entriesOf, flagSet, fstat, fsync, getxattrOf, linkIn, listxattrOf, mkdirIn, mknodIn, NAME_LENGTH_MAX, openAt, openInode, pread, pwrite, read, readlinkOf, removexattrOf, renameIn, rmdirIn, setxattrOf, statOf, symlinkIn, symlinkTarget, truncateOf, unlinkIn, utimensOf, write, XATTR_SIZE_MAX, type DirEntryIno, type Done } from "./ops.js"
-import { Ctx, isErrno, lastComponent, lookupChild, parentAtName, type Owner } from "./path.js"
-import { getInode, Tx, type ModelStateShape } from "./state.js"
-import { isErr, type Cred, type Errno, type MknodType, type OpenFlag, type OpResult, type Stat, type TimeSpec, type XattrFlag } from "./types.js"
+import { bindPathOnly, checkXattrName, chmodOf, chownOf, close, entriesOf, flagSet, fstat, fsync, ftruncate, getxattrOf, linkIn, listxattrOf, lseek, mkdirIn, mknodIn, mknodWhiteoutIn, NAME_LENGTH_MAX, openAt, openInode, openLast, pread, pwrite, read, readlinkOf, removexattrOf, renameIn, rmdirIn, setxattrOf, statOf, symlinkIn, symlinkTarget, truncateOf, unlinkIn, utimensOf, write, XATTR_SIZE_MAX, type Blocks, type DirEntryIno, type Done, type OpenLastState } from "./ops.js"
+import { Ctx, isErrno, Last, lastComponent, lookupChild, parentAtName, type Owner, type ParentAt } from "./path.js"
+import { contractType, getInode, Tx, type InodeType, type ModelStateShape } from "./state.js"
+import { isErr, type Cred, type Errno, type MknodType, type OpenFlag, type OpResult, type RenameFlag, type Stat, type TimeSpec, type Whence, type XattrFlag } from "./types.js"
 import type { Patch } from "immer"
 
-export type { DirEntryIno } from "./ops.js"
+export type { Blocks, DirEntryIno, OpenLastState } from "./ops.js"
+export { openLastState } from "./ops.js"
 export type { Owner } from "./path.js"
+export type { InodeType } from "./state.js"
 
 /** A stat of an inode with its change counter (a 9P server's qid.version). */
 export interface InodeStat extends Stat {
   readonly version: number
+  /** The inode's own type: `type`, or "chardev" (the 0:0 device, whose `type` says "file"). */
+  readonly kind: InodeType
 }
+
+/** What an open by name (`Inodes.openLast`) gives: an open description, a symlink to follow, or an errno. */
+export type OpenLastResult =
+  | { readonly ino: number; readonly created: boolean; readonly blocks?: Blocks }
+  | { readonly link: number; readonly target: string }
+  | { readonly errno: Errno }
 
 /** A value, or the errno that took its place. */
 export type OrErrno<T> = T | { readonly errno: Errno }
@@ -41,7 +51,7 @@ export class Inodes {
   /** The inode's attributes, or undefined once it is gone (no name and no open description). */
   stat(ino: number): InodeStat | undefined {
     const i = this.c.tx.inode(ino)
-    return i === undefined ? undefined : { ...statOf(i), version: i.version }
+    return i === undefined ? undefined : { ...statOf(i), version: i.version, kind: i.type }
   }
 
   /** The entries of directory `dir` with their inodes, sorted by name (a server's own look, touching no atime); undefined for a non-directory. */
@@ -49,7 +59,7 @@ export class Inodes {
     const d = this.c.tx.inode(dir)
     if (d === undefined || d.children === null) return undefined
     const { names, inos } = d.children
-    return names.map((name, k) => ({ name, ino: inos[k] as number, type: this.c.inode(inos[k] as number).type }))
+    return names.map((name, k) => ({ name, ino: inos[k] as number, type: contractType(this.c.inode(inos[k] as number).type) }))
   }
 
   /** A directory's "..": its parent, the root's being itself; undefined for a non-directory. */
@@ -76,6 +86,40 @@ export class Inodes {
     return outcome(openInode(this.c, ino, { fd }, flagSet(flags)))
   }
 
+  /**
+   * As `open`, and what the open waits for: a FIFO opened without
+   * O_NONBLOCK is bound at once but, with no description of the other end,
+   * Linux returns only once one is opened (the caller waits).
+   */
+  openWaiting(ino: number, flags: readonly OpenFlag[], fd: string): { readonly result: OpResult; readonly blocks?: Blocks } {
+    const d = openInode(this.c, ino, { fd }, flagSet(flags))
+    return d.blocks === undefined ? { result: d.result } : { result: d.result, blocks: d.blocks }
+  }
+
+  /**
+   * openat(dir, name, flags, mode) of a path's last component, one turn of
+   * open_last_lookups: `name` is "" for a path with no components (the
+   * directory itself), "." or ".." as Linux classifies them; `slash` says
+   * the name was followed by a slash. A symlink to follow (a final one, not
+   * O_NOFOLLOW, not O_CREAT|O_EXCL) is returned with its target, its atime
+   * touched: the caller walks the target and calls again with the same
+   * `state` (openLastState of the flags) for its last component.
+   */
+  openLast(dir: number, name: string, slash: boolean, flags: readonly OpenFlag[], mode: number | undefined, fd: string, state: OpenLastState): OpenLastResult {
+    const p: ParentAt | Errno = name === "" ? { dir, name: "", type: Last.Root, slash: false } : parentAtName(this.c, dir, name, slash)
+    if (isErrno(p)) return { errno: p }
+    const before = this.c.tx.nextIno
+    const r = openLast(this.c, p, mode === undefined ? { fd } : { fd, mode }, flagSet(flags), state)
+    if ("link" in r) {
+      this.c.touchAtime(r.link)
+      return { link: r.link, target: this.c.inode(r.link).target }
+    }
+    if (isErr(r.result)) return { errno: r.result.errno }
+    const ino = this.c.tx.fd(fd)!.ino
+    const created = this.c.tx.nextIno !== before
+    return r.blocks === undefined ? { ino, created } : { ino, created, blocks: r.blocks }
+  }
+
   /** openat(dir, name, O_CREAT | O_EXCL | flags, mode) as `fd`. */
   create(dir: number, name: string, flags: readonly OpenFlag[], mode: number, fd: string): OrErrno<{ readonly ino: number }> {
     const fl = flagSet([...flags, "O_CREAT", "O_EXCL"])
@@ -83,18 +127,24 @@ export class Inodes {
     return isErr(r) ? { errno: r.errno } : { ino: this.c.tx.fd(fd)!.ino }
   }
 
-  mkdir(dir: number, name: string, mode: number): OrErrno<{ readonly ino: number }> {
-    return this.created(dir, name, mkdirIn(this.c, parentAtName(this.c, dir, name), mode))
+  /** `slash`: the name was followed by a slash in the caller's path (so for mknod, symlink, link, unlink, rmdir and rename). */
+  mkdir(dir: number, name: string, mode: number, slash = false): OrErrno<{ readonly ino: number }> {
+    return this.created(dir, name, mkdirIn(this.c, parentAtName(this.c, dir, name, slash), mode))
   }
 
-  mknod(dir: number, name: string, type: MknodType, mode: number): OrErrno<{ readonly ino: number }> {
-    return this.created(dir, name, mknodIn(this.c, parentAtName(this.c, dir, name), type, mode))
+  mknod(dir: number, name: string, type: MknodType, mode: number, slash = false): OrErrno<{ readonly ino: number }> {
+    return this.created(dir, name, mknodIn(this.c, parentAtName(this.c, dir, name, slash), type, mode))
   }
 
-  symlink(dir: number, name: string, target: string): OrErrno<{ readonly ino: number }> {
+  /** mknod of the 0:0 character device: an overlay whiteout (no contract op makes one). */
+  mknodWhiteout(dir: number, name: string, mode: number, slash = false): OrErrno<{ readonly ino: number }> {
+    return this.created(dir, name, mknodWhiteoutIn(this.c, parentAtName(this.c, dir, name, slash), mode))
+  }
+
+  symlink(dir: number, name: string, target: string, slash = false): OrErrno<{ readonly ino: number }> {
     const t = symlinkTarget(target)
     if (isErrno(t)) return { errno: t }
-    return this.created(dir, name, symlinkIn(this.c, parentAtName(this.c, dir, name), t.target))
+    return this.created(dir, name, symlinkIn(this.c, parentAtName(this.c, dir, name, slash), t.target))
   }
 
   private created(dir: number, name: string, d: Done): OrErrno<{ readonly ino: number }> {
@@ -103,22 +153,24 @@ export class Inodes {
   }
 
   /** linkat(target, dir, name). */
-  link(dir: number, name: string, target: number): OpResult {
-    return outcome(linkIn(this.c, target, parentAtName(this.c, dir, name)))
+  link(dir: number, name: string, target: number, slash = false): OpResult {
+    return outcome(linkIn(this.c, target, parentAtName(this.c, dir, name, slash)))
   }
 
-  unlink(dir: number, name: string): OpResult {
-    return outcome(unlinkIn(this.c, parentAtName(this.c, dir, name)))
+  unlink(dir: number, name: string, slash = false): OpResult {
+    return outcome(unlinkIn(this.c, parentAtName(this.c, dir, name, slash)))
   }
 
-  rmdir(dir: number, name: string): OpResult {
-    return outcome(rmdirIn(this.c, parentAtName(this.c, dir, name)))
+  rmdir(dir: number, name: string, slash = false): OpResult {
+    return outcome(rmdirIn(this.c, parentAtName(this.c, dir, name, slash)))
   }
 
-  rename(oldDir: number, oldName: string, newDir: number, newName: string): OpResult {
-    const from = parentAtName(this.c, oldDir, oldName)
+  /** renameat2 (RENAME_NOREPLACE and RENAME_EXCHANGE together are EINVAL first, as the syscall checks). */
+  rename(oldDir: number, oldName: string, newDir: number, newName: string, flags: readonly RenameFlag[] = [], oldSlash = false, newSlash = false): OpResult {
+    if (flags.includes("RENAME_NOREPLACE") && flags.includes("RENAME_EXCHANGE")) return { errno: "EINVAL" }
+    const from = parentAtName(this.c, oldDir, oldName, oldSlash)
     if (isErrno(from)) return { errno: from }
-    return outcome(renameIn(this.c, from, parentAtName(this.c, newDir, newName), []))
+    return outcome(renameIn(this.c, from, parentAtName(this.c, newDir, newName, newSlash), flags))
   }
 
   chmod(ino: number, mode: number): OpResult {
@@ -141,6 +193,17 @@ export class Inodes {
 
   readlink(ino: number): OpResult {
     return outcome(readlinkOf(this.c, ino))
+  }
+
+  /** A symlink's target without touching anything (undefined for other inodes). */
+  target(ino: number): string | undefined {
+    const i = this.c.tx.inode(ino)
+    return i === undefined || i.type !== "symlink" ? undefined : i.target
+  }
+
+  /** touch_atime: a path walk following a symlink (pick_link) touches it. */
+  touchAtime(ino: number): void {
+    this.c.touchAtime(ino)
   }
 
   getxattr(ino: number, name: string): OpResult {
@@ -190,6 +253,16 @@ export class Inodes {
   /** write(2) on the description `fd`. */
   writeNext(fd: string, data: string): OpResult {
     return outcome(write(this.c, { op: "write", fd, data }))
+  }
+
+  /** lseek(2) on the description `fd`. */
+  lseek(fd: string, offset: number, whence: Whence): OpResult {
+    return outcome(lseek(this.c, { op: "lseek", fd, offset, whence }))
+  }
+
+  /** ftruncate(2) on the description `fd`. */
+  ftruncate(fd: string, length: number): OpResult {
+    return outcome(ftruncate(this.c, { op: "ftruncate", fd, length }))
   }
 
   fsync(fd: string): OpResult {

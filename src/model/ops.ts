@@ -18,10 +18,10 @@ import {
   shouldDropSgid,
   stickyForbids,
 } from "./perm.js"
-import { Ctx, Last, MAXSYMLINKS, cleanPath, pathError, createIn, isErrno, lastComponent, lookupChild, parentAt, resolve, resolveParent, type ParentAt } from "./path.js"
+import { Ctx, Last, cleanPath, followLink, startWalk, pathError, createIn, isErrno, lastComponent, lookupChild, resolve, resolveParent, type ParentAt } from "./path.js"
 import { EMPTY_DIRENTS, direntDelete, direntSet } from "./dirents.js"
-import { withKey, type Inode, type OpenFile, type Tx } from "./state.js"
-import type { DirEntry, Errno, MknodType, NodeType, Op, OpOf, OpResult, OpenFlag, RenameFlag, Stat, TimeSpec, XattrFlag } from "./types.js"
+import { contractType, withKey, type Inode, type InodeType, type OpenFile, type Tx } from "./state.js"
+import type { DirEntry, Errno, MknodType, Op, OpOf, OpResult, OpenFlag, RenameFlag, Stat, TimeSpec, XattrFlag } from "./types.js"
 
 /** The largest file the model stores (its data is a string); beyond it writes are EFBIG. See DIVERGENCES.md. */
 export const FILE_SIZE_MAX = 1 << 24
@@ -73,7 +73,7 @@ export function statOf(i: Inode): Stat {
     size = (2 + (i.children?.names.length ?? 0)) * BOGO_DIRENT_SIZE
   }
   return {
-    type: i.type,
+    type: contractType(i.type),
     mode: i.mode,
     uid: i.uid,
     gid: i.gid,
@@ -89,7 +89,7 @@ export function statOf(i: Inode): Stat {
 // ---------------------------------------------------------------------------
 // Inode and directory-entry helpers.
 
-function makeInode(c: Ctx, dir: number, type: NodeType, mode: number): Inode {
+function makeInode(c: Ctx, dir: number, type: InodeType, mode: number): Inode {
   const parent = c.inode(dir)
   // inode_init_owner: a setgid directory passes on its group, and its setgid bit to subdirectories.
   let gid = c.owner.gid
@@ -237,7 +237,7 @@ export function open(c: Ctx, op: OpOf<"open">): Done {
   const bad = pathError(path)
   if (bad !== undefined) return err(bad)
   if (fl.has("O_PATH")) return openPath(c, op, path, fl)
-  return openAt(c, parentAt(c, c.root, path), op, fl)
+  return openAt(c, startWalk(c, path), op, fl)
 }
 
 /** The access mode of open flags, and the permission it asks for (build_open_flags, with O_TRUNC asking for write). */
@@ -255,68 +255,81 @@ export interface OpenRequest {
 }
 
 /**
+ * What open_last_lookups keeps from one turn to the next: whether a final
+ * symlink is followed and whether the file must be a directory (a trailing
+ * slash sets both for a plain open).
+ */
+export interface OpenLastState {
+  follow: boolean
+  wantDir: boolean
+}
+
+export function openLastState(fl: Set<OpenFlag>): OpenLastState {
+  const creat = fl.has("O_CREAT")
+  return { follow: !fl.has("O_NOFOLLOW") && !(creat && fl.has("O_EXCL")), wantDir: fl.has("O_DIRECTORY") }
+}
+
+/**
+ * One turn of open_last_lookups and, unless it meets a symlink to follow,
+ * do_open: the last component `p` is looked up (created with O_CREAT when
+ * missing) and opened as `op.fd`. A symlink to follow is returned for the
+ * caller to walk (pick_link: it counts it, touches its atime and resolves its
+ * body), then to call this again with the body's last component.
+ */
+export function openLast(c: Ctx, p: ParentAt, op: OpenRequest, fl: Set<OpenFlag>, st: OpenLastState): Done | { readonly link: number } {
+  const { acc, accMode } = accessOf(fl)
+  let ino: number
+  let created = false
+  if (p.type !== Last.Norm) {
+    ino = lastComponent(c, p, false, false) as number
+  } else if (!fl.has("O_CREAT")) {
+    if (p.slash) {
+      st.follow = true
+      st.wantDir = true
+    }
+    const child = lookupChild(c, p.dir, p.name)
+    if (isErrno(child)) return err(child)
+    ino = child
+  } else {
+    if (p.slash) return err("EISDIR")
+    const child = lookupChild(c, p.dir, p.name)
+    if (child === "ENAMETOOLONG") return err(child)
+    if (isErrno(child)) {
+      // lookup_open: may_o_create, or EROFS when the mount is read-only.
+      const createError = c.readOnly ? "EROFS" : c.mayCreate(p.dir)
+      if (createError !== undefined) return err(createError)
+      const mode = stripSgid(c, p.dir, op.mode ?? 0o644)
+      const node = makeInode(c, p.dir, "file", mode)
+      c.tx.put(node)
+      addEntry(c, p.dir, p.name, node.ino, false)
+      ino = node.ino
+      created = true
+    } else ino = child
+  }
+  if (!created && p.type === Last.Norm && st.follow && c.inode(ino).type === "symlink") return { link: ino }
+  return doOpen(c, op, fl, ino, created, acc, accMode, st.wantDir, p.dir)
+}
+
+/**
  * path_openat from the last component's parent on (open_last_lookups,
  * do_open): shared by open(2) and the inode-level openat of a name in a
  * directory inode. `first` is the parent lookup of the path.
  */
 export function openAt(c: Ctx, first: ParentAt | Errno, op: OpenRequest, fl: Set<OpenFlag>): Done {
-  const { acc, accMode } = accessOf(fl)
-  const creat = fl.has("O_CREAT")
-  const excl = creat && fl.has("O_EXCL")
-  let follow = !fl.has("O_NOFOLLOW") && !excl
-  let wantDir = fl.has("O_DIRECTORY")
-
+  const st = openLastState(fl)
   let p: ParentAt | Errno = first
-  let ino: number
-  let created = false
   // open_last_lookups, looping over trailing symlinks as path_openat does.
   for (;;) {
     if (isErrno(p)) return err(p)
-    if (p.type !== Last.Norm) {
-      ino = lastComponent(c, p, false, false) as number
-      break
-    }
-    if (!creat) {
-      if (p.slash) {
-        follow = true
-        wantDir = true
-      }
-      const child = lookupChild(c, p.dir, p.name)
-      if (isErrno(child)) return err(child)
-      ino = child
-    } else {
-      if (p.slash) return err("EISDIR")
-      const child = lookupChild(c, p.dir, p.name)
-      if (child === "ENAMETOOLONG") return err(child)
-      if (isErrno(child)) {
-        // lookup_open: may_o_create, or EROFS when the mount is read-only.
-        const createError = c.readOnly ? "EROFS" : c.mayCreate(p.dir)
-        if (createError !== undefined) return err(createError)
-        const mode = stripSgid(c, p.dir, op.mode ?? 0o644)
-        const node = makeInode(c, p.dir, "file", mode)
-        c.tx.put(node)
-        addEntry(c, p.dir, p.name, node.ino, false)
-        ino = node.ino
-        created = true
-        break
-      }
-      ino = child
-    }
-    if (c.inode(ino).type === "symlink" && follow) {
-      if (++c.links > MAXSYMLINKS) return err("ELOOP")
-      c.touchAtime(ino)
-      const body = c.inode(ino).target
-      p = parentAt(c, body.startsWith("/") ? c.root : p.dir, body)
-      continue
-    }
-    break
+    const r = openLast(c, p, op, fl, st)
+    if (!("link" in r)) return r
+    // pick_link (followLink also records where a non-atomic walk may stop).
+    p = followLink(c, p.dir, r.link, st.wantDir)
   }
-  const dirOfLast = isErrno(p) ? c.root : p.dir
-  return doOpen(c, op, fl, ino, created, acc, accMode, wantDir, dirOfLast)
 }
 
 function openPath(c: Ctx, op: OpOf<"open">, path: string, fl: Set<OpenFlag>): Done {
-  const at = parentAt(c, c.root, path)
+  const at = startWalk(c, path)
   if (isErrno(at)) return err(at)
   const ino = lastComponent(c, at, !fl.has("O_NOFOLLOW"), fl.has("O_DIRECTORY"))
   if (isErrno(ino)) return err(ino)
@@ -390,7 +403,8 @@ function doOpen(
   const writable = acc === Acc.Write || acc === Acc.ReadWrite
   const nonblock = fl.has("O_NONBLOCK")
   let blocks: Blocks | undefined
-  if (node.type === "socket") return err("ENXIO")
+  // A socket cannot be opened; nor can the 0:0 character device (chrdev_open finds no driver).
+  if (node.type === "socket" || node.type === "chardev") return err("ENXIO")
   if (node.type === "fifo") {
     // fifo_open
     if (acc === Acc.None) return err("EINVAL")
@@ -590,7 +604,7 @@ export function entriesOf(c: Ctx, fd: string): DirEntryIno[] | Errno {
   const children = d.children ?? EMPTY_DIRENTS
   const entries = children.names.map((name, k) => {
     const ino = children.inos[k] as number
-    return { name, type: c.inode(ino).type, ino }
+    return { name, type: contractType(c.inode(ino).type), ino }
   })
   c.touchAtime(f.ino)
   return entries
@@ -641,7 +655,7 @@ export function mkdir(c: Ctx, op: OpOf<"mkdir">): Done {
 }
 
 /** A new inode of `type` entered under a name filename_create found free, after may_create. */
-function createNode(c: Ctx, at: { dir: number; name: string } | Errno, type: NodeType, mode: (dir: number) => number, target = ""): Done {
+function createNode(c: Ctx, at: { dir: number; name: string } | Errno, type: InodeType, mode: (dir: number) => number, target = ""): Done {
   if (isErrno(at)) return err(at)
   const denied = c.mayCreate(at.dir)
   if (denied !== undefined) return err(denied)
@@ -665,6 +679,16 @@ export function mknod(c: Ctx, op: OpOf<"mknod">): Done {
 export function mknodIn(c: Ctx, p: ParentAt | Errno, type: MknodType, mode: number): Done {
   if (isErrno(p)) return err(p)
   return createNode(c, createIn(c, p, false), type, (dir) => stripSgid(c, dir, mode))
+}
+
+/**
+ * mknod of the 0:0 character device (an overlay whiteout; not reachable
+ * from the contract's mknod). vfs_mknod asks CAP_MKNOD for devices but not
+ * for the whiteout device, so only may_create applies.
+ */
+export function mknodWhiteoutIn(c: Ctx, p: ParentAt | Errno, mode: number): Done {
+  if (isErrno(p)) return err(p)
+  return createNode(c, createIn(c, p, false), "chardev", (dir) => stripSgid(c, dir, mode & 0o7777))
 }
 
 export function symlink(c: Ctx, op: OpOf<"symlink">): Done {

@@ -32,6 +32,19 @@ export interface ParentAt {
   readonly slash: boolean
 }
 
+/**
+ * A point from which the walk of an op's first path can go on: walk `path`
+ * from the directory `dir` (or the root, if `path` is absolute) with `links`
+ * symlinks already followed. An empty `path` names `dir` itself, whatever
+ * its type. The linearizability checker uses cuts to let a path walk take
+ * effect before the op it serves (lincheck/fs.ts, "non-atomic walks").
+ */
+export interface WalkCut {
+  readonly dir: number
+  readonly path: string
+  readonly links: number
+}
+
 /** Who a new inode belongs to. */
 export interface Owner {
   readonly uid: number
@@ -46,6 +59,12 @@ export interface Owner {
  */
 export class Ctx {
   links = 0
+  /** When set, every symlink the walk follows adds the cut just past it. */
+  cuts: WalkCut[] | null = null
+  /** The unwalked rest of each path being walked, outermost first (for cuts). */
+  readonly rests: string[] = []
+  /** The cut the walk of the op's first path resumes from; the first walk consumes it. */
+  resume: WalkCut | null = null
   constructor(
     readonly tx: Tx,
     readonly cred: Cred,
@@ -124,11 +143,34 @@ export function lookupChild(c: Ctx, dir: number, name: string): number | Errno {
 }
 
 /** pick_link: count the link against MAXSYMLINKS, touch its atime, and start walking its body. */
-function followLink(c: Ctx, dir: number, link: number): ParentAt | Errno {
+export function followLink(c: Ctx, dir: number, link: number, slash = false): ParentAt | Errno {
   if (++c.links > MAXSYMLINKS) return "ELOOP"
   c.touchAtime(link)
   const body = c.inode(link).target
-  return parentAt(c, body.startsWith("/") ? c.root : dir, body)
+  const base = body.startsWith("/") ? c.root : dir
+  if (c.cuts !== null) {
+    // What is left to walk: the body, then what follows the link in each enclosing path.
+    let rest = body
+    for (let i = c.rests.length - 1; i >= 0; i--) rest += "/" + (c.rests[i] as string)
+    c.cuts.push({ dir: base, path: slash ? rest + "/" : rest, links: c.links })
+  }
+  return parentAt(c, base, body)
+}
+
+/**
+ * The start of the op's first path walk: the root, or the cut it resumes
+ * from (a cut's directory may have been removed since: ENOENT, as a walk
+ * in a removed directory finds nothing).
+ */
+export function startWalk(c: Ctx, path: string): ParentAt | Errno {
+  const r = c.resume
+  if (r === null) return parentAt(c, c.root, path)
+  c.resume = null
+  if (c.tx.inode(r.dir) === undefined) return "ENOENT"
+  c.links = r.links
+  if (r.path === "") return { dir: r.dir, name: "", type: Last.Root, slash: false }
+  if (!r.path.startsWith("/") && c.inode(r.dir).type !== "dir") return "ENOTDIR"
+  return parentAt(c, r.dir, r.path)
 }
 
 /**
@@ -142,7 +184,9 @@ export function parentAt(c: Ctx, start: number, path: string): ParentAt | Errno 
   if (comps.length === 0) return { dir, name: "", type: Last.Root, slash: false }
   for (let i = 0; i < comps.length - 1; i++) {
     if (!c.mayLookup(dir)) return "EACCES"
+    if (c.cuts !== null) c.rests.push(comps.slice(i + 1).join("/") + (path.endsWith("/") ? "/" : ""))
     const next = walkOne(c, dir, comps[i] as string)
+    if (c.cuts !== null) c.rests.pop()
     if (isErrno(next)) return next
     dir = next
   }
@@ -161,9 +205,9 @@ function lastOf(c: Ctx, dir: number, name: string, slash: boolean): ParentAt | E
  * the directory inode `dir` (an *at() syscall's dirfd): the inode-level
  * operations are the *at() syscalls with an inode for the dirfd.
  */
-export function parentAtName(c: Ctx, dir: number, name: string): ParentAt | Errno {
+export function parentAtName(c: Ctx, dir: number, name: string, slash = false): ParentAt | Errno {
   if (c.inode(dir).type !== "dir") return "ENOTDIR"
-  return lastOf(c, dir, name, false)
+  return lastOf(c, dir, name, slash)
 }
 
 /** walk_component for a component that is not the last: follow symlinks; the result must be a directory. */
@@ -202,7 +246,7 @@ export function lastComponent(c: Ctx, p: ParentAt, follow: boolean, wantDir: boo
     const slash = p.slash && p.type === Last.Norm
     const dirWanted = wantDir || slash
     if (node.type === "symlink" && (follow || slash)) {
-      const body = followLink(c, p.dir, ino)
+      const body = followLink(c, p.dir, ino, dirWanted)
       if (isErrno(body)) return body
       p = body
       follow = true
@@ -219,7 +263,7 @@ export function resolve(c: Ctx, path: string, follow: boolean, wantDir = false):
   const p = cleanPath(path)
   const bad = pathError(p)
   if (bad !== undefined) return bad
-  const at = parentAt(c, c.root, p)
+  const at = startWalk(c, p)
   if (isErrno(at)) return at
   return lastComponent(c, at, follow, wantDir)
 }
@@ -229,7 +273,7 @@ export function resolveParent(c: Ctx, path: string): ParentAt | Errno {
   const p = cleanPath(path)
   const bad = pathError(p)
   if (bad !== undefined) return bad
-  return parentAt(c, c.root, p)
+  return startWalk(c, p)
 }
 
 /**

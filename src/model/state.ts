@@ -13,10 +13,24 @@ import type { Patch } from "immer"
 import type { Dirents } from "./dirents.js"
 import type { NodeType } from "./types.js"
 
+/**
+ * An inode's type: the contract's node types, and "chardev", a character
+ * device. Only the 0:0 device exists (an overlay whiteout): it comes from an
+ * overlay layer's tree or the inode-level mknod the overlay uses, never from
+ * a contract op. The contract has no device type: its Stat and directory
+ * entries show a chardev as "file" (see `contractType`).
+ */
+export type InodeType = NodeType | "chardev"
+
+/** The contract's name for an inode type (a device shows as a file: the contract has no device type). */
+export function contractType(t: InodeType): NodeType {
+  return t === "chardev" ? "file" : t
+}
+
 /** One inode. A single shape for every type keeps property access monomorphic. */
 export interface Inode {
   readonly ino: number
-  readonly type: NodeType
+  readonly type: InodeType
   /** Permission bits with setuid/setgid/sticky (mode & 0o7777). */
   readonly mode: number
   readonly uid: number

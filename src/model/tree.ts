@@ -2,14 +2,18 @@
 
 import { InputError } from "./schema.js"
 import { EMPTY_DIRENTS, direntsOf } from "./dirents.js"
-import { BUCKET_BITS, BUCKET_MASK, BUCKET_SIZE, copyArray, emptyRecord, type Bucket, type Inode, type ModelStateShape, type OpenFile } from "./state.js"
+import { BUCKET_BITS, BUCKET_MASK, BUCKET_SIZE, copyArray, emptyRecord, type Bucket, type Inode, type InodeType, type ModelStateShape, type OpenFile } from "./state.js"
 import { FILE_SIZE_MAX, XATTR_NAME_MAX, XATTR_SIZE_MAX } from "./ops.js"
 import { NAME_MAX, PATH_MAX } from "./path.js"
 import type { NodeType, RootAttrs, Tree, TreeNode } from "./types.js"
 
 export const ROOT_INO = 1
 
-const DEFAULT_MODE: Record<NodeType, number> = { file: 0o644, dir: 0o755, symlink: 0o777, fifo: 0o644, socket: 0o644 }
+const DEFAULT_MODE: Record<InodeType, number> = { file: 0o644, dir: 0o755, symlink: 0o777, fifo: 0o644, socket: 0o644, chardev: 0 }
+
+/** The xattr that makes an overlay layer's directory opaque, and its value (overlayfs writes "y"). */
+export const OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
+export const OVERLAY_OPAQUE_VALUE = "y"
 
 function fail(where: string, message: string): never {
   throw new InputError(`tree: ${where === "" ? "/" : where}: ${message}`)
@@ -40,15 +44,18 @@ function checkXattrs(where: string, type: NodeType, xattrs: Readonly<Record<stri
 
 /**
  * Builds the inodes of a tree: names in sorted order (so inode numbers are
- * reproducible), hard links resolved after every real node exists.
+ * reproducible), hard links resolved after every real node exists. With
+ * `layer` (an overlay layer's tree, scenario.md 1.3) a `whiteout` node is
+ * the 0:0 character device and an `"opaque": true` directory carries
+ * trusted.overlay.opaque = "y"; elsewhere both are input errors.
  */
-export function buildState(tree: Tree, root: RootAttrs = {}, readOnly = false, now = 0): ModelStateShape {
+export function buildState(tree: Tree, root: RootAttrs = {}, readOnly = false, now = 0, layer = false): ModelStateShape {
   const inodes = new Map<number, Inode>()
   // Entries while building (null-prototype: any name is a plain key), made Dirents at the end.
   const entriesOf = new Map<number, Record<string, number>>()
   let nextIno = ROOT_INO + 1
   const links: { dir: number; name: string; link: string; where: string }[] = []
-  const mk = (ino: number, type: NodeType, node: { mode?: number; uid?: number; gid?: number }, parent: number, extra: Partial<Inode>): Inode => ({
+  const mk = (ino: number, type: InodeType, node: { mode?: number; uid?: number; gid?: number }, parent: number, extra: Partial<Inode>): Inode => ({
     ino,
     type,
     mode: (node.mode ?? DEFAULT_MODE[type]) & 0o7777,
@@ -80,9 +87,12 @@ export function buildState(tree: Tree, root: RootAttrs = {}, readOnly = false, n
         continue
       }
       const n = node as Exclude<TreeNode, { link: string }>
-      if (n.type === "whiteout") fail(path, "whiteout nodes exist only in overlay layers")
+      if (n.type === "whiteout" && !layer) fail(path, "whiteout nodes exist only in overlay layers")
       const ino = nextIno++
       switch (n.type) {
+        case "whiteout":
+          inodes.set(ino, mk(ino, "chardev", {}, dirIno, {}))
+          break
         case "file": {
           const data = n.data ?? ""
           if (data.length > FILE_SIZE_MAX) fail(path, `file data is longer than the model's ${FILE_SIZE_MAX} bytes`)
@@ -90,9 +100,16 @@ export function buildState(tree: Tree, root: RootAttrs = {}, readOnly = false, n
           break
         }
         case "dir": {
-          if (n.opaque !== undefined) fail(path, "opaque directories exist only in overlay layers")
+          if (n.opaque !== undefined && !layer) fail(path, "opaque directories exist only in overlay layers")
           fill(ino, n.children, path)
-          inodes.set(ino, mk(ino, "dir", n, dirIno, { children: EMPTY_DIRENTS, xattrs: checkXattrs(path, "dir", n.xattrs) }))
+          let xattrs = checkXattrs(path, "dir", n.xattrs)
+          if (n.opaque === true) {
+            const x = emptyRecord<string>()
+            if (xattrs !== null) for (const k in xattrs) x[k] = xattrs[k] as string
+            x[OVERLAY_OPAQUE_XATTR] = OVERLAY_OPAQUE_VALUE
+            xattrs = Object.freeze(x)
+          }
+          inodes.set(ino, mk(ino, "dir", n, dirIno, { children: EMPTY_DIRENTS, xattrs }))
           break
         }
         case "symlink":
@@ -172,9 +189,11 @@ export function buildState(tree: Tree, root: RootAttrs = {}, readOnly = false, n
 /**
  * The tree a state holds (contract format): names sorted, a non-directory's
  * later names written as { link: first path }, the first path being the
- * first met in a depth-first walk over sorted names.
+ * first met in a depth-first walk over sorted names. A 0:0 character device
+ * is a `whiteout` node; with `layer`, a directory whose
+ * trusted.overlay.opaque is "y" is written `"opaque": true`.
  */
-export function stateToTree(s: ModelStateShape, get: (ino: number) => Inode | undefined): { tree: Tree; root: Required<RootAttrs> } {
+export function stateToTree(s: ModelStateShape, get: (ino: number) => Inode | undefined, layer = false): { tree: Tree; root: Required<RootAttrs> } {
   const firstPath = new Map<number, string>()
   const walk = (dirIno: number, where: string): Tree => {
     const dir = get(dirIno) as Inode
@@ -193,7 +212,7 @@ export function stateToTree(s: ModelStateShape, get: (ino: number) => Inode | un
         }
         firstPath.set(ino, path)
       }
-      defineEntry(out, name, nodeOf(i, i.type === "dir" ? walk(ino, path) : undefined))
+      defineEntry(out, name, nodeOf(i, i.type === "dir" ? walk(ino, path) : undefined, layer))
     }
     return out
   }
@@ -207,11 +226,13 @@ function defineEntry(out: Record<string, TreeNode>, name: string, node: TreeNode
   Object.defineProperty(out, name, { value: node, enumerable: true, writable: true, configurable: true })
 }
 
-function nodeOf(i: Inode, children: Tree | undefined): TreeNode {
+function nodeOf(i: Inode, children: Tree | undefined, layer: boolean): TreeNode {
+  if (i.type === "chardev") return { type: "whiteout" }
   const n: Record<string, unknown> = { type: i.type }
   if (i.type === "file") n["data"] = i.data
   if (i.type === "symlink") n["target"] = i.target
   if (i.type === "dir") n["children"] = children
+  if (layer && i.type === "dir" && i.xattrs !== null && i.xattrs[OVERLAY_OPAQUE_XATTR] === OVERLAY_OPAQUE_VALUE) n["opaque"] = true
   if (i.mode !== DEFAULT_MODE[i.type]) n["mode"] = i.mode
   if (i.uid !== 0) n["uid"] = i.uid
   if (i.gid !== 0) n["gid"] = i.gid

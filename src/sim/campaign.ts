@@ -49,10 +49,12 @@ export interface ScenarioShape {
    */
   readonly slashOnlySymlinks?: boolean
   /**
-   * Setuid and setgid bits in generated modes. Default true. The gofer's
-   * cached modes keep showing bits a chown has made the server drop (the
-   * gofer's FINDINGS.md, chown-same-ids) until the dentry is evicted, which
-   * no per-op rule can follow: their campaigns generate no such bits.
+   * Setuid and setgid bits in generated modes. Default true. The gofer
+   * clears them on write from its cached mode, which under
+   * InteropModeShared a chmod does not update (its FINDINGS.md,
+   * write-setid-stale-mode), and under fscache keeps showing bits a chown
+   * has made the server drop (chown-same-ids) until the dentry is evicted;
+   * no per-op rule can follow either: gofer campaigns generate no such bits.
    */
   readonly setIdBits?: boolean
 }
@@ -60,8 +62,9 @@ export interface ScenarioShape {
 /** The shape's defaults for its mount: what a campaign of that filesystem can check (see ScenarioShape). */
 export function shapeDefaults(mount: Mount): { readonly links: boolean; readonly privateFds: boolean; readonly slashOnlySymlinks: boolean; readonly setIdBits: boolean } {
   if (mount.kind === "model") return { links: true, privateFds: false, slashOnlySymlinks: true, setIdBits: true }
-  const cache = /(?:^|,)cache=([^,]*)/.exec(mount.options ?? "")?.[1] ?? "fscache"
-  return { links: false, privateFds: true, slashOnlySymlinks: false, setIdBits: cache === "remote_revalidating" || cache === "none" }
+  // tmpfs applies the model's rules; gVisor's VFS in front of it resolves a link's old path in a call of its own, and mishandles a path past a "/" symlink target.
+  if (mount.kind === "tmpfs") return { links: false, privateFds: true, slashOnlySymlinks: false, setIdBits: true }
+  return { links: false, privateFds: true, slashOnlySymlinks: false, setIdBits: false }
 }
 
 /** 9P requests a generated fault may hit. */

@@ -28,6 +28,13 @@ export interface MountInstance {
    */
   readonly dialect?: DialectName
   /**
+   * The tree the reference model starts from, and its root's attributes,
+   * when it is not the scenario's `remote` (an overlay: the merged tree of
+   * its layers). The history's `initial` is this tree; `readOnly`: the
+   * model judges the run as a read-only mount (an overlay with no upper layer).
+   */
+  initialTree?(): { readonly tree: Tree; readonly root?: RootAttrs; readonly readOnly?: boolean }
+  /**
    * Mounts the filesystem (a client attaches over RPCs), on a thread of its
    * own before the scenario's threads start. An errno means the mount failed.
    */

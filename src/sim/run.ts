@@ -191,7 +191,7 @@ function runScenario(s: Scenario, options: RunOptions, strategy: Strategy): RunR
   }
   let lincheckUnknown = false
   if (checks.has("lincheck") && end.kind !== "stopped" && end.kind !== "divergence") {
-    lincheckUnknown = !judgeHistory(s, ops, sched, mount.dialect ?? "linux")
+    lincheckUnknown = !judgeHistory(s, ops, sched, mount.dialect ?? "linux", mount.initialTree?.())
   }
   let verdict = sched.verdictOf(end)
   if (verdict === "pass" && lincheckUnknown) verdict = "unknown"
@@ -242,14 +242,14 @@ function* finalThread(sched: Scheduler, mount: MountInstance, ops: OpRecord[], d
 export const FINAL_THREAD = "fsim.final"
 
 /** The run's operations as an `fsim.history/1`, times being event numbers. */
-export function historyOf(s: Scenario, ops: readonly OpRecord[], dialect: DialectName = "linux"): History {
+export function historyOf(s: Scenario, ops: readonly OpRecord[], dialect: DialectName = "linux", initial?: { readonly tree: Tree; readonly root?: RootAttrs }): History {
   const creds: Record<string, Cred> = {}
   for (const t of [...s.threads, ...(s.external ?? [])]) if (t.cred !== undefined) creds[t.name] = t.cred
   const externalNames = new Set((s.external ?? []).map((t) => t.name))
   return {
     format: HISTORY_FORMAT,
-    initial: s.remote ?? {},
-    ...(s.root !== undefined ? { root: s.root } : {}),
+    initial: initial !== undefined ? initial.tree : (s.remote ?? {}),
+    ...(initial !== undefined ? (initial.root !== undefined ? { root: initial.root } : {}) : s.root !== undefined ? { root: s.root } : {}),
     ...(dialect !== "linux" ? { dialect } : {}),
     ...(dialect !== "linux" && (s.external ?? []).length > 0 ? { external: (s.external ?? []).map((t) => t.name) } : {}),
     creds,
@@ -274,9 +274,9 @@ function externalFd(op: Op): Op {
  * false when the checker gave up within its budget (the verdict is then
  * unknown, never a pass).
  */
-function judgeHistory(s: Scenario, ops: readonly OpRecord[], sched: Scheduler, dialect: DialectName): boolean {
-  const history = historyOf(s, ops, dialect)
-  const readOnly = s.mount.kind === "model" && s.mount.options !== undefined && parseModelOptions(s.mount.options).readOnly
+function judgeHistory(s: Scenario, ops: readonly OpRecord[], sched: Scheduler, dialect: DialectName, initial?: { readonly tree: Tree; readonly root?: RootAttrs; readonly readOnly?: boolean }): boolean {
+  const history = historyOf(s, ops, dialect, initial)
+  const readOnly = (s.mount.kind === "model" && s.mount.options !== undefined && parseModelOptions(s.mount.options).readOnly) || initial?.readOnly === true
   const out = checkHistory(history, { readOnly })
   if (out.linearizable === true) return true
   if (out.linearizable === null) return false

@@ -15,6 +15,8 @@ export type Layer =
 export type Mount =
   | { readonly kind: "model"; readonly options?: string }
   | { readonly kind: "gofer"; readonly options?: string }
+  /** fsim's port of gVisor's tmpfs alone, holding `remote` (a contract extension: src/impl/tmpfs/README.md). */
+  | { readonly kind: "tmpfs"; readonly options?: string }
   | { readonly kind: "overlay"; readonly upper?: Layer; readonly lower: readonly Layer[]; readonly options?: string }
 
 /**
@@ -63,6 +65,7 @@ const LayerSchema = Schema.Union([
 const MountSchema = Schema.Union([
   Schema.Struct({ kind: Schema.Literal("model"), options: Schema.optionalKey(Schema.String) }),
   Schema.Struct({ kind: Schema.Literal("gofer"), options: Schema.optionalKey(Schema.String) }),
+  Schema.Struct({ kind: Schema.Literal("tmpfs"), options: Schema.optionalKey(Schema.String) }),
   Schema.Struct({
     kind: Schema.Literal("overlay"),
     upper: Schema.optionalKey(LayerSchema),

@@ -6,7 +6,10 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
 import { knownFinding } from "../../src/impl/gofer/findings.js"
+import { checkHistory } from "../../src/model/lincheck/index.js"
 import { replayTrace } from "../../src/sim/replay.js"
+import { historyOf, type RunReport } from "../../src/sim/run.js"
+import type { Scenario } from "../../src/sim/scenario.js"
 import { loadTrace } from "../../src/sim/trace.js"
 import { ROOT } from "../cli/helpers.js"
 
@@ -37,6 +40,34 @@ describe("gofer findings", () => {
     const run = replay("gofer-finding-hard-link-caches.jsonl")
     expect(run.verdict).toBe("fail")
     expect(knownFinding(run.violations)).toBeNull()
+  })
+
+  it("write-setid-stale-mode: under remote_revalidating a write clears setgid from the mode cached before a chmod", () => {
+    const run = replay("gofer-finding-write-setid-stale-mode.jsonl")
+    expect(run.verdict).toBe("fail")
+    expect(run.violations[0]?.message).toMatch(/saw mode 02775.*would have returned mode 0775/)
+    expect(knownFinding(run.violations)).toBeNull()
+  })
+
+  // Accepted by the dialect: the traces pass, and their histories are linearizable
+  // only with the rule (Linux's model rejects them).
+  const judged = (run: RunReport, dialect: "gvisor-gofer" | "linux") => checkHistory(historyOf(run.subject as Scenario, run.ops, dialect))
+
+  it("stale-permission-check: a mkdir checked before a chmod took the parent's search permission creates after it", () => {
+    const run = replay("gofer-finding-stale-permission-check.jsonl")
+    expect(run.verdict).toBe("pass")
+    // The stat saw the new mode and the old link count: the mkdir went on after the chmod.
+    expect(run.ops.find((o) => o.op.op === "stat" && o.thread === "t1")?.result).toMatchObject({ mode: 0o644, nlink: 2 })
+    expect(judged(run, "gvisor-gofer").departures).toMatchObject({ "perm.checked-before-effect": 1 })
+    expect(judged(run, "linux").linearizable).toBe(false)
+  })
+
+  it("empty-append-write-offset: a write of no bytes moves an O_APPEND description's offset to the end", () => {
+    const run = replay("gofer-finding-empty-append-write-offset.jsonl")
+    expect(run.verdict).toBe("pass")
+    expect(run.ops.find((o) => o.op.op === "read" && o.thread === "t2")?.result).toEqual({ data: "" })
+    expect(judged(run, "gvisor-gofer").departures).toMatchObject({ "gofer.write.empty-append-moves-offset": 1 })
+    expect(judged(run, "linux").linearizable).toBe(false)
   })
 
   it("the recognizer needs every violation to match", () => {

@@ -9,9 +9,18 @@ where they are used. It speaks JSON lines on stdin/stdout:
                                           build tree T in DIR/sN (its own
                                           tmpfs, remounted read-only, if B),
                                           then chroot into it
+  {"cmd": "begin_overlay", "id": N, "upper": T|null, "lower": [T...], "root": R}
+                                          build each layer in its own
+                                          directory of a fresh tmpfs at DIR/sN
+                                          (whiteouts, opaque directories),
+                                          mount overlayfs over them (read-only
+                                          without an upper layer), chroot into
+                                          the merged directory; answers the
+                                          layers as read back before the mount
   {"cmd": "op", "op": OP, "cred": C}      run one contract op as C
   {"cmd": "end"}                          close every fd, read the tree back,
-                                          leave the chroot
+                                          leave the chroot (after an overlay:
+                                          unmount it and read every layer back)
   {"cmd": "quit"}                         unmount and exit
 
 Each answer is one JSON object. Scenario paths are used literally inside the
@@ -50,6 +59,11 @@ MS_RDONLY = 1
 MS_REMOUNT = 32
 MNT_DETACH = 2
 SYS_getdents64 = 217
+OVL_OPAQUE = b"trusted.overlay.opaque"
+# Overlayfs features off, as gVisor's overlay has none of them (see
+# test/linux/overlay.ts): directories from a lower layer cannot be renamed
+# (EXDEV), copy-up breaks lower hard links, inode numbers are not remapped.
+OVERLAY_OPTIONS = b"redirect_dir=off,index=off,xino=off,metacopy=off"
 RENAME_FLAGS = {"RENAME_NOREPLACE": 1, "RENAME_EXCHANGE": 2}
 XATTR_FLAGS = {"XATTR_CREATE": os.XATTR_CREATE, "XATTR_REPLACE": os.XATTR_REPLACE}
 OPEN_FLAGS = {
@@ -67,6 +81,7 @@ base = None
 fds = {}
 in_chroot = False
 scenario_mount = None
+overlay = None  # {"merged": DIR, "upper": DIR|None, "lower": [DIR]} while an overlay scenario runs
 root_fd = None  # the scenario's root, opened as root, for syncfs
 
 
@@ -155,8 +170,14 @@ def build(tree, where, links):
             os.mkfifo(path, 0o600)
         elif t == "socket":
             os.mknod(path, 0o600 | stat.S_IFSOCK)
+        elif t == "whiteout":
+            # Overlay layers only: what overlayfs itself writes (ovl_do_whiteout).
+            os.mknod(path, stat.S_IFCHR, os.makedev(0, 0))
+            continue
         else:
             raise ValueError("cannot build node type %r" % t)
+        if node.get("opaque"):
+            os.setxattr(path, OVL_OPAQUE, b"y", follow_symlinks=False)
         settle(path, node, t)
 
 
@@ -169,13 +190,21 @@ def settle(path, node, t):
         os.chmod(path, node.get("mode", DEFAULT_MODE[t]))
 
 
-def read_tree(where, first):
+def read_tree(where, first, layer=False):
+    """The tree under `where`. With `layer` (an overlay layer read directly):
+    0:0 character devices as whiteouts, trusted.overlay.opaque "y" as
+    `opaque`, and any other trusted.overlay.* names listed in `overlay_xattrs`
+    (overlayfs's own metadata, e.g. origin, impure)."""
     out = {}
     for name in sorted(os.listdir(where or b"/")):
         path = where + b"/" + name
         st = os.lstat(path)
         t = type_of(st.st_mode)
         key = s_(name)
+        if layer and stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+            # Whiteouts may share one inode (ovl_whiteout links them): never a `link`.
+            out[key] = {"type": "whiteout"}
+            continue
         if t != "dir":
             if st.st_ino in first:
                 out[key] = {"link": s_(first[st.st_ino])}
@@ -195,7 +224,7 @@ def read_tree(where, first):
         elif t == "symlink":
             node["target"] = s_(os.readlink(path))
         elif t == "dir":
-            node["children"] = read_tree(path, first)
+            node["children"] = read_tree(path, first, layer)
         mode = st.st_mode & 0o7777
         if mode != DEFAULT_MODE.get(t, -1):
             node["mode"] = mode
@@ -207,6 +236,14 @@ def read_tree(where, first):
             names = sorted(n for n in os.listxattr(path, follow_symlinks=False) if n.startswith("user."))
             if names:
                 node["xattrs"] = {n: s_(os.getxattr(path, n, follow_symlinks=False)) for n in names}
+        if layer:
+            own = sorted(n for n in os.listxattr(path, follow_symlinks=False) if n.startswith("trusted.overlay."))
+            if t == "dir" and "trusted.overlay.opaque" in own:
+                if os.getxattr(path, OVL_OPAQUE, follow_symlinks=False) == b"y":
+                    node["opaque"] = True
+                    own.remove("trusted.overlay.opaque")
+            if own:
+                node["overlay_xattrs"] = own
         out[key] = node
     return out
 
@@ -258,8 +295,77 @@ def cmd_begin(req):
     return {"ok": True}
 
 
+def build_layer(where, tree, root):
+    """One overlay layer: `tree` in the directory `where` (built inside a chroot, as `begin` builds)."""
+    global in_chroot
+    os.mkdir(where, 0o755)
+    os.chroot(where)
+    os.chdir(b"/")
+    in_chroot = True
+    links = []
+    build(tree, b"", links)
+    for path, target in links:
+        os.link(target, path, follow_symlinks=False)
+    os.chown(b"/", root.get("uid", 0), root.get("gid", 0))
+    os.chmod(b"/", root.get("mode", 0o755))
+    leave_chroot()
+
+
+def read_layer(where):
+    global in_chroot
+    os.chroot(where)
+    os.chdir(b"/")
+    in_chroot = True
+    try:
+        return read_tree(b"", {}, True)
+    finally:
+        leave_chroot()
+
+
+def read_layers():
+    return {"upper": None if overlay["upper"] is None else read_layer(overlay["upper"]),
+            "lower": [read_layer(d) for d in overlay["lower"]]}
+
+
+def cmd_begin_overlay(req):
+    """Every layer on one fresh tmpfs (so overlayfs sees one filesystem:
+    samefs), the root attributes on each layer's root."""
+    global in_chroot, scenario_mount, overlay, root_fd
+    be_root()
+    leave_chroot()
+    fds.clear()
+    sdir = base + b"/s%d" % req["id"]
+    os.mkdir(sdir, 0o755)
+    check(libc.mount(b"fsim-overlay-layers", sdir, b"tmpfs", 0, b"mode=0755"))
+    scenario_mount = sdir
+    root = req.get("root", {})
+    upper = req.get("upper")
+    lowers = req["lower"]
+    if len(lowers) == 0 or (upper is None and len(lowers) < 2):
+        raise ValueError("an overlay needs a lower layer, and two without an upper layer")
+    overlay = {"merged": sdir + b"/m", "upper": None if upper is None else sdir + b"/u", "lower": []}
+    for i, t in enumerate(lowers):
+        d = sdir + b"/l%d" % i
+        build_layer(d, t, root)
+        overlay["lower"].append(d)
+    opts = b"lowerdir=" + b":".join(overlay["lower"])
+    if upper is not None:
+        build_layer(overlay["upper"], upper, root)
+        os.mkdir(sdir + b"/w", 0o755)
+        opts += b",upperdir=" + overlay["upper"] + b",workdir=" + sdir + b"/w"
+    opts += b"," + OVERLAY_OPTIONS
+    layers = read_layers()
+    os.mkdir(overlay["merged"], 0o755)
+    check(libc.mount(b"fsim-overlay", overlay["merged"], b"overlay", 0, opts))
+    os.chroot(overlay["merged"])
+    os.chdir(b"/")
+    in_chroot = True
+    root_fd = os.open(b"/", os.O_RDONLY | os.O_DIRECTORY)
+    return {"ok": True, "layers": layers, "options": s_(opts)}
+
+
 def cmd_end(req):
-    global scenario_mount
+    global scenario_mount, overlay
     be_root()
     global root_fd
     for fd in fds.values():
@@ -271,10 +377,15 @@ def cmd_end(req):
     tree = read_tree(b"", {})
     root = {"mode": st.st_mode & 0o7777, "uid": st.st_uid, "gid": st.st_gid}
     leave_chroot()
+    out = {"tree": tree, "root": root}
+    if overlay is not None:
+        check(libc.umount2(overlay["merged"], 0))
+        out["layers"] = read_layers()
+        overlay = None
     if scenario_mount is not None:
         check(libc.umount2(scenario_mount, MNT_DETACH))
         scenario_mount = None
-    return {"tree": tree, "root": root}
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -297,21 +408,24 @@ def getdents(fd):
     os.lseek(fd, 0, os.SEEK_SET)
     entries = []
     buf = ctypes.create_string_buffer(65536)
-    while True:
-        n = check(libc.syscall(SYS_getdents64, fd, buf, 65536))
-        if n == 0:
-            break
-        raw = buf.raw[:n]
-        off = 0
-        while off < n:
-            reclen = int.from_bytes(raw[off + 16:off + 18], "little")
-            dtype = raw[off + 18]
-            name = raw[off + 19:off + reclen].split(b"\0", 1)[0]
-            off += reclen
-            if name in (b".", b".."):
-                continue
-            entries.append({"name": s_(name), "type": DT.get(dtype, "other")})
-    os.lseek(fd, pos, os.SEEK_SET)
+    try:
+        while True:
+            n = check(libc.syscall(SYS_getdents64, fd, buf, 65536))
+            if n == 0:
+                break
+            raw = buf.raw[:n]
+            off = 0
+            while off < n:
+                reclen = int.from_bytes(raw[off + 16:off + 18], "little")
+                dtype = raw[off + 18]
+                name = raw[off + 19:off + reclen].split(b"\0", 1)[0]
+                off += reclen
+                if name in (b".", b".."):
+                    continue
+                entries.append({"name": s_(name), "type": DT.get(dtype, "other")})
+    finally:
+        # Left where it was, even when the listing fails (a removed directory: ENOENT).
+        os.lseek(fd, pos, os.SEEK_SET)
     entries.sort(key=lambda e: b(e["name"]))
     return {"entries": entries}
 
@@ -468,7 +582,7 @@ def cmd_quit(req):
     return {"ok": True}
 
 
-COMMANDS = {"init": cmd_init, "begin": cmd_begin, "op": cmd_op, "end": cmd_end, "quit": cmd_quit}
+COMMANDS = {"init": cmd_init, "begin": cmd_begin, "begin_overlay": cmd_begin_overlay, "op": cmd_op, "end": cmd_end, "quit": cmd_quit}
 
 
 def main():

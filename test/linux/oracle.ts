@@ -6,6 +6,16 @@ import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import type { Cred, Op, OpResult, RootAttrs, Tree } from "../../src/model/types.js"
 
+/**
+ * Overlay layers as read directly (oracle.py read_tree with `layer`):
+ * whiteouts, `opaque` directories, and overlayfs's other own xattrs listed
+ * as `overlay_xattrs` (not a contract field).
+ */
+export interface LayerTrees {
+  readonly upper: Tree | null
+  readonly lower: readonly Tree[]
+}
+
 const SCRIPT = fileURLToPath(new URL("./oracle.py", import.meta.url))
 
 export class LinuxOracle {
@@ -53,13 +63,24 @@ export class LinuxOracle {
     await this.request({ cmd: "begin", id, tree, root, read_only: readOnly })
   }
 
+  /**
+   * Builds the layers (top first) on a fresh tmpfs, mounts overlayfs over
+   * them (read-only without an upper layer) and enters the merged
+   * directory; returns the layers as read back before the mount.
+   */
+  async beginOverlay(id: number, upper: Tree | null, lower: readonly Tree[], root: RootAttrs): Promise<LayerTrees> {
+    const r = await this.request({ cmd: "begin_overlay", id, upper, lower, root })
+    return r["layers"] as LayerTrees
+  }
+
   async op(op: Op, cred: Cred): Promise<OpResult> {
     const r = await this.request({ cmd: "op", op, cred })
     return r["result"] as OpResult
   }
 
-  async end(): Promise<{ tree: Tree; root: Required<RootAttrs> }> {
-    return (await this.request({ cmd: "end" })) as unknown as { tree: Tree; root: Required<RootAttrs> }
+  /** The final tree; after an overlay, also every layer as read back once it is unmounted. */
+  async end(): Promise<{ tree: Tree; root: Required<RootAttrs>; layers?: LayerTrees }> {
+    return (await this.request({ cmd: "end" })) as unknown as { tree: Tree; root: Required<RootAttrs>; layers?: LayerTrees }
   }
 
   async quit(): Promise<void> {

@@ -37,6 +37,21 @@ describe("the gvisor-gofer dialect", () => {
     expect(g.rule).toBe("gofer.unlink.parent-perm-first")
   })
 
+  it("lets a FIFO write go into the pipe while a mode-3 description's server handle reads it (Linux: EPIPE)", () => {
+    const fifo: Tree = { p: { type: "fifo", mode: 0o666 } }
+    const ops: [Op, OpResult][] = [
+      [{ op: "open", path: "/p", flags: ["O_WRONLY", "O_RDWR", "O_NONBLOCK"], fd: "m3" }, {}],
+      [{ op: "open", path: "/p", flags: ["O_WRONLY", "O_NONBLOCK"], fd: "w" }, {}],
+      [{ op: "write", fd: "w", data: "hello" }, { count: 5 }],
+    ]
+    const out = checkHistory(sequential(fifo, ops, "gvisor-gofer"))
+    expect(out.linearizable).toBe(true)
+    expect(out.departures?.["gofer.open.fifo-mode-3"]).toBe(3)
+    expect(checkHistory(sequential(fifo, ops)).linearizable).toBe(false)
+    // Without the mode-3 description there is no reader on the server either.
+    expect(checkHistory(sequential(fifo, [[{ op: "open", path: "/p", flags: ["O_RDWR", "O_NONBLOCK"], fd: "rw" }, {}], [{ op: "close", fd: "rw" }, {}], [{ op: "open", path: "/p", flags: ["O_WRONLY", "O_NONBLOCK"], fd: "w" }, { errno: "ENXIO" }]], "gvisor-gofer")).linearizable).toBe(true)
+  })
+
   it("refuses RENAME_EXCHANGE after walking the new parent, and leaves the state alone", () => {
     const two: Tree = { f: { type: "file", data: "x" }, g: { type: "file", data: "y" } }
     const op: Op = { op: "rename", from: "/f", to: "/g", flags: ["RENAME_EXCHANGE"] }

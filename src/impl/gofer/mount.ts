@@ -59,7 +59,8 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
     const [c, err] = yield* server.connect("gofer", { msize: opts.msize, version: level })
     if (err !== null || c === null) return err ?? "EIO"
     client = c as SimClient
-    fs = new filesystem(vfs, client, opts, (cache, what, key) => emit(currentThread)(cache, what, key))
+    // The simulated thread running when the cache changed (threads interleave within ops).
+    fs = new filesystem(vfs, client, opts, (cache, what, key) => emit(sched.current?.name ?? currentThread)(cache, what, key))
     fs.vfsfs = vfs.NewFilesystem(fs, "9p")
     const mctx: Ctx = { sched, creds: { uid: 0, gid: 0, groups: [] }, thread: "fsim.mount" }
     const aerr = yield* fs.attach(mctx)

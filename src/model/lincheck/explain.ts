@@ -69,6 +69,8 @@ export interface OpFacts {
   readonly invoke: number
   readonly return: number | null
   readonly thread?: string | undefined
+  /** The op's index in the history, where it differs from its index here (an op split in two entries). */
+  readonly index?: number
 }
 
 /**
@@ -247,9 +249,10 @@ function describe<S, I, O>(
   possible: readonly O[] | null,
 ): string {
   const who = (i: number): string => (facts[i]?.thread !== undefined ? `thread ${facts[i]!.thread}` : `op #${i}`)
+  const at = (i: number): number => facts[i]!.index ?? i
   const when = (i: number): string => {
     const f = facts[i]!
-    return f.return === null ? `ops[${i}], invoked at event ${f.invoke}, never returned` : `ops[${i}], events ${f.invoke}-${f.return}`
+    return f.return === null ? `ops[${at(i)}], invoked at event ${f.invoke}, never returned` : `ops[${at(i)}], events ${f.invoke}-${f.return}`
   }
   const observed = outputs[failing]
   const seenText = observed === undefined ? "no result" : model.describeOutput(observed, possible ?? [])
@@ -261,7 +264,7 @@ function describe<S, I, O>(
     const f = facts[i]!
     const failingFacts = facts[failing]!
     const desc = model.describeInput(problem.inputs[i]!)
-    if (f.return !== null && f.return < failingFacts.invoke) return `${who(i)}'s ${desc} (ops[${i}]${result}) had returned at event ${f.return}`
+    if (f.return !== null && f.return < failingFacts.invoke) return `${who(i)}'s ${desc} (ops[${at(i)}]${result}) had returned at event ${f.return}`
     if (failingFacts.return !== null && f.invoke > failingFacts.return) return `${who(i)}'s ${desc} (${when(i)}${result}) began after it returned`
     return `${who(i)}'s ${desc} (${when(i)}${result}) overlapped it`
   })

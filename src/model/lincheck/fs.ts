@@ -19,9 +19,9 @@
 // - Whether an op blocked (`Outcome.blocks`) is ignored: a history records
 //   only what each op returned.
 
-import { apply, describeOp, dialectStep, initialState, stateEquals, stateHash, type Dialect, type ModelState } from "../index.js"
+import { apply, applyResumed, describeOp, holdInode, release, resumedAsPath, dialectStep, initialState, stateEquals, stateHash, walkCutOf, walksPath, type Dialect, type ModelState, type WalkCut } from "../index.js"
 import { isErr, type Cred, type Op, type OpResult, type RootAttrs, type Stat, type Tree } from "../types.js"
-import { deepEqual, type Model } from "./check.js"
+import { deepEqual, mix32, type Model, type Operation } from "./check.js"
 
 /** One op as the checker sees it: what was called, and with whose credentials. */
 export interface FsInput {
@@ -57,32 +57,189 @@ export function fsModel(tree: Tree, options: FsModelOptions = {}): Model<ModelSt
   const init = initialState(tree, options.root, options.readOnly === undefined ? undefined : { readOnly: options.readOnly }, 0)
   return {
     init: () => init,
-    step: (state, input) => {
-      const outcome = apply(state, input.op, input.cred, 0)
-      const dialect = options.dialect
-      if (dialect === undefined || dialect === null || input.external === true) return { state: outcome.state, output: outcome.result }
-      const d = dialectStep(dialect, state, input.op, input.cred, outcome)
-      if (d.rule === null) return { state: d.state, output: d.result }
-      const output = { ...d.result }
-      ruleOf.set(output, d.rule)
-      if (d.alternatives.length > 0) alternativesOf.set(output, d.alternatives)
-      return { state: d.state, output }
-    },
+    step: (state, input) => fsStep(options, state, input),
     hash: stateHash,
     equal: stateEquals,
-    accepts: (observed, produced) => {
-      const o = normalizeResult(observed)
-      if (deepEqual(o, normalizeResult(produced))) return true
-      const alts = alternativesOf.get(produced)
-      return alts !== undefined && alts.some((a) => deepEqual(o, normalizeResult(a)))
-    },
-    describeInput: (input) => describeOp(input.op) + (isRoot(input.cred) ? "" : ` as uid ${input.cred.uid}`),
-    describeOutput: (output, contrast) => {
-      const alts = alternativesOf.get(output)
-      const text = describeResult(output, contrast)
-      return alts === undefined ? text : [text, ...alts.map((a) => describeResult(a, contrast))].join(" or ")
-    },
+    accepts,
+    describeInput,
+    describeOutput,
   }
+}
+
+/** One op on the model, under the dialect unless the caller is external. */
+function fsStep(options: FsModelOptions, state: ModelState, input: FsInput): { state: ModelState; output: OpResult } {
+  const outcome = apply(state, input.op, input.cred, 0)
+  const dialect = options.dialect
+  if (dialect === undefined || dialect === null || input.external === true) return { state: outcome.state, output: outcome.result }
+  const d = dialectStep(dialect, state, input.op, input.cred, outcome)
+  if (d.rule === null) return { state: d.state, output: d.result }
+  const output = { ...d.result }
+  ruleOf.set(output, d.rule)
+  if (d.alternatives.length > 0) alternativesOf.set(output, d.alternatives)
+  return { state: d.state, output }
+}
+
+function accepts(observed: OpResult, produced: OpResult): boolean {
+  if (produced === WALKED) return true
+  const o = normalizeResult(observed)
+  if (deepEqual(o, normalizeResult(produced))) return true
+  const alts = alternativesOf.get(produced)
+  return alts !== undefined && alts.some((a) => deepEqual(o, normalizeResult(a)))
+}
+
+function describeInput(input: FsInput): string {
+  return describeOp(input.op) + (isRoot(input.cred) ? "" : ` as uid ${input.cred.uid}`)
+}
+
+function describeOutput(output: OpResult, contrast: readonly OpResult[]): string {
+  if (output === WALKED) return "its path walked"
+  const alts = alternativesOf.get(output)
+  const text = describeResult(output, contrast)
+  return alts === undefined ? text : [text, ...alts.map((a) => describeResult(a, contrast))].join(" or ")
+}
+
+// ---------------------------------------------------------------------------
+// Non-atomic walks.
+//
+// The model applies an op in one step: its path is walked and the op acts
+// in the same instant. A system whose walks are not atomic with the op
+// (gVisor's: the VFS resolves a rename's old parent and a link's old file
+// in filesystem calls of their own, and restarts the walk at an absolute
+// symlink in a new call) may walk part of a path, let other ops run, and
+// act later; Linux's own walks are not atomic either, and POSIX promises
+// no more. For such systems each client op that walks a path gets, besides
+// its effect, WALK_STAGES walk entries with the op's interval: a walk
+// entry placed before the effect, and after the previous stage, takes the
+// walk to its next stop (`walkCutOf`: past the next symlink, or a rename's
+// old parent) and records it in the state; the effect goes on from the
+// last stop recorded (`applyResumed`), or does the whole op if there is
+// none. A walk entry out of turn changes nothing, so every choice of
+// stops, including none (the atomic op), is one of the orders searched.
+// The checker tries this only for a history the atomic model rejects, so
+// its cost is paid only there.
+
+/** Walk entries per op: stops a walk may make (more symlinks are walked with the effect). */
+export const WALK_STAGES = 2
+
+/** The output of a walk entry: accepted whatever the op returned. */
+const WALKED: OpResult = Object.freeze({})
+
+/** A walk's stage once its op's effect took place. */
+const DONE = -1
+
+/** Where each op's walk has got to, sorted by op (absent: not started). */
+export interface WalkState {
+  readonly fs: ModelState
+  readonly walks: readonly { readonly id: number; readonly stage: number; readonly cut: WalkCut | null }[]
+}
+
+export interface SplitInput extends FsInput {
+  /** Absent: the op is one entry. 0: the effect. 1..WALK_STAGES: that stage of the walk. */
+  readonly stage?: number
+  /** The history op the entries belong to. */
+  readonly id?: number
+}
+
+/** The reference model with non-atomic walks, over `split`'s operations. */
+export function fsWalksModel(tree: Tree, options: FsModelOptions = {}): Model<WalkState, SplitInput, OpResult> {
+  const init: WalkState = { fs: initialState(tree, options.root, options.readOnly === undefined ? undefined : { readOnly: options.readOnly }, 0), walks: [] }
+  const withWalk = (state: WalkState, id: number, stage: number, cut: WalkCut | null): WalkState["walks"] =>
+    [...state.walks.filter((x) => x.id !== id), { id, stage, cut }].sort((a, b) => a.id - b.id)
+  return {
+    init: () => init,
+    step: (state, input) => {
+      if (input.stage === undefined || input.id === undefined) {
+        const s = fsStep(options, state.fs, input)
+        return { state: { fs: s.state, walks: state.walks }, output: s.output }
+      }
+      const id = input.id
+      const w = state.walks.find((x) => x.id === id)
+      const stage = w?.stage ?? 0
+      const from = w?.cut ?? null
+      if (input.stage > 0) {
+        if (stage !== input.stage - 1) return { state, output: WALKED }
+        const cut = walkCutOf(state.fs, input.op, input.cred, from) ?? from
+        // A stop at a file (link's) holds it, as the VFS's reference to its dentry does.
+        const fs = cut !== null && cut !== from && cut.path === "" ? holdInode(state.fs, cut.dir, holdName(id)) : state.fs
+        return { state: { fs, walks: withWalk(state, id, input.stage, cut) }, output: WALKED }
+      }
+      if (stage === DONE) throw new Error(`lincheck: op ${id}'s effect taken twice`)
+      const walks = withWalk(state, id, DONE, null)
+      if (from === null) {
+        const s = fsStep(options, state.fs, input)
+        return { state: { fs: s.state, walks }, output: s.output }
+      }
+      if (from.path === "") {
+        const outcome = applyResumed(state.fs, input.op, input.cred, 0, from)
+        const output = { ...outcome.result }
+        ruleOf.set(output, WALK_RULE)
+        return { state: { fs: release(outcome.state, holdName(id)), walks }, output }
+      }
+      const outcome = applyResumed(state.fs, input.op, input.cred, 0, from)
+      // The dialect's rules look at the op's whole path: ask them about the same op by a path
+      // that reaches the stop now, where that op does just what going on from the stop does.
+      const same = resumedAsPath(state.fs, input.op, from)
+      if (same !== null && options.dialect !== undefined && options.dialect !== null) {
+        const linux = apply(state.fs, same, input.cred, 0)
+        if (deepEqual(linux.result, outcome.result) && stateEquals(linux.state, outcome.state)) {
+          const s = fsStep(options, state.fs, { ...input, op: same })
+          if (dialectRuleOf(s.output) === undefined) ruleOf.set((s.output = { ...s.output }), WALK_RULE)
+          return { state: { fs: s.state, walks }, output: s.output }
+        }
+      }
+      const output = { ...outcome.result }
+      ruleOf.set(output, WALK_RULE)
+      return { state: { fs: outcome.state, walks }, output }
+    },
+    hash: (s) => {
+      let h = stateHash(s.fs)
+      for (const w of s.walks) h = mix32(h ^ mix32((w.id + 1) * 8 + w.stage + 1) ^ (w.cut === null ? 0 : mix32(w.cut.dir * 64 + w.cut.links) ^ stringHash(w.cut.path)))
+      return h
+    },
+    equal: (a, b) => a.walks.length === b.walks.length && a.walks.every((w, i) => deepEqual(w, b.walks[i])) && stateEquals(a.fs, b.fs),
+    accepts,
+    describeInput: (input) => (input.stage !== undefined && input.stage > 0 ? `the path walk of ${describeInput(input)}` : describeInput(input)),
+    describeOutput,
+  }
+}
+
+/** The hidden description holding the file op `id`'s walk stopped at. */
+function holdName(id: number): string {
+  return `\u0000walk:${id}`
+}
+
+/** The departure a result that relied on a non-atomic walk is counted under. */
+export const WALK_RULE = "vfs.walk.non-atomic"
+
+function stringHash(s: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  return h >>> 0
+}
+
+/**
+ * The history's operations with every client op that walks a path split in
+ * walk stages and an effect (external users act on the server, atomically).
+ * `origin[k]` is the history op of entry k.
+ */
+export function split(ops: readonly Operation<FsInput, OpResult>[]): { ops: Operation<SplitInput, OpResult>[]; origin: number[] } {
+  const out: Operation<SplitInput, OpResult>[] = []
+  const origin: number[] = []
+  ops.forEach((o, id) => {
+    if (o.input.external === true || !walksPath(o.input.op)) {
+      out.push(o)
+      origin.push(id)
+      return
+    }
+    const stages = o.input.op.op === "rename" || o.input.op.op === "link" ? 1 : WALK_STAGES
+    for (let stage = 1; stage <= stages; stage++) {
+      out.push({ ...o, input: { ...o.input, stage, id }, output: WALKED })
+      origin.push(id)
+    }
+    out.push({ ...o, input: { ...o.input, stage: 0, id } })
+    origin.push(id)
+  })
+  return { ops: out, origin }
 }
 
 function isRoot(c: Cred): boolean {
@@ -127,4 +284,9 @@ export function describeResult(r: OpResult, contrast: readonly OpResult[]): stri
   if ("names" in r) return `names [${r.names.join(", ")}]`
   if ("namelen" in r) return `namelen ${r.namelen}`
   return "success"
+}
+
+/** Marks an output the model made as relying on `rule` (a departure counted in a verdict's `departures`). */
+export function markRule(output: OpResult, rule: string): void {
+  ruleOf.set(output, rule)
 }

@@ -5,7 +5,8 @@
 
 import { budgetOf, check, problemOf, withDefaults, type Operation } from "./check.js"
 import { explain } from "./explain.js"
-import { dialectRuleOf, fsModel, type FsInput } from "./fs.js"
+import { dialectRuleOf, fsModel, fsWalksModel, split, type FsInput, type SplitInput } from "./fs.js"
+import { withEarlyPermissionChecks } from "./early.js"
 import { dialectNamed, type ModelState } from "../index.js"
 import type { Model } from "./check.js"
 import type { History } from "./history.js"
@@ -70,6 +71,62 @@ function departuresOf(model: Model<ModelState, FsInput, OpResult>, ops: readonly
   return any ? Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1))) : null
 }
 
+/**
+ * The verdict with non-atomic walks (fs.ts), for a history the atomic
+ * model rejected, on a system whose dialect says its walks are not atomic.
+ */
+function checkWalks(history: History, options: CheckHistoryOptions, ops: readonly Operation<FsInput, OpResult>[], budget: number): LincheckOutput {
+  const dialect = dialectNamed(history.dialect ?? "linux")
+  const walks = fsWalksModel(history.initial ?? {}, {
+    ...(history.root !== undefined ? { root: history.root } : {}),
+    ...(options.readOnly !== undefined ? { readOnly: options.readOnly } : {}),
+    dialect,
+  })
+  // Early permission checks (early.ts) ride on the walk stages.
+  const model = (dialect?.earlyPermissionChecks === true ? withEarlyPermissionChecks(walks) : walks) as unknown as Model<unknown, SplitInput, OpResult>
+  const { ops: entries, origin } = split(ops)
+  const verdict = check(model, entries, { budget })
+  const base = { format: LINCHECK_FORMAT, explored: verdict.explored } as const
+  if (verdict.linearizable === null) return { ...base, linearizable: null, witness: null, explanation: gaveUp(verdict.explored) }
+  if (verdict.linearizable === false) {
+    if (options.explain === false) return { ...base, linearizable: false, witness: null, explanation: null }
+    const full = withDefaults(model)
+    const facts = entries.map((e, k) => ({ ...e, index: origin[k] as number }))
+    const e = explain(full, problemOf(full, entries), facts, entries.map((o) => o.output), budget, explainBudget(options, budget, verdict.explored), verdict.stuck)
+    const core = [...new Set(e.core.map((k) => origin[k] as number))].sort((a, b) => a - b)
+    return { ...base, linearizable: false, witness: null, explanation: e.text + caveat(e.minimal) + WALKS_NOTE, core }
+  }
+  // The witness by history op, each where its effect took place; and the rules its results relied on.
+  const witness: number[] = []
+  const out: Record<string, number> = {}
+  let state = model.init()
+  for (const k of verdict.witness ?? []) {
+    const e = entries[k] as Operation<SplitInput, OpResult>
+    const step = model.step(state, e.input)
+    state = step.state
+    if (e.input.stage !== undefined && e.input.stage > 0) continue
+    witness.push(origin[k] as number)
+    const rule = dialectRuleOf(step.output)
+    if (rule !== undefined && e.output !== undefined) out[rule] = (out[rule] ?? 0) + 1
+  }
+  const departures = Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)))
+  return { ...base, linearizable: true, witness, explanation: null, ...(Object.keys(departures).length > 0 ? { departures } : {}) }
+}
+
+const WALKS_NOTE = " (judged with path walks that may take effect before their ops, as this system's do)"
+
+function gaveUp(explored: number): string {
+  return `the search gave up after ${explored} model steps (its budget) without a verdict; the history may or may not be linearizable`
+}
+
+function caveat(minimal: boolean): string {
+  return minimal ? "" : " (the explanation's budget ran out: these may be more ops than needed, or miss some whose effect mattered)"
+}
+
+function explainBudget(options: CheckHistoryOptions, budget: number, explored: number): number {
+  return options.explainBudget === undefined ? Math.min(budget, Math.max(100_000, 10 * explored)) : budgetOf(options.explainBudget)
+}
+
 /** The ops of a history as the checker's operations. */
 export function historyOperations(history: History): Operation<FsInput, OpResult>[] {
   const external = new Set(history.external ?? [])
@@ -96,25 +153,11 @@ export function checkHistory(history: History, options: CheckHistoryOptions = {}
     const departures = departuresOf(model, ops, verdict.witness ?? [])
     return { ...base, linearizable: true, witness: verdict.witness, explanation: null, ...(departures !== null ? { departures } : {}) }
   }
-  if (verdict.linearizable === null) {
-    return {
-      ...base,
-      linearizable: null,
-      witness: null,
-      explanation: `the search gave up after ${verdict.explored} model steps (its budget) without a verdict; the history may or may not be linearizable`,
-    }
-  }
+  if (verdict.linearizable === null) return { ...base, linearizable: null, witness: null, explanation: gaveUp(verdict.explored) }
+  const dialect = dialectNamed(history.dialect ?? "linux")
+  if (dialect?.nonAtomicWalks === true || dialect?.earlyPermissionChecks === true) return checkWalks(history, options, ops, budget)
   if (options.explain === false) return { ...base, linearizable: false, witness: null, explanation: null }
   const full = withDefaults(model)
-  const e = explain(
-    full,
-    problemOf(full, ops),
-    ops,
-    ops.map((o) => o.output),
-    budget,
-    options.explainBudget === undefined ? Math.min(budget, Math.max(100_000, 10 * verdict.explored)) : budgetOf(options.explainBudget),
-    verdict.stuck,
-  )
-  const caveat = e.minimal ? "" : " (the explanation's budget ran out: these may be more ops than needed, or miss some whose effect mattered)"
-  return { ...base, linearizable: false, witness: null, explanation: e.text + caveat, core: e.core }
+  const e = explain(full, problemOf(full, ops), ops, ops.map((o) => o.output), budget, explainBudget(options, budget, verdict.explored), verdict.stuck)
+  return { ...base, linearizable: false, witness: null, explanation: e.text + caveat(e.minimal), core: e.core }
 }

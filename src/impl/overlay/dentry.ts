@@ -181,7 +181,8 @@ export class dentry implements DentryImpl {
     const sched = fs.sched
     const d = this
     const name = (): string => d.pathForLog()
-    this.vfsd = new VfsDentry(sched)
+    // A lock class of its own: the overlay holds it while calling into its layers (vfs/dentry.ts).
+    this.vfsd = new VfsDentry(sched, "vfs.Dentry.mu[overlay]")
     this.vfsd.Init(this)
     this.dirMu = new Mutex(sched, "overlay.dentry.dirMu", name)
     this.copyMu = new RWMutex(sched, "overlay.dentry.copyMu", name)

@@ -25,9 +25,18 @@ export class Dentry {
   mounts = 0
   impl!: DentryImpl
 
-  constructor(sched: Scheduler) {
+  /**
+   * `lockClass` names the class of `mu` for the lock-order checker. A
+   * filesystem that calls into other filesystems while holding its own
+   * dentries' `mu` (the overlay, between Prepare*Dentry and Commit*Dentry)
+   * gives them a class of their own, as Linux's lockdep gives each
+   * filesystem type its inode lock class: one class for all would make
+   * the overlay's dentry and its layer's dentry look like one lock taken
+   * twice in either order.
+   */
+  constructor(sched: Scheduler, lockClass = "vfs.Dentry.mu") {
     const d = this
-    this.mu = new Mutex(sched, "vfs.Dentry.mu", () => d.impl.pathForLog())
+    this.mu = new Mutex(sched, lockClass, () => d.impl.pathForLog())
   }
 
   Init(impl: DentryImpl): void {

@@ -68,13 +68,23 @@ export const VFS_LOCK_ORDER: LockOrderSpec = {
   prefix: "vfs.",
   tree: `
 VirtualFilesystem.mountMu
-  Dentry.mu
+  Dentry.mu[overlay]
+    Dentry.mu
   VirtualFilesystem.filesystemsMu
 `,
   // "Locking Dentry.mu in multiple Dentries requires holding
   // VirtualFilesystem.mountMu" (PrepareRenameDentry locks the renamed and
   // the replaced dentry, in no particular order, under it).
-  sameClass: [{ class: "vfs.Dentry.mu", order: "ancestor-first", requiresHeld: { class: "vfs.VirtualFilesystem.mountMu" }, unlessHeld: { class: "vfs.VirtualFilesystem.mountMu", mode: "w" } }],
+  // Dentry.mu[overlay]: the overlay's dentries (Dentry's lockClass), held
+  // between Prepare*Dentry and Commit*Dentry while the overlay calls into
+  // its layers, which is where vfs.go allows "locks acquired by
+  // FilesystemImpls between Prepare and Commit", a layer's Dentry.mu among them.
+  sameClass: ["vfs.Dentry.mu", "vfs.Dentry.mu[overlay]"].map((c) => ({
+    class: c,
+    order: "ancestor-first" as const,
+    requiresHeld: { class: "vfs.VirtualFilesystem.mountMu" },
+    unlessHeld: { class: "vfs.VirtualFilesystem.mountMu", mode: "w" as const },
+  })),
 }
 
 /** A VfsErr that reached the caller: resolve errors never escape VFS. */

@@ -5,6 +5,7 @@
 import { benchGofer } from "./gofer.js"
 import { benchLincheck } from "./lincheck.js"
 import { benchModel } from "./model.js"
+import { benchOverlay } from "./overlay.js"
 import { benchP9 } from "./p9.js"
 import { benchSched } from "./sched.js"
 
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
     ["lincheck", benchLincheck],
     ["p9", benchP9],
     ["gofer", benchGofer],
+    ["overlay", benchOverlay],
   ]
   for (const [name, run] of parts) {
     process.stderr.write(`bench: ${name}...\n`)

@@ -1,94 +1,151 @@
-// The overlay property suite's common part: concurrent scenarios over
-// generated layers (test/overlay/harness.ts: the Linux oracle's layered
-// scenarios, less what the gvisor-overlay dialect cannot follow), their ops
-// spread over 2-3 threads with descriptors of their own and non-blocking
-// opens, every check on (linearizability against the model on the merged
-// tree in the gvisor-overlay dialect, lock order, deadlock, the overlay's
-// invariants), strategies random, pct:2 and pct:3 by turns. A failing run
-// must be an instance of a documented finding (src/impl/overlay/FINDINGS.md);
-// anything else fails the suite with its seed.
+// The overlay property suites' common part: campaigns of concurrent
+// scenarios over generated layers (src/sim/overlaygen.ts: the Linux
+// oracle's layered scenarios, less what the gvisor-overlay dialect cannot
+// follow), as `fsim check --mount overlay` runs them: 2-3 threads of up to
+// 8 ops, each thread a contiguous run of a layered scenario's steps, with
+// descriptors of its own and non-blocking opens; every check on
+// (linearizability against the model on the merged tree in the
+// gvisor-overlay dialect, lock order, deadlock, the overlay's invariants
+// and its layers'); strategies random, pct:2 and pct:3 by turns. The lowest
+// layer is tmpfs, or a gofer (`lowerKind`) serving it from the simulated
+// 9P server in one cache mode, with dentry_cache_limit cycling through 1-4
+// so that the gofer evicts what the overlay does not hold.
+//
+// No external users of the gofer's server: they would change a lower layer
+// under the mounted overlay, which is undefined (src/impl/overlay/README.md,
+// "External changes to a lower layer"; test/overlay/external.test.ts shows
+// what happens).
+//
+// A failing run must be an instance of a documented finding
+// (src/impl/overlay/FINDINGS.md, recognized by findings.ts); anything else
+// fails the suite with its seed and the command that reproduces it.
 
-import fc from "fast-check"
+import { appendFileSync } from "node:fs"
+import { expect } from "vitest"
 import { defaultEnv } from "../src/cli/mounts.js"
-import { unknownViolations } from "../src/impl/overlay/findings.js"
-import { runSubject, type RunReport } from "../src/sim/run.js"
-import { decodeScenario, type Layer, type Scenario, type ThreadSpec } from "../src/sim/scenario.js"
-import type { StrategySpec } from "../src/sim/strategy.js"
-import { PORTFOLIO } from "../src/sim/campaign.js"
-import { mergeLayers } from "../src/model/overlayfs.js"
-import type { Tree, TreeNode } from "../src/model/types.js"
-import { arbGvisorOverlayScenario } from "../test/overlay/harness.js"
+import { overlayRunFindings } from "../src/impl/overlay/findings.js"
+import { Campaign, emptyTally, mergeTally, PORTFOLIO, rerun, shapeDefaults, strategyLabel, type CampaignOptions, type ScenarioShape, type Tally } from "../src/sim/campaign.js"
+import type { Layer, Mount } from "../src/sim/scenario.js"
 
-const ENV = defaultEnv()
+export type GoferCache = "fscache" | "fscache_writethrough" | "remote_revalidating" | "none"
 
-/** Runs: FSIM_OVERLAY_RUNS, default 90. */
-export function overlayRuns(): number {
-  const n = Number(process.env["FSIM_OVERLAY_RUNS"] ?? "90")
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`FSIM_OVERLAY_RUNS: expected a positive integer, got ${process.env["FSIM_OVERLAY_RUNS"]}`)
+export interface OverlaySuite {
+  /** The lowest layer: tmpfs, or the gofer in a cache mode. */
+  readonly lowerKind: "tmpfs" | "gofer"
+  readonly cache?: GoferCache
+}
+
+export const THREADS = 3
+export const OPS = 8
+
+function positive(name: string, dflt: number): number {
+  const raw = process.env[name]
+  const n = Number(raw ?? String(dflt))
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name}: expected a positive integer, got ${raw}`)
   return n
 }
 
-/** The concurrent scenario of `seed`: a layered scenario's steps dealt to 2 or 3 threads. */
-export function overlayScenarioForSeed(seed: number, lowerKind: "tmpfs" | "gofer" = "tmpfs"): Scenario {
-  const [sc] = fc.sample(arbGvisorOverlayScenario({ minSteps: 6, maxSteps: 24 }), { seed, numRuns: 1 })
-  const n = 2 + (seed % 2)
-  const threads: ThreadSpec[] = []
-  for (let t = 0; t < n; t++) {
-    const steps = sc!.steps.filter((_, i) => i % n === t)
-    if (steps.length === 0) continue
-    const ops = steps.map((s) => {
-      let op = s.op
-      if ("fd" in op) op = { ...op, fd: `t${t}.${op.fd}` }
-      if (op.op === "open" && !op.flags.includes("O_NONBLOCK")) op = { ...op, flags: [...op.flags, "O_NONBLOCK"] }
-      return op
-    })
-    threads.push({ name: `t${t}`, cred: steps[0]!.cred, ops })
-  }
-  const tmpfs = (tree: object): Layer => ({ kind: "tmpfs", tree }) as Layer
-  void lowerKind
-  return decodeScenario({
-    format: "fsim.scenario/1",
-    name: `overlay campaign seed ${seed}`,
-    mount: { kind: "overlay", ...(sc!.layers.upper !== null ? { upper: tmpfs(sc!.layers.upper) } : {}), lower: sc!.layers.lower.map(tmpfs) },
-    root: sc!.root,
-    threads,
-  })
+/** Runs: FSIM_OVERLAY_RUNS (tmpfs layers, default 90), FSIM_OVERLAY_GOFER_RUNS (a gofer lower layer, default 48). */
+export function overlayRuns(s: OverlaySuite): number {
+  return s.lowerKind === "tmpfs" ? positive("FSIM_OVERLAY_RUNS", 90) : positive("FSIM_OVERLAY_GOFER_RUNS", 48)
 }
 
-export function strategyOf(run: number): StrategySpec {
-  return PORTFOLIO[run % PORTFOLIO.length]!
+/** The first campaign seed: FSIM_OVERLAY_SEED, default 1. */
+export function overlayBaseSeed(): number {
+  return positive("FSIM_OVERLAY_SEED", 1)
 }
 
-export function runOne(seed: number, run: number): { readonly scenario: Scenario; readonly report: RunReport } {
-  const scenario = overlayScenarioForSeed(seed)
-  return { scenario, report: runSubject(scenario, { seed, strategy: strategyOf(run), mounts: ENV.mounts, lockOrders: ENV.lockOrders, runLabel: `seed ${seed}` }) }
+/** The gofer's dentry_cache_limit values the runs are split over (none for tmpfs layers). */
+export function limitsOf(s: OverlaySuite): readonly (number | null)[] {
+  return s.lowerKind === "tmpfs" ? [null] : [1, 2, 3, 4]
+}
+
+function lowestOf(s: OverlaySuite, limit: number | null): Layer {
+  if (s.lowerKind === "tmpfs") return { kind: "tmpfs" }
+  return { kind: "gofer", options: `cache=${s.cache ?? "fscache"}${limit !== null ? `,dentry_cache_limit=${limit}` : ""}`, tree: "remote" }
+}
+
+export function overlayShape(s: OverlaySuite, limit: number | null): ScenarioShape {
+  const mount: Mount = { kind: "overlay", lower: [lowestOf(s, limit)] }
+  return { mount, threads: THREADS, ops: OPS, external: 0, ...shapeDefaults(mount) }
+}
+
+export function label(s: OverlaySuite): string {
+  return s.lowerKind === "tmpfs" ? "overlay over tmpfs layers" : `overlay over a gofer lower layer (cache=${s.cache ?? "fscache"})`
+}
+
+/** The command that repeats one run of the suite alone. */
+export function reproduce(s: OverlaySuite, limit: number | null, seed: number, strategy: string): string {
+  const lowest = lowestOf(s, limit)
+  const lower = lowest.kind === "gofer" ? ` --lower gofer --lower-options ${lowest.options}` : ""
+  return `node bin/fsim.js check --mount overlay${lower} --threads ${THREADS} --ops ${OPS} --strategy ${strategy} --seed ${seed} --runs 1`
+}
+
+export interface SuiteResult {
+  readonly tally: Tally
+  /** Failing runs by the finding they show (a run with two counts under both). */
+  readonly known: Map<string, number>
+  /** Failing runs that show something no finding accounts for, each with its seed and reproduce command. */
+  readonly unknown: string[]
 }
 
 /**
- * Whether a run's lincheck failure is the unlink-whites-out-lower-directory
- * finding seen from another op: the checker's core may name an op that
- * met the whited-out directory (an open then ENOENT) rather than the
- * unlink. Recognized when an unlink of a path that is a directory of the
- * merged initial tree (walked without symlinks) succeeded in the run.
+ * Runs between progress lines: with FSIM_OVERLAY_PROGRESS=FILE, a summary
+ * is appended to FILE after each, and every unknown failure as it is found
+ * (written at once: the suite is one synchronous test, whose console output
+ * vitest shows only when it ends).
  */
-export function unlinkedLowerDirectory(s: Scenario, r: RunReport): boolean {
-  if (s.mount.kind !== "overlay") return false
-  const layers = { upper: s.mount.upper?.kind === "tmpfs" ? (s.mount.upper.tree ?? {}) : null, lower: s.mount.lower.map((l) => (l.kind === "tmpfs" ? (l.tree ?? {}) : (s.remote ?? {}))) }
-  const merged = mergeLayers(layers)
-  const isDir = (path: string): boolean => {
-    let t: Tree | undefined = merged
-    let node: TreeNode | undefined
-    const comps = path.split("/").filter((c) => c !== "" && c !== ".")
-    if (comps.length === 0 || comps.includes("..")) return false
-    for (const c of comps) {
-      if (t === undefined) return false
-      node = Object.prototype.hasOwnProperty.call(t, c) ? t[c] : undefined
-      if (node === undefined || "link" in node) return false
-      t = node.type === "dir" ? (node.children ?? {}) : undefined
+const CHUNK = 500
+
+/** Runs the suite: `runs` runs split over the limits, campaign seeds base, base + 100000, ... */
+export function runOverlaySuite(s: OverlaySuite, runs: number, base = overlayBaseSeed()): SuiteResult {
+  const env = defaultEnv()
+  const tally = emptyTally()
+  const known = new Map<string, number>()
+  const unknown: string[] = []
+  const limits = limitsOf(s)
+  const per = Math.ceil(runs / limits.length)
+  const progress = process.env["FSIM_OVERLAY_PROGRESS"]
+  limits.forEach((limit, k) => {
+    const o: CampaignOptions = {
+      shape: overlayShape(s, limit),
+      seed: base + k * 100_000,
+      strategy: { kind: "portfolio", specs: PORTFOLIO },
+      mounts: env.mounts,
+      lockOrders: env.lockOrders,
     }
-    return node !== undefined && !("link" in node) && node.type === "dir"
-  }
-  return r.ops.some((o) => o.op.op === "unlink" && o.result !== null && !("errno" in o.result) && isDir(o.op.path))
+    const campaign = new Campaign(o)
+    for (let first = 0; first < per; first += CHUNK) {
+      const t = campaign.runRange(first, Math.min(CHUNK, per - first))
+      for (const f of t.failures) {
+        const report = rerun(o, f.run)
+        const { known: ids, unknown: rest } = overlayRunFindings(report)
+        for (const id of ids) known.set(id, (known.get(id) ?? 0) + 1)
+        if (rest.length > 0) {
+          const line = `seed ${f.seed} (${f.strategy}): ${f.verdict}: ${rest.join(" | ").slice(0, 2_000)}\n  reproduce: ${reproduce(s, limit, f.seed, strategyLabel(PORTFOLIO[f.run % PORTFOLIO.length]!))}`
+          unknown.push(line)
+          if (progress !== undefined) appendFileSync(progress, `UNKNOWN ${line}\n`)
+        }
+      }
+      mergeTally(tally, t)
+      if (progress !== undefined) appendFileSync(progress, `${summary(s, { tally, known, unknown })}\n`)
+    }
+  })
+  return { tally, known, unknown }
 }
 
-export { unknownViolations }
+export function summary(s: OverlaySuite, r: SuiteResult): string {
+  const k = [...r.known].sort().map(([id, n]) => `${id} ${n}`).join(", ")
+  const v = r.tally.verdicts
+  return `${label(s)}: ${r.tally.runs} concurrent runs, ${v.pass} passed, ${v.fail} failed (runs with each known finding: ${k === "" ? "none" : k}), ${v.budget_exhausted + v.unknown} inconclusive, ${r.unknown.length} unknown`
+}
+
+/** The suite as a test: every failing run an instance of a documented finding. */
+export function checkOverlaySuite(s: OverlaySuite): SuiteResult {
+  const runs = overlayRuns(s)
+  const r = runOverlaySuite(s, runs)
+  console.log(summary(s, r))
+  expect(r.unknown, r.unknown.join("\n")).toEqual([])
+  expect(r.tally.runs).toBeGreaterThanOrEqual(runs)
+  return r
+}

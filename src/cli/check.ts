@@ -29,12 +29,13 @@ import {
 import { CHECK_NAMES, type CheckName } from "../sim/events.js"
 import { MUTANTS } from "../sim/mutants.js"
 import { GOFER_MUTANTS } from "../impl/gofer/mutants.js"
+import { OVERLAY_MUTANTS } from "../impl/overlay/mutants.js"
 import { TMPFS_MUTANTS } from "../impl/tmpfs/filesystem.js"
 
 /** Test-only mutants, by mount kind (each the mount's own option `mutant=NAME`). */
-const MUTANTS_BY_MOUNT: Readonly<Record<string, Readonly<Record<string, string>>>> = { model: MUTANTS, gofer: GOFER_MUTANTS, tmpfs: TMPFS_MUTANTS }
+const MUTANTS_BY_MOUNT: Readonly<Record<string, Readonly<Record<string, string>>>> = { model: MUTANTS, gofer: GOFER_MUTANTS, tmpfs: TMPFS_MUTANTS, overlay: OVERLAY_MUTANTS }
 import type { RunReport } from "../sim/run.js"
-import type { Mount, Scenario } from "../sim/scenario.js"
+import type { Layer, Mount, Scenario } from "../sim/scenario.js"
 import { shrinkFailure, type ShrinkResult, type Size } from "../sim/shrink.js"
 import { parseStrategy, type StrategySpec } from "../sim/strategy.js"
 import { traceText, writeFileAtomic } from "../sim/trace.js"
@@ -47,6 +48,8 @@ import { mountLabel } from "./run.js"
 interface CheckFlags {
   readonly mount: string
   readonly options?: string
+  readonly lower?: "tmpfs" | "gofer"
+  readonly lowerOptions?: string
   readonly threads: number
   readonly ops: number
   readonly names: number
@@ -74,12 +77,14 @@ export function registerCheck(program: Command, env: CliEnv): void {
   program
     .command("check")
     .description("run a campaign: many seeded runs of generated concurrent scenarios, every check on; failures are shrunk and saved as traces")
-    .option("--mount <kind>", "the filesystem under test (model, gofer, overlay: as this fsim can mount)", "model")
-    .option("--options <string>", "mount options, as the scenario's mount.options")
+    .option("--mount <kind>", "the filesystem under test (model, gofer, tmpfs, overlay: as this fsim can mount)", "model")
+    .option("--options <string>", "mount options, as the scenario's mount.options (an overlay's own options)")
+    .addOption(new Option("--lower <kind>", "overlay: the lowest layer's filesystem (the others are tmpfs; the layers are generated)").choices(["tmpfs", "gofer"]))
+    .option("--lower-options <string>", "overlay: the gofer lowest layer's mount options (cache=fscache|fscache_writethrough|remote_revalidating|none, ...)")
     .option("--threads <n>", "most threads per scenario (each draws 2..n)", parsePositiveInt, 4)
     .option("--ops <n>", "most ops per thread (each draws 1..n)", parsePositiveInt, 12)
     .option("--names <n>", "namespace size: names per directory, 1-3 (fewer names, more contention)", parseNames, 3)
-    .option("--external <n>", "most external users of the 9P share per scenario (gofer mounts)", parseNat, 0)
+    .option("--external <n>", "most external users of the 9P share per scenario (gofer mounts; an overlay's gofer lower layer, whose results are then not judged: src/impl/overlay/README.md)", parseNat, 0)
     .option("--faults <n>", "most injected server faults per scenario (gofer mounts)", parseNat, 0)
     .option("--links", "generate hard links (default: yes for the model, no for the gofer: see src/model/DIALECTS.md)")
     .option("--no-links", "generate no hard links")
@@ -93,12 +98,18 @@ export function registerCheck(program: Command, env: CliEnv): void {
     .option("--no-shrink", "save failing runs as found, without shrinking them")
     .option("--shrink-budget <runs>", "most runs spent shrinking each failure", parsePositiveInt, 4_000)
     .option("--json", "print the summary as JSON (fsim.campaign/1)")
-    .addOption(new Option("--mutant <name>", "TEST ONLY: run the mount (model or gofer) under a deliberately wrong mutant").hideHelp())
+    .addOption(new Option("--mutant <name>", "TEST ONLY: run the mount (model, gofer, tmpfs or overlay) under a deliberately wrong mutant").hideHelp())
     .action(async (flags: CheckFlags) => {
       const mount = mountOf(flags)
       if (env.mounts[mount.kind] === undefined) throw new InputError(`--mount: this fsim cannot mount ${mount.kind} yet (known: ${Object.keys(env.mounts).join(", ")})`)
       if (mount.kind === "model" && (flags.external > 0 || flags.faults > 0)) {
         throw new InputError(`--${flags.external > 0 ? "external" : "faults"}: external users and server faults need a 9P server (a gofer mount); the model mount has none`)
+      }
+      if (mount.kind === "overlay") {
+        if (flags.faults > 0) throw new InputError("--faults: overlay campaigns inject no server faults (the gvisor-overlay dialect has no rules for them)")
+        if (flags.external > 0 && mount.lower.every((l) => l.kind !== "gofer")) {
+          throw new InputError("--external: external users act on a gofer layer's server: give --lower gofer")
+        }
       }
       const strategy = parseCampaignStrategy(flags.strategy)
       const dflt = shapeDefaults(mount)
@@ -194,18 +205,28 @@ function mountOf(flags: CheckFlags): Mount {
   const opts = [flags.options ?? ""].filter((o) => o !== "")
   if (flags.mutant !== undefined) {
     const known: Readonly<Record<string, string>> | undefined = MUTANTS_BY_MOUNT[flags.mount]
-    if (known === undefined) throw new InputError(`--mutant: the ${flags.mount} mount has no mutants (model and gofer have)`)
+    if (known === undefined) throw new InputError(`--mutant: the ${flags.mount} mount has no mutants (model, gofer, tmpfs and overlay have)`)
     if (!Object.hasOwn(known, flags.mutant)) throw new InputError(`--mutant: unknown ${flags.mount} mutant ${JSON.stringify(flags.mutant)} (known: ${Object.keys(known).join(", ")})`)
     opts.push(`mutant=${flags.mutant}`)
   }
   const options = opts.length > 0 ? { options: opts.join(",") } : {}
+  if (flags.mount !== "overlay" && (flags.lower !== undefined || flags.lowerOptions !== undefined)) {
+    throw new InputError(`--${flags.lower !== undefined ? "lower" : "lower-options"}: only an overlay mount has layers (--mount overlay)`)
+  }
   switch (flags.mount) {
     case "model":
     case "gofer":
     case "tmpfs":
       return { kind: flags.mount, ...options }
+    case "overlay": {
+      // A template: the lowest layer's kind and options; the layers are generated (src/sim/overlaygen.ts).
+      const kind = flags.lower ?? (flags.lowerOptions !== undefined ? "gofer" : "tmpfs")
+      if (kind === "tmpfs" && flags.lowerOptions !== undefined) throw new InputError("--lower-options: a tmpfs layer takes no options (give --lower gofer)")
+      const lowest: Layer = kind === "gofer" ? { kind: "gofer", ...(flags.lowerOptions !== undefined && flags.lowerOptions !== "" ? { options: flags.lowerOptions } : {}), tree: "remote" } : { kind: "tmpfs" }
+      return { kind: "overlay", lower: [lowest], ...options }
+    }
     default:
-      throw new InputError(`--mount: unknown mount kind ${JSON.stringify(flags.mount)} (expected model, gofer or tmpfs)`)
+      throw new InputError(`--mount: unknown mount kind ${JSON.stringify(flags.mount)} (expected model, gofer, tmpfs or overlay)`)
   }
 }
 
@@ -397,7 +418,9 @@ function table(head: string[]): Table.Table {
 
 function describeCampaign(j: CampaignJson): string {
   const lines: string[] = []
-  const mount = `${j.mount.kind}${j.mount.options !== undefined ? ` (${j.mount.options})` : ""}`
+  const lowest = j.mount.kind === "overlay" ? j.mount.lower[j.mount.lower.length - 1] : undefined
+  const layers = lowest === undefined ? "" : ` over generated layers, the lowest ${lowest.kind}${lowest.kind === "gofer" && lowest.options !== undefined ? ` (${lowest.options})` : ""}`
+  const mount = `${j.mount.kind}${j.mount.options !== undefined ? ` (${j.mount.options})` : ""}${layers}`
   const seeds = j.runs > 0 && !j.interrupted ? ` · seeds ${j.seed}..${j.seed + j.runs - 1}` : ""
   lines.push(
     `campaign · mount ${mount} · ${j.strategy}${seeds} · ${j.timing.workers} worker${j.timing.workers === 1 ? "" : "s"} · ${formatSecs(j.timing.elapsed_ms / 1000)}, ${j.timing.runs_per_s.toFixed(0)} runs/s${j.interrupted ? " · INTERRUPTED (Ctrl-C): the summary of the runs completed (ranges in flight were dropped)" : ""}`,

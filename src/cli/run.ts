@@ -66,9 +66,15 @@ export function traceStem(r: RunReport): string {
   return `${check}-${mount}-${r.seed}`
 }
 
-/** The mount in a file name: its kind, then what tells runs apart ("gofer-fscache", "model-mutant-rename-not-atomic"). */
+/** The mount in a file name: its kind, then what tells runs apart ("gofer-fscache", "model-mutant-rename-not-atomic", "overlay-gofer-remote_revalidating"). */
 export function mountLabel(m: Mount): string {
   const parts: string[] = [m.kind]
+  // An overlay: its gofer layer's cache mode, if it has one.
+  const gofer = m.kind === "overlay" ? m.lower.find((l) => l.kind === "gofer") : undefined
+  if (gofer !== undefined) {
+    const cache = /(?:^|,)cache=([^,]*)/.exec(gofer.options ?? "")?.[1]
+    parts.push("gofer", ...(cache !== undefined ? [cache] : []))
+  }
   for (const o of (m.options ?? "").split(",")) {
     const [k, v] = o.split("=", 2) as [string, string | undefined]
     if (k === "cache" && v !== undefined) parts.push(v)

@@ -356,6 +356,9 @@ function open(o: O, op: OpOf<"open">, linux: OpResult): Ruling | null {
     // vfs.OpenAt (the seed) opens O_PATH with GetDentryAt of the path as
     // given: O_DIRECTORY is not checked.
     if (!fl.has("O_DIRECTORY")) return walkOnly(o, `${name}.opath`, op.path, !fl.has("O_NOFOLLOW"), linux)
+    // The walk's own departures first (a long name is ENOENT: lookupLocked).
+    const walked = walkOnly(o, `${name}.opath`, op.path, !fl.has("O_NOFOLLOW"), linux)
+    if (walked !== null) return walked
     return rule(`${name}.opath-ignores-directory`, [{ as: { ...op, flags: op.flags.filter((f) => f !== "O_DIRECTORY") } }])
   }
   const mayCreate = fl.has("O_CREAT")
@@ -397,7 +400,10 @@ function open(o: O, op: OpOf<"open">, linux: OpResult): Ruling | null {
   // afterTrailingSymlink: walk the parent, then the last component, which
   // may be a symlink to follow (the walk starts again from its parent).
   let path = op.path
-  for (let guard = 0; guard < MAXSYMLINKS + 2; guard++) {
+  // Final symlinks followed: rp.HandleSymlink refuses the one past
+  // MaxSymlinkTraversals (ELOOP; gVisor counts the walk's other symlinks
+  // too, which this count leaves out).
+  for (let links = 0; ; ) {
     const p = o.parent(path)
     if (p === NO_COMPONENTS) return outcome(`${name}.order`, openExisting(o.c.root), linux)
     if (isErrno(p)) return outcome(`${name}.walk`, p, linux)
@@ -422,6 +428,7 @@ function open(o: O, op: OpOf<"open">, linux: OpResult): Ruling | null {
     if (mustCreate) return outcome(`${name}.order`, "EEXIST", linux)
     const ci = o.inode(child)
     if (ci.type === "symlink" && (follow || mustBeDir)) {
+      if (++links > MAXSYMLINKS) return outcome(`${name}.symlink-loop`, "ELOOP", linux)
       if (ci.target === "") return outcome(`${name}.walk`, "ENOENT", linux)
       // The walk goes on from the symlink's parent (or the root).
       const base = ci.target.startsWith("/") ? "" : dirPath(o, p.dir)
@@ -429,9 +436,14 @@ function open(o: O, op: OpOf<"open">, linux: OpResult): Ruling | null {
       continue
     }
     if (mustBeDir && ci.type !== "dir") return outcome(`${name}.order`, "ENOTDIR", linux)
-    return outcome(`${name}.order`, openExisting(child), linux)
+    const existing = openExisting(child)
+    // No may_create_in_sticky: O_CREAT on an existing symlink (not
+    // followed) or socket opens it as without O_CREAT.
+    if (mayCreate && existing === "linux" && (ci.type === "symlink" || ci.type === "socket") && "errno" in linux && linux.errno === "EACCES") {
+      return rule(`${name}.creat-no-sticky-check`, [{ as: { ...op, flags: op.flags.filter((f) => f !== "O_CREAT") } }])
+    }
+    return outcome(`${name}.order`, existing, linux)
   }
-  return null
 }
 
 /** A directory's path from the root (for re-walking after a symlink). */

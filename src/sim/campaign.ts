@@ -12,11 +12,19 @@ import { ERRNOS, type Cred, type Errno, type Op, type Tree, type TreeNode } from
 import type { CheckName, Event, Verdict } from "./events.js"
 import { LockGraph, type LockOrderSpec } from "./lockorder.js"
 import type { MountRegistry } from "./mount.js"
+import { arbOverlayCampaignScenario } from "./overlaygen.js"
 import { runSubject, type RunReport } from "./run.js"
 import type { Fault, Mount, Scenario, ThreadSpec } from "./scenario.js"
 import type { StrategySpec } from "./strategy.js"
 
 export interface ScenarioShape {
+  /**
+   * The mount of every scenario. For an overlay it is a template: its
+   * `lower` names the lowest layer's kind (tmpfs, or a gofer with its
+   * options) and its `options` are the overlay's; the layers are drawn
+   * (overlaygen.ts, arbOverlayCampaignScenario), and `names`, `faults`,
+   * `slashOnlySymlinks` and `setIdBits` do not apply.
+   */
   readonly mount: Mount
   /** Threads per scenario: between 2 and this (at least 1). */
   readonly threads: number
@@ -102,8 +110,10 @@ export const arbFault: fc.Arbitrary<Fault> = fc.oneof(
  * Concurrent scenarios over the model's small namespace. Opens carry
  * O_NONBLOCK, so a FIFO open never waits for a peer the scenario may not
  * have (that would be a deadlock of the scenario, not of the filesystem).
+ * An overlay's scenarios are generated over layers (overlaygen.ts).
  */
 export function arbScenario(shape: ScenarioShape): fc.Arbitrary<Scenario> {
+  if (shape.mount.kind === "overlay") return arbOverlayCampaignScenario(shape)
   const thread: fc.Arbitrary<[Cred, SequentialStep[]]> = fc.tuple(arbCred, arbSteps(1, shape.ops))
   const none = fc.constant<[Cred, SequentialStep[]][]>([])
   const names = shape.names ?? NAMES.length

@@ -19,7 +19,7 @@ import type { LockOrderSpec } from "./lockorder.js"
 import { LockGraph } from "./lockorder.js"
 import type { MountRegistry } from "./mount.js"
 import { runSubject, type RunReport, type RunStrategy } from "./run.js"
-import { decodeScenario, type Scenario, type ThreadSpec } from "./scenario.js"
+import { decodeScenario, type Layer, type Scenario, type ThreadSpec } from "./scenario.js"
 import { parseStrategy, switchesOf, SwitchStrategy, type StrategySpec, type Switch } from "./strategy.js"
 
 export interface ShrinkOptions {
@@ -315,6 +315,8 @@ export function* reductions(s: Scenario): IterableIterator<Scenario> {
     yield withoutKey(s, "remote")
     for (const t of treeReductions(remote)) yield { ...s, remote: t }
   }
+  // An overlay's tmpfs layers: a whole lower layer, then each layer's tree.
+  if (s.mount.kind === "overlay") yield* overlayLayerReductions(s, s.mount)
   if (s.root !== undefined) yield withoutKey(s, "root")
   // Credentials, then arguments.
   for (const [list, set] of threadLists(s)) {
@@ -325,6 +327,29 @@ export function* reductions(s: Scenario): IterableIterator<Scenario> {
         for (const op of opReductions(th.ops[i]!)) yield set(t, { ...th, ops: th.ops.map((o, j) => (j === i ? op : o)) })
       }
     }
+  }
+}
+
+type OverlayMount = Extract<Scenario["mount"], { readonly kind: "overlay" }>
+
+/** Overlays with a lower tmpfs layer fewer, or a tmpfs layer's tree smaller (a gofer layer's tree is `remote`, reduced above). */
+function* overlayLayerReductions(s: Scenario, m: OverlayMount): IterableIterator<Scenario> {
+  const withMount = (mount: OverlayMount): Scenario => ({ ...s, mount })
+  for (let i = 0; i < m.lower.length; i++) {
+    if (m.lower.length > 1 && m.lower[i]!.kind === "tmpfs") yield withMount({ ...m, lower: without(m.lower, i) })
+  }
+  const trees = (l: Layer | undefined): Tree | null => (l?.kind === "tmpfs" && l.tree !== undefined && Object.keys(l.tree).length > 0 ? l.tree : null)
+  const upper = trees(m.upper)
+  if (upper !== null) {
+    yield withMount({ ...m, upper: { kind: "tmpfs" } })
+    for (const t of treeReductions(upper)) yield withMount({ ...m, upper: { kind: "tmpfs", tree: t } })
+  }
+  for (let i = 0; i < m.lower.length; i++) {
+    const tree = trees(m.lower[i])
+    if (tree === null) continue
+    const at = (l: Layer): OverlayMount => ({ ...m, lower: m.lower.map((x, j) => (j === i ? l : x)) })
+    yield withMount(at({ kind: "tmpfs" }))
+    for (const t of treeReductions(tree)) yield withMount(at({ kind: "tmpfs", tree: t }))
   }
 }
 

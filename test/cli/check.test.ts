@@ -127,6 +127,38 @@ describe("fsim check", () => {
   })
 })
 
+describe("fsim check --mount overlay", () => {
+  it("runs a campaign over generated tmpfs layers; a failing run is saved and replays", () => {
+    const dir = tempDir("check-overlay")
+    // Seed 38 (random): UnlinkAt or RmdirAt calls the upper layer under the overlay dentry's Dentry.mu (FINDINGS.md, layer-ops-under-dentry-mu).
+    const r = fsim(["check", "--mount", "overlay", "--threads", "3", "--ops", "8", "--strategy", "random", "--seed", "38", "--runs", "1", "--no-shrink", "--save-dir", dir, "--json"])
+    expect(r.status).toBe(1)
+    const j = JSON.parse(r.stdout)
+    expect(j).toMatchObject({ mount: { kind: "overlay", lower: [{ kind: "tmpfs" }] }, runs: 1, rpcs: null })
+    expect(j.saved.map((s: { trace: string }) => basename(s.trace))).toContain("lock_order-overlay-38.jsonl")
+    expect(fsim(["replay", join(dir, "lock_order-overlay-38.jsonl")]).status).toBe(0)
+  })
+
+  it("over a gofer lower layer with external users of its server: RPCs reported, the runs with external users unjudged by lincheck", () => {
+    const r = fsim(["check", "--mount", "overlay", "--lower", "gofer", "--lower-options", "cache=remote_revalidating", "--external", "2", "--threads", "2", "--ops", "4", "--runs", "9", "--no-shrink", "--save-dir", tempDir("check-overlay-ext"), "--json"])
+    expect([0, 1]).toContain(r.status)
+    const j = JSON.parse(r.stdout)
+    expect(j).toMatchObject({ mount: { kind: "overlay", lower: [{ kind: "gofer", options: "cache=remote_revalidating", tree: "remote" }] }, runs: 9, shape: { external: 2 } })
+    expect(j.rpcs.by_message.Twalk).toBeGreaterThan(0)
+    expect(j.verdicts.unknown + j.verdicts.budget_exhausted).toBe(0)
+  })
+
+  describe("bad options: one line, exit 2", () => {
+    const cases: [string, string[], RegExp][] = [
+      ["layers of a mount that has none", ["check", "--lower", "gofer", "--runs", "1"], /^fsim: --lower: only an overlay mount has layers/],
+      ["options for a tmpfs layer", ["check", "--mount", "overlay", "--lower", "tmpfs", "--lower-options", "cache=none", "--runs", "1"], /^fsim: --lower-options: a tmpfs layer takes no options/],
+      ["external users without a gofer layer", ["check", "--mount", "overlay", "--external", "1", "--runs", "1"], /^fsim: --external: external users act on a gofer layer's server: give --lower gofer/],
+      ["server faults", ["check", "--mount", "overlay", "--lower", "gofer", "--faults", "1", "--runs", "1"], /^fsim: --faults: overlay campaigns inject no server faults/],
+    ]
+    for (const [what, args, message] of cases) it(what, () => expectUsageError(fsim(args, { cwd: tempDir("cwd") }), message))
+  })
+})
+
 describe("fsim shrink", () => {
   const dir = tempDir("shrink")
   fsim(["check", ...MUTANT_FLAGS, "--runs", "10", "--no-shrink", "--save-dir", dir])

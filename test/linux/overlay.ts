@@ -49,234 +49,18 @@
 // whiteouts in a directory that merges with no lower one (readdir lists
 // them). `lowerLinks` puts the former back, to show the divergence.
 
-import fc from "fast-check"
-import { apply, dialectStep, initialState, mergeLayers, overlayfsDialect, stateEquals, toTree, withoutStrayWhiteouts, type ModelState, type OverlayDialect, type OverlayLayers } from "../../src/model/index.js"
+import { apply, dialectStep, initialState, mergeLayers, overlayfsDialect, stateEquals, toTree, type ModelState, type OverlayDialect } from "../../src/model/index.js"
 import { normalizeResult } from "../../src/model/lincheck/fs.js"
-import { arbCred, arbMode, arbRoot, arbSteps, type SequentialStep } from "../../src/model/arbitraries.js"
-import type { Cred, MknodType, Op, OpenFlag, OpResult, RenameFlag, RootAttrs, Stat, Tree, TreeNode } from "../../src/model/types.js"
+import type { SequentialStep } from "../../src/model/arbitraries.js"
+import type { Cred, OpResult, RootAttrs, Stat, Tree } from "../../src/model/types.js"
 import { canonical, InoMap, uncomparable } from "./diff.js"
 import type { LayerTrees, LinuxOracle } from "./oracle.js"
 
 const ROOT: Cred = { uid: 0, gid: 0, groups: [] }
 
-export interface OverlayScenario {
-  readonly layers: OverlayLayers
-  readonly root: RootAttrs
-  readonly steps: readonly SequentialStep[]
-}
-
-// ---------------------------------------------------------------------------
-// Generation.
-
-const LAYER_NAMES = ["a", "b", "c"] as const
-const ids = fc.constantFrom(0, 1000, 1001)
-const arbData = fc.constantFrom("", "x", "lower", "upper!", "ab\u0000c", "\u00ff\u0080z")
-const arbAttrs = fc.record({ mode: fc.option(arbMode, { nil: undefined, freq: 3 }), uid: fc.option(ids, { nil: undefined, freq: 3 }), gid: fc.option(ids, { nil: undefined, freq: 3 }) })
-const arbXattrs = fc.option(fc.dictionary(fc.constantFrom("user.k", "user.x"), arbData, { minKeys: 1, maxKeys: 2 }), { nil: undefined, freq: 5 })
-
-function withAttrs<T extends object>(node: T, a: { mode: number | undefined; uid: number | undefined; gid: number | undefined }): T {
-  const out = { ...node } as Record<string, unknown>
-  if (a.mode !== undefined) out["mode"] = a.mode
-  if (a.uid !== undefined) out["uid"] = a.uid
-  if (a.gid !== undefined) out["gid"] = a.gid
-  return out as T
-}
-
-function arbLayerNode(depth: number): fc.Arbitrary<TreeNode> {
-  const file = fc.tuple(arbData, arbAttrs, arbXattrs).map(([data, a, x]) => withAttrs({ type: "file" as const, data, ...(x === undefined ? {} : { xattrs: x }) }, a) as TreeNode)
-  const symlink = fc.constantFrom("a", "b", "../a", "/a/b", "c/", "missing", "/").map((target) => ({ type: "symlink" as const, target }) as TreeNode)
-  const fifo = arbAttrs.map((a) => withAttrs({ type: "fifo" as const }, a) as TreeNode)
-  const opaque = fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) })
-  const dir =
-    depth <= 1
-      ? fc.tuple(arbAttrs, opaque).map(([a, o]) => withAttrs({ type: "dir" as const, children: {}, ...(o ? { opaque: true } : {}) }, a) as TreeNode)
-      : fc.tuple(arbLayerTreeAt(depth - 1), arbAttrs, opaque, arbXattrs).map(
-          ([children, a, o, x]) => withAttrs({ type: "dir" as const, children, ...(o ? { opaque: true } : {}), ...(x === undefined ? {} : { xattrs: x }) }, a) as TreeNode,
-        )
-  return fc.oneof(
-    { weight: 4, arbitrary: file },
-    { weight: 4, arbitrary: dir },
-    { weight: 1, arbitrary: symlink },
-    { weight: 1, arbitrary: fifo },
-  )
-}
-
-function arbLayerTreeAt(depth: number): fc.Arbitrary<Tree> {
-  const slot = fc.option(arbLayerNode(depth), { nil: undefined, freq: 4 })
-  return fc.tuple(slot, slot, slot).map((nodes) => {
-    const t: Record<string, TreeNode> = {}
-    nodes.forEach((n, i) => {
-      if (n !== undefined) t[LAYER_NAMES[i]!] = n
-    })
-    return t
-  })
-}
-
-/**
- * A layer over the merged tree `below` of the layers under it, as overlayfs
- * and image builders make them: most names left to the layers below, some
- * whited out, directories mostly continued (merging, sometimes opaque),
- * some names replaced or added.
- */
-function arbEdit(below: Tree, depth: number): fc.Arbitrary<Tree> {
-  const slot = (name: string): fc.Arbitrary<TreeNode | undefined> => {
-    const b = Object.prototype.hasOwnProperty.call(below, name) ? below[name] : undefined
-    if (b === undefined) return fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arbLayerNode(depth) })
-    const keep = fc.constant(undefined)
-    const whiteout = fc.constant<TreeNode>({ type: "whiteout" })
-    const replace = arbLayerNode(depth)
-    if ("link" in b || b.type !== "dir" || depth <= 1) return fc.oneof({ weight: 5, arbitrary: keep }, { weight: 2, arbitrary: whiteout }, { weight: 2, arbitrary: replace })
-    const opaque = fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) })
-    const same = fc.tuple(arbEdit(b.children ?? {}, depth - 1), arbAttrs, opaque).map(([children, a, o]) => withAttrs({ type: "dir" as const, children, ...(o ? { opaque: true } : {}) }, a) as TreeNode)
-    return fc.oneof({ weight: 3, arbitrary: keep }, { weight: 1, arbitrary: whiteout }, { weight: 4, arbitrary: same }, { weight: 1, arbitrary: replace })
-  }
-  return fc.tuple(...LAYER_NAMES.map(slot)).map((nodes) => {
-    const t: Record<string, TreeNode> = {}
-    nodes.forEach((n, i) => {
-      if (n !== undefined) t[LAYER_NAMES[i]!] = n
-    })
-    return t
-  })
-}
-
-/** `n` layers, bottom first: a tree, then edits of what the layers below show. */
-function arbStack(n: number): fc.Arbitrary<Tree[]> {
-  if (n <= 1) return arbLayerTreeAt(3).map((t) => [t])
-  return arbStack(n - 1).chain((below) => arbEdit(mergeLayers({ upper: null, lower: [...below].reverse() }), 3).map((top) => [...below, top]))
-}
-
-/** "/c" a hard link to "/a" where "/a" is a file (as arbitraries.ts arbTree does). */
-function linkC(t: Tree, on: boolean): Tree {
-  const a = t["a"]
-  if (!on || a === undefined || "link" in a || a.type !== "file") return t
-  return { ...t, c: { link: "/a" } }
-}
-
-export interface OverlayScenarioOptions {
-  readonly minSteps?: number
-  readonly maxSteps?: number
-  /** Hard links in lower layers (off: copy-up breaks them, DIALECTS.md). */
-  readonly lowerLinks?: boolean
-}
-
-/** Layered sequential scenarios: 1-3 lower layers, an upper layer five times in six (else two or three lowers, read-only). */
-export function arbOverlayScenario(opts: OverlayScenarioOptions = {}): fc.Arbitrary<OverlayScenario> {
-  const layers = fc
-    .tuple(fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), fc.integer({ min: 1, max: 3 }))
-    .chain(([hasUpper, n]) => {
-      const lowers = hasUpper ? n : Math.max(2, n)
-      return fc.tuple(arbStack(lowers + (hasUpper ? 1 : 0)), fc.boolean(), fc.boolean()).map(([stack, upperLink, lowerLink]) => {
-        const top = [...stack].reverse()
-        const lower = (hasUpper ? top.slice(1) : top).map((t, i) => linkC(t, lowerLink && i === 0 && opts.lowerLinks === true))
-        return { upper: hasUpper ? linkC(top[0]!, upperLink) : null, lower }
-      })
-    })
-    .map((l) => withoutStrayWhiteouts(l))
-  const min = opts.minSteps ?? 4
-  const max = opts.maxSteps ?? 40
-  return fc.record({ layers, root: arbRoot }).chain(({ layers, root }) =>
-    fc
-      .array(fc.oneof({ weight: 1, arbitrary: arbSteps(1, 3) }, { weight: 3, arbitrary: arbTargetedSteps(pathsOf(mergeLayers(layers))) }), { minLength: min, maxLength: max, size: "max" })
-      .map((blocks) => ({ layers, root, steps: blocks.flat().slice(0, Math.max(min, max)) })),
-  )
-}
-
-/** The merged tree's paths (the root apart), and names free for creating in each directory. */
-function pathsOf(t: Tree): { readonly files: readonly string[]; readonly dirs: readonly string[]; readonly fresh: readonly string[] } {
-  const files: string[] = []
-  const dirs: string[] = []
-  const fresh: string[] = ["/n"]
-  const walk = (tree: Tree, where: string): void => {
-    for (const [name, node] of Object.entries(tree)) {
-      const p = `${where}/${name}`
-      if (!("link" in node) && node.type === "dir") {
-        dirs.push(p)
-        fresh.push(`${p}/n`)
-        walk(node.children ?? {}, p)
-      } else files.push(p)
-    }
-  }
-  walk(t, "")
-  return { files, dirs, fresh }
-}
-
-const arbXattrName = fc.oneof({ weight: 6, arbitrary: fc.constantFrom("user.k", "user.x") }, { weight: 1, arbitrary: fc.constantFrom("trusted.overlay.opaque", "trusted.overlay.x", "trusted.t") })
-
-/**
- * Ops on the merged tree's own paths (a name from a lower layer, an upper
- * one, a merged directory), where overlayfs departs if anywhere: renames of
- * directories, writes that copy up, creation in lower directories, stats of
- * directories, listings, overlayfs's own xattrs. Mostly root, so the ops
- * get past permission checks.
- */
-function arbTargetedSteps(paths: ReturnType<typeof pathsOf>): fc.Arbitrary<SequentialStep[]> {
-  const fresh = fc.constantFrom(...paths.fresh)
-  const file = paths.files.length > 0 ? fc.constantFrom(...paths.files) : fresh
-  const dir = paths.dirs.length > 0 ? fc.constantFrom(...paths.dirs) : fc.constant("/")
-  const any = fc.oneof({ weight: 3, arbitrary: file }, { weight: 3, arbitrary: dir }, { weight: 1, arbitrary: fc.constant("/") })
-  const target = fc.oneof(any, fresh, fresh)
-  const cred = fc.oneof({ weight: 4, arbitrary: fc.constant(ROOT) }, { weight: 1, arbitrary: arbCred })
-  const fd = fc.constantFrom("f", "g")
-  const data = fc.constantFrom("", "w", "written")
-  const ops: fc.Arbitrary<Op[]>[] = [
-    fc.tuple(fc.oneof(file, dir, dir), target, fc.option(fc.constantFrom<RenameFlag[]>(["RENAME_NOREPLACE"], ["RENAME_EXCHANGE"]), { nil: undefined, freq: 3 })).map(([from, to, flags]) => [
-      flags === undefined ? { op: "rename" as const, from, to } : { op: "rename" as const, from, to, flags },
-      { op: "lstat" as const, path: to },
-    ]),
-    fc.tuple(fc.oneof(file, file, fresh), fd, fc.constantFrom<OpenFlag[]>(["O_RDWR"], ["O_WRONLY", "O_APPEND"], ["O_RDONLY"], ["O_RDWR", "O_TRUNC"], ["O_RDWR", "O_CREAT"]), data, fc.nat(3)).map(([path, f, flags, d, off]) => [
-      { op: "open" as const, path, flags, fd: f },
-      { op: "pwrite" as const, fd: f, offset: off, data: d },
-      { op: "fstat" as const, fd: f },
-      { op: "pread" as const, fd: f, offset: 0, count: 16 },
-    ]),
-    fc.tuple(any, fd).map(([path, f]) => [{ op: "open" as const, path, flags: ["O_RDONLY"] as OpenFlag[], fd: f }, { op: "getdents" as const, fd: f }, { op: "fstat" as const, fd: f }]),
-    fc.tuple(dir, fd, fresh).map(([path, f, n]) => [
-      { op: "open" as const, path, flags: ["O_RDONLY", "O_DIRECTORY"] as OpenFlag[], fd: f },
-      { op: "mkdir" as const, path: n },
-      { op: "getdents" as const, fd: f },
-      { op: "fstat" as const, fd: f },
-    ]),
-    // A description opened before the copy-up that another one causes; one whose name is removed.
-    fc.tuple(file, data).map(([path, d]) => [
-      { op: "open" as const, path, flags: ["O_RDONLY"] as OpenFlag[], fd: "f" },
-      { op: "open" as const, path, flags: ["O_RDWR"] as OpenFlag[], fd: "g" },
-      { op: "pwrite" as const, fd: "g", offset: 1, data: d },
-      { op: "pread" as const, fd: "f", offset: 0, count: 16 },
-      { op: "fstat" as const, fd: "f" },
-    ]),
-    fc.tuple(any, fd).map(([path, f]) => [
-      { op: "open" as const, path, flags: ["O_RDONLY", "O_NONBLOCK"] as OpenFlag[], fd: f },
-      { op: "unlink" as const, path },
-      { op: "rmdir" as const, path },
-      { op: "fstat" as const, fd: f },
-      { op: "getdents" as const, fd: f },
-    ]),
-    fc.tuple(dir, fd, fc.integer({ min: -1, max: 3 }), fc.constantFrom("SEEK_SET" as const, "SEEK_CUR" as const, "SEEK_END" as const)).map(([path, f, offset, whence]) => [
-      { op: "open" as const, path, flags: ["O_RDONLY"] as OpenFlag[], fd: f },
-      { op: "lseek" as const, fd: f, offset, whence },
-      { op: "getdents" as const, fd: f },
-      { op: "lseek" as const, fd: f, offset: 0, whence: "SEEK_CUR" as const },
-    ]),
-    fc.tuple(any).map(([path]) => [{ op: "stat" as const, path }]),
-    fc.tuple(fresh, fc.constantFrom<MknodType>("file", "fifo", "socket")).map(([path, type]) => [{ op: "mknod" as const, path, type }]),
-    fc.tuple(fresh).map(([path]) => [{ op: "mkdir" as const, path }, { op: "stat" as const, path }]),
-    fc.tuple(any, target).map(([from, to]) => [{ op: "link" as const, from, to }, { op: "stat" as const, path: from }]),
-    fc.tuple(any, target).map(([t, path]) => [{ op: "symlink" as const, target: t, path }]),
-    fc.tuple(file).map(([path]) => [{ op: "unlink" as const, path }, { op: "stat" as const, path }]),
-    fc.tuple(dir).map(([path]) => [{ op: "rmdir" as const, path }, { op: "stat" as const, path }]),
-    fc.tuple(any, arbMode).map(([path, mode]) => [{ op: "chmod" as const, path, mode }]),
-    fc.tuple(any, ids, ids).map(([path, uid, gid]) => [{ op: "chown" as const, path, uid, gid }]),
-    fc.tuple(any).map(([path]) => [{ op: "utimens" as const, path, mtime: 86_400_123_456_789 }]),
-    fc.tuple(file, fc.nat(4)).map(([path, length]) => [{ op: "truncate" as const, path, length }]),
-    fc.tuple(any, arbXattrName, data).map(([path, name, value]) => [
-      { op: "setxattr" as const, path, name, value },
-      { op: "getxattr" as const, path, name },
-      { op: "listxattr" as const, path },
-    ]),
-    fc.tuple(any, arbXattrName).map(([path, name]) => [{ op: "removexattr" as const, path, name }, { op: "getxattr" as const, path, name }]),
-  ]
-  return fc.tuple(fc.oneof(...ops), cred).map(([list, c]) => list.map((op) => ({ op, cred: c })))
-}
+// Generation: src/model/overlay-arbitraries.ts (the overlay port's campaigns use it too).
+import type { OverlayScenario } from "../../src/model/overlay-arbitraries.js"
+export { arbOverlayScenario, type OverlayScenario, type OverlayScenarioOptions } from "../../src/model/overlay-arbitraries.js"
 
 // ---------------------------------------------------------------------------
 // The plan: the model's expectations in the linux-overlayfs dialect.
@@ -300,6 +84,8 @@ export interface OverlayPlan {
   /** The ops every side runs (those that would block on a FIFO dropped). */
   readonly steps: readonly SequentialStep[]
   readonly dropped: number
+  /** Ops left out by the plan's `avoid`, by reason (`plans`). */
+  readonly avoided?: ReadonlyMap<string, number>
   readonly expected: readonly Expectation[]
   /** The dialect's state after the last op, every description closed. */
   readonly final: { readonly tree: Tree; readonly root: Required<RootAttrs> }
@@ -321,7 +107,7 @@ export function plan(sc: OverlayScenario, dialect: OverlayDialect = overlayfsDia
  * along any dialect's chain is dropped from all of them, so every side runs
  * the same ops and their results compare op by op.
  */
-export function plans(sc: OverlayScenario, dialects: readonly OverlayDialect[]): OverlayPlan[] {
+export function plans(sc: OverlayScenario, dialects: readonly OverlayDialect[], avoid?: AvoidOp): OverlayPlan[] {
   const merged = mergeLayers(sc.layers)
   const readOnly = sc.layers.upper === null
   // A clock stepping per op, as diff.ts: which times moved is compared.
@@ -330,11 +116,17 @@ export function plans(sc: OverlayScenario, dialects: readonly OverlayDialect[]):
   const expected: Expectation[][] = dialects.map(() => [])
   const stateRule: (string | null)[] = dialects.map(() => null)
   let dropped = 0
+  const avoided = new Map<string, number>()
   for (let i = 0; i < sc.steps.length; i++) {
     const step = sc.steps[i]!
     const outs = states.map((state) => ({ state, out: apply(state, step.op, step.cred, i + 2) }))
     if (outs.some(({ state, out }) => uncomparable(state, step.op, out.result, out.blocks !== undefined) !== undefined)) {
       dropped++
+      continue
+    }
+    const why = avoid === undefined ? undefined : states.map((state, k) => avoid(state, step, dialects[k]!)).find((r) => r !== undefined)
+    if (why !== undefined) {
+      avoided.set(why, (avoided.get(why) ?? 0) + 1)
       continue
     }
     steps.push(step)
@@ -345,8 +137,15 @@ export function plans(sc: OverlayScenario, dialects: readonly OverlayDialect[]):
       states[k] = d.state
     })
   }
-  return dialects.map((dialect, k) => ({ scenario: sc, merged, readOnly, dialect, steps, dropped, expected: expected[k]!, final: toTree(closeAll(states[k]!)) }))
+  return dialects.map((dialect, k) => ({ scenario: sc, merged, readOnly, dialect, steps, dropped, avoided, expected: expected[k]!, final: toTree(closeAll(states[k]!)) }))
 }
+
+/**
+ * An op that a plan leaves out on the state before it (each dialect's), with
+ * the reason: the behaviours of a side that no dialect rule can say per op
+ * (test/overlay/harness.ts avoidForGvisor).
+ */
+export type AvoidOp = (state: ModelState, step: SequentialStep, dialect: OverlayDialect) => string | undefined
 
 // ---------------------------------------------------------------------------
 // A side: a filesystem the plan's ops ran on.
@@ -482,6 +281,8 @@ export interface SideComparison {
   /** Whether the final trees differ; `finalExplained` when the plans' final trees differ as much. */
   readonly finalDiffers: boolean
   readonly finalExplained: boolean
+  /** Each op whose results differ: its index, side a's and side b's results, and the rule named for it. */
+  readonly differing: readonly { readonly index: number; readonly a: OpResult; readonly b: OpResult; readonly rule: string }[]
 }
 
 /**
@@ -493,6 +294,7 @@ export function compareSides(a: OverlayPlan, ra: SideRun, b: OverlayPlan, rb: Si
   if (a.steps !== b.steps) throw new Error("compareSides: the plans must come from one plans() call")
   const n = (r: OpResult): string => canonical(normalizeResult(r))
   const rules = new Map<string, number>()
+  const differing: { index: number; a: OpResult; b: OpResult; rule: string }[] = []
   let ops = 0
   let equal = 0
   for (let i = 0; i < a.steps.length; i++) {
@@ -510,7 +312,8 @@ export function compareSides(a: OverlayPlan, ra: SideRun, b: OverlayPlan, rb: Si
     const before = [ea.stateRule, eb.stateRule].filter((r): r is string => r !== null)
     const name = here.length > 0 ? here.join(" / ") : before.length > 0 ? `${before.join(" / ")} (a later op)` : "(no rule: a side departs from its dialect)"
     rules.set(name, (rules.get(name) ?? 0) + 1)
+    differing.push({ index: i, a: x, b: y, rule: name })
   }
   const finalDiffers = canonical(ra.final) !== canonical(rb.final)
-  return { ops, equal, rules, finalDiffers, finalExplained: finalDiffers && canonical(a.final) !== canonical(b.final) }
+  return { ops, equal, rules, finalDiffers, finalExplained: finalDiffers && canonical(a.final) !== canonical(b.final), differing }
 }

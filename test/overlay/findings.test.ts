@@ -2,12 +2,16 @@
 // checks find (src/impl/overlay/FINDINGS.md), each shown by a scenario that
 // fails as the finding says and is recognized as that finding.
 
+import { join } from "node:path"
 import { expect, test } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
-import { knownOverlayFinding, OVERLAY_FINDINGS } from "../../src/impl/overlay/findings.js"
+import { knownOverlayFinding, OVERLAY_FINDINGS, OVERLAY_RUN_FINDINGS, overlayRunFindings, setgidOnly } from "../../src/impl/overlay/findings.js"
 import type { Cred, Op, Tree } from "../../src/model/types.js"
+import { replayTrace } from "../../src/sim/replay.js"
 import { runSubject, type RunReport } from "../../src/sim/run.js"
 import { decodeScenario } from "../../src/sim/scenario.js"
+import { loadTrace } from "../../src/sim/trace.js"
+import { ROOT as REPO } from "../cli/helpers.js"
 
 const ENV = defaultEnv()
 const ROOT: Cred = { uid: 0, gid: 0, groups: [] }
@@ -70,4 +74,68 @@ test("layer-ops-under-dentry-mu: rmdir calls the upper layer between PrepareDele
   expect(r.violations.every((v) => v.check === "lock_order")).toBe(true)
   expect(knownOverlayFinding(r.violations)?.id).toBe("layer-ops-under-dentry-mu")
   expect(r.violations.some((v) => v.message.includes("asks for vfs.VirtualFilesystem.mountMu") && v.message.includes("while holding vfs.Dentry.mu"))).toBe(true)
+})
+
+// ---------------------------------------------------------------------------
+// Findings of the concurrent campaigns (properties/overlay.*.test.ts), each
+// with its trace in traces/, recognized with the run they come from
+// (overlayRunFindings); and a failure that is no finding stays unknown.
+
+function replayOverlay(name: string): RunReport {
+  const r = replayTrace(loadTrace(join(REPO, "traces", name)), { mounts: ENV.mounts, lockOrders: ENV.lockOrders })
+  expect(r.reproduced).toBe(true)
+  return r.run
+}
+
+test("copy-up-races-deletion: an O_CREAT open for writing of a lower file that an unlink removes meanwhile returns ENOENT", () => {
+  const r = replayOverlay("overlay-finding-copy-up-races-deletion.jsonl")
+  expect(r.ops.find((o) => o.op.op === "open" && o.op.flags.includes("O_CREAT"))?.result).toEqual({ errno: "ENOENT" })
+  expect(r.events.some((e) => e.kind === "cache" && e.cache === "overlay.copyUp" && e.what === "raced-deletion")).toBe(true)
+  expect(overlayRunFindings(r)).toEqual({ known: ["copy-up-races-deletion"], unknown: [] })
+})
+
+test("setstat-races-unlink: a truncate acts on the file an unlink removed meanwhile, after a read of it saw the old data", () => {
+  const r = replayOverlay("overlay-finding-setstat-races-unlink.jsonl")
+  expect(r.ops.find((o) => o.op.op === "read")?.result).toEqual({ data: "lower" })
+  expect(r.ops.find((o) => o.op.op === "truncate")?.result).toEqual({})
+  expect(overlayRunFindings(r)).toEqual({ known: ["setstat-races-unlink"], unknown: [] })
+})
+
+test("copy-up-dir-setgid: a directory copied up under a setgid upper directory gains the bit, and its new subdirectory inherits it; recognized by the mode, and by the history without setgid bits", () => {
+  const r = replayOverlay("overlay-finding-copy-up-dir-setgid.jsonl")
+  expect(r.ops.filter((o) => o.thread === "t0" && o.op.op === "stat").map((o) => (o.result as { mode: number }).mode)).toEqual([0o2755, 0o2755])
+  expect(overlayRunFindings(r)).toEqual({ known: ["copy-up-dir-setgid"], unknown: [] })
+  // The fallback for messages that name no model mode.
+  expect(r.violations.every((v) => setgidOnly(r, v))).toBe(true)
+})
+
+test("lookup-in-removed-directory: a walk that held /c while an rmdir removed it opens the lower file, which has none of the upper copy's data", () => {
+  const r = replayOverlay("overlay-finding-lookup-in-removed-directory.jsonl")
+  expect(r.ops.find((o) => o.thread === "t1" && o.op.op === "rmdir")?.result).toEqual({})
+  expect(r.ops.find((o) => o.thread === "t0" && o.op.op === "open")?.result).toEqual({})
+  expect(r.ops.find((o) => o.op.op === "pread")?.result).toEqual({ data: "" })
+  expect(r.events.some((e) => e.kind === "cache" && e.cache === "overlay.lookup" && e.what === "removed-parent")).toBe(true)
+  expect(overlayRunFindings(r)).toEqual({ known: ["lookup-in-removed-directory"], unknown: [] })
+})
+
+test("security-xattr-unchecked: a user who may write a file sets its security.* xattr (Linux: EPERM without CAP_SYS_ADMIN)", () => {
+  const r = replayOverlay("overlay-finding-security-xattr-unchecked.jsonl")
+  expect(r.ops.filter((o) => o.thread === "t0").map((o) => o.result)).toEqual([{}, { value: "x" }])
+  expect(overlayRunFindings(r)).toEqual({ known: ["security-xattr-unchecked"], unknown: [] })
+})
+
+test("a failure that is no finding stays unknown: the copy-up-short mutant's lost data", () => {
+  const s = decodeScenario({
+    format: "fsim.scenario/1",
+    name: "mutant",
+    mount: { kind: "overlay", upper: { kind: "tmpfs", tree: {} }, lower: [{ kind: "tmpfs", tree: { x: { type: "file", data: "y".repeat(70_000) } } }], options: "mutant=copy-up-short" },
+    threads: [{ name: "t0", ops: [{ op: "chmod", path: "/x", mode: 0o600 }, { op: "open", path: "/x", flags: ["O_RDONLY"], fd: "f" }, { op: "read", fd: "f", count: 100_000 }, { op: "unlink", path: "/x" }] }],
+    checks: ["lincheck"],
+  })
+  const r = runSubject(s, { seed: 1, strategy: { kind: "random" }, mounts: ENV.mounts, lockOrders: ENV.lockOrders })
+  expect(r.verdict).toBe("fail")
+  const f = overlayRunFindings(r)
+  expect(f.known).toEqual([])
+  expect(f.unknown.length).toBeGreaterThan(0)
+  for (const v of r.violations) for (const f of OVERLAY_RUN_FINDINGS) expect(f.matches(r, v)).toBe(false)
 })

@@ -2,10 +2,8 @@
 // OverlayScenario) through the overlay port, for the differential against
 // the model on the merged tree (diff.test.ts) and the Linux oracle's.
 
-import fc from "fast-check"
 import { defaultEnv } from "../../src/cli/mounts.js"
 import { unknownViolations } from "../../src/impl/overlay/findings.js"
-import type { SequentialStep } from "../../src/model/arbitraries.js"
 import { gvisorOverlayDialect, type Dialect } from "../../src/model/index.js"
 import { normalizeResult } from "../../src/model/lincheck/fs.js"
 import { overlayfsDialect, type OverlayDialect } from "../../src/model/overlayfs.js"
@@ -13,7 +11,11 @@ import type { Cred, Op, OpResult, Stat, Tree, TreeNode } from "../../src/model/t
 import { runSubject, type RunReport } from "../../src/sim/run.js"
 import type { Layer, Scenario, ThreadSpec } from "../../src/sim/scenario.js"
 import { canonical, InoMap } from "../linux/diff.js"
-import { arbOverlayScenario, type OverlayPlan, type OverlayScenario, type OverlayScenarioOptions, type SideRun, type Verdict } from "../linux/overlay.js"
+import { arbGvisorOverlayScenario } from "../../src/sim/overlaygen.js"
+import type { AvoidOp, OverlayPlan, OverlayScenario, SideRun, Verdict } from "../linux/overlay.js"
+import { Ctx, isErrno, Last, lookupChild, resolve, resolveParent } from "../../src/model/path.js"
+import { S_ISGID } from "../../src/model/perm.js"
+import { getInode, Tx } from "../../src/model/state.js"
 
 /** Ops of one credential run in one thread; threads follow each other this far apart on the simulated clock. */
 const SEGMENT_NS = 1_000_000_000
@@ -54,9 +56,9 @@ export function overlayScenario(p: OverlayPlan, o: OverlaySideOptions = {}): { s
   const lower: Layer[] = sc.layers.lower.map((tree) => ({ kind: "tmpfs", tree }))
   let remote: Scenario["remote"]
   if (o.goferLower !== undefined && lower.length > 0) {
-    // The 9P server's tree holds no overlay nodes; in the lowest layer
-    // whiteouts and opaque directories hide nothing anyway.
-    remote = withoutOverlayNodes(sc.layers.lower[sc.layers.lower.length - 1]!)
+    // The 9P server holds the layer as a host directory would (whiteouts,
+    // opaque directories: src/impl/overlay/mount.ts serves a layer tree).
+    remote = sc.layers.lower[sc.layers.lower.length - 1]!
     lower[lower.length - 1] = { kind: "gofer", options: o.goferLower, tree: "remote" }
   }
   const scenario: Scenario = {
@@ -74,20 +76,6 @@ export function overlayScenario(p: OverlayPlan, o: OverlaySideOptions = {}): { s
     ...(o.checks !== undefined ? { checks: o.checks } : {}),
   }
   return { scenario, slots }
-}
-
-/** A tree without whiteouts and opaque flags. */
-function withoutOverlayNodes(t: Tree): Tree {
-  const out: Record<string, TreeNode> = {}
-  for (const [name, n] of Object.entries(t)) {
-    if ("link" in n && n.link !== undefined) out[name] = n
-    else if (n.type === "whiteout") continue
-    else if (n.type === "dir") {
-      const { opaque: _o, children, ...rest } = n
-      out[name] = { ...rest, ...(children !== undefined ? { children: withoutOverlayNodes(children) } : {}) }
-    } else out[name] = n
-  }
-  return out
 }
 
 export interface OverlaySideRun extends SideRun {
@@ -119,57 +107,40 @@ export function runOverlay(p: OverlayPlan, seed: number, o: OverlaySideOptions =
 
 // ---------------------------------------------------------------------------
 // Generation: the Linux oracle's layered scenarios, without what the
-// gvisor-overlay dialect cannot follow (DIALECTS.md, gvisor-overlay, known
-// gaps): setuid and setgid bits in the layers (copy-up does not keep them:
-// a finding), FIFOs and sockets in lower layers (gVisor cannot copy them up
-// and opens them on the read-only lower mount), second names of files (each
-// name's dentry caches the file's mode and owners: a finding).
+// gvisor-overlay dialect cannot follow (src/sim/overlaygen.ts, which the
+// overlay's campaigns use too).
 
-const SET_IDS = 0o6000
-
-/** A target made only of slashes: gVisor's VFS mishandles a walk through it (src/impl/gofer/FINDINGS.md, symlink-to-root); written "/." as the gofer's campaigns do. */
-function rootTarget(t: string): string {
-  return t.length > 0 && t.split("/").every((x) => x === "") ? "/." : t
-}
+export { arbGvisorOverlayScenario }
 
 /**
- * A step as the overlay's differential runs it: link ops are left out (the
- * overlay's LinkAt chowns the linked file to the caller, and a dentry that
- * stays cached shows the old owner meanwhile: a finding, FINDINGS.md
- * link-chowns-file), symlink targets "/" are written "/.".
+ * Ops a plan for gVisor's overlay leaves out (`plans`' `avoid`), on the
+ * model's state before them: what gVisor does there depends on whether a
+ * directory was copied up or has a dentry, which no dialect rule can see
+ * per op (DIALECTS.md, gvisor-overlay, known gaps; FINDINGS.md):
+ *
+ * - unlink(2) of a directory with a lower part
+ *   (`unlink-whites-out-lower-directory`: with no upper part and no dentry,
+ *   `UnlinkAt` whites it out, contents and all; else EISDIR);
+ * - chmod(2) that makes a directory setgid (`copy-up-dir-setgid`: a lower
+ *   directory copied up into it later gains the bit, visible once its
+ *   dentry is dropped).
  */
-function gvisorForm(s: SequentialStep): SequentialStep[] {
-  if (s.op.op === "link") return []
-  if (s.op.op === "symlink") return [{ ...s, op: { ...s.op, target: rootTarget(s.op.target) } }]
-  return [s]
-}
-
-function sanitizeTree(t: Tree, lower: boolean): Tree {
-  const out: Record<string, TreeNode> = {}
-  for (const [name, n] of Object.entries(t)) {
-    // No second names (FINDINGS.md, hard-link-caches).
-    if ("link" in n && n.link !== undefined) continue
-    let node = n as Exclude<TreeNode, { link: string }>
-    if (lower && (node.type === "fifo" || node.type === "socket")) node = { type: "file", ...(node.mode !== undefined ? { mode: node.mode } : {}) }
-    if (node.type !== "whiteout" && node.mode !== undefined) node = { ...node, mode: node.mode & ~SET_IDS }
-    if (node.type === "symlink") node = { ...node, target: rootTarget(node.target) }
-    if (node.type === "dir" && node.children !== undefined) node = { ...node, children: sanitizeTree(node.children, lower) }
-    out[name] = node
+export const avoidForGvisor: AvoidOp = (state, step, dialect) => {
+  const op = step.op
+  if (op.op === "chmod" && (op.mode & S_ISGID) !== 0) {
+    const ino = resolve(new Ctx(new Tx(state), step.cred, 0), op.path, true)
+    if (!isErrno(ino) && getInode(state, ino)?.type === "dir") return "chmod making a directory setgid (FINDINGS.md copy-up-dir-setgid)"
   }
-  return out
-}
-
-/** Layered sequential scenarios the gvisor-overlay dialect follows. */
-export function arbGvisorOverlayScenario(opts: OverlayScenarioOptions = {}): fc.Arbitrary<OverlayScenario> {
-  return arbOverlayScenario(opts).map((sc) => ({
-    ...sc,
-    steps: sc.steps.flatMap((s) => gvisorForm(s)),
-    root: sc.root.mode !== undefined ? { ...sc.root, mode: sc.root.mode & ~SET_IDS } : sc.root,
-    layers: {
-      upper: sc.layers.upper === null ? null : sanitizeTree(sc.layers.upper, false),
-      lower: sc.layers.lower.map((t) => sanitizeTree(t, true)),
-    },
-  }))
+  if (op.op === "unlink") {
+    const c = new Ctx(new Tx(state), step.cred, 0)
+    const p = resolveParent(c, op.path)
+    if (isErrno(p) || p.type !== Last.Norm) return undefined
+    const child = lookupChild(c, p.dir, p.name)
+    if (isErrno(child) || c.inode(child).type !== "dir") return undefined
+    const origin = dialect.origin(child)
+    if (origin === "lower" || origin === "merged") return "unlink of a directory with a lower part (FINDINGS.md unlink-whites-out-lower-directory)"
+  }
+  return undefined
 }
 
 /**

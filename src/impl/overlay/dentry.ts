@@ -438,6 +438,12 @@ export class dentry implements DentryImpl {
       // Changes to d's attributes are serialized by d.copyMu.
       yield this.copyMu.Lock()
       try {
+        if (this.fs.mutant === "lock-order-inversion" && this.parent !== null) {
+          // Mutant: the parent's dirMu under this dentry's copyMu.
+          yield this.parent.dirMu.Lock()
+          this.parent.dirents = null
+          yield this.parent.dirMu.Unlock()
+        }
         e = yield* this.fs.vfs.SetStatAt(ctx, this.fs.creds, pop(this.upperVD!), opts)
         if (e !== null) return e
         this.updateAfterSetStatLocked(opts)
@@ -486,8 +492,12 @@ export class dentry implements DentryImpl {
       // d is a filesystem root with no upper layer.
       return "EROFS"
     }
-    const perr = yield* this.parent.copyUpLocked(ctx)
-    if (perr !== null) return perr
+    // Mutant copy-up-child-first: the ancestors are not copied up first.
+    const childFirst = fs.mutant === "copy-up-child-first"
+    if (!childFirst) {
+      const perr = yield* this.parent.copyUpLocked(ctx)
+      if (perr !== null) return perr
+    } else if (fs.opts.UpperRoot === null) return "EROFS"
 
     yield this.copyMu.Lock()
     let mapsMuLocked = false
@@ -498,6 +508,9 @@ export class dentry implements DentryImpl {
       }
       if (this.vfsd.IsDead()) {
         // Raced with deletion of d.
+        // (fsim: logged, so that findings.ts tells this finding, copy-up-races-deletion, from other failures.)
+        const log = fs.sched.log
+        if (log.enabled) log.add({ seq: log.nextSeq, kind: "cache", thread: ctx.thread, cache: "overlay.copyUp", what: "raced-deletion", key: this.pathForLog() })
         return "ENOENT"
       }
 
@@ -511,7 +524,9 @@ export class dentry implements DentryImpl {
 
       // Perform copy-up.
       const ftype = this.mode & S_IFMT
-      const newpop = pop(this.parent.upperVD!, this.name)
+      // (Mutant copy-up-child-first: by its path from the upper root, which
+      // the layer resolves only if every ancestor is there already.)
+      const newpop = childFirst ? pop(fs.opts.UpperRoot!, this.pathForLog().slice(1)) : pop(this.parent.upperVD!, this.name)
       const d = this
       const cleanupUndoCopyUp = function* (): Sim<void> {
         const e = ftype === S_IFDIR ? yield* vfsObj.RmdirAt(fctx, fs.creds, newpop) : yield* vfsObj.UnlinkAt(fctx, fs.creds, newpop)
@@ -527,7 +542,7 @@ export class dentry implements DentryImpl {
           if (oerr !== null || oldFD === null) return oerr ?? "EIO"
           try {
             // d.mode can be read because d.copyMu is locked.
-            const [newFD, nerr] = yield* vfsObj.OpenAt(fctx, fs.creds, pop(this.parent.upperVD!, this.name), {
+            const [newFD, nerr] = yield* vfsObj.OpenAt(fctx, fs.creds, newpop, {
               Flags: O_WRONLY | O_CREAT | O_EXCL,
               Mode: this.mode & ~S_IFMT,
             })

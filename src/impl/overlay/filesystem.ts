@@ -354,6 +354,13 @@ export class filesystem implements FilesystemImpl {
     let topLookupLayer = lookupLayer.None
     let lookupErr: Err = null
     const vfsObj = this.vfs
+    // (fsim: a lookup in a removed directory, which gVisor does not refuse,
+    // is logged, so that findings.ts tells the finding
+    // lookup-in-removed-directory from other failures.)
+    if (parent.vfsd.IsDead()) {
+      const log = this.sched.log
+      if (log.enabled) log.add({ seq: log.nextSeq, kind: "cache", thread: ctx.thread, cache: "overlay.lookup", what: "removed-parent", key: `${parent.pathForLog()}/${name}` })
+    }
 
     for (const { vd: parentVD, isUpper } of parent.layers()) {
       const [childVD, err] = yield* vfsObj.GetDentryAt(ctx, this.creds, pop(parentVD, name), {})
@@ -365,6 +372,8 @@ export class filesystem implements FilesystemImpl {
         lookupErr = err ?? "EIO"
         break
       }
+      // Mutant ref-leak-on-error: childVD is kept.
+      let leak = false
       // gVisor's iterLayers callback: true to go on to the next layer.
       const fs = this
       const visit = function* (): Sim<boolean> {
@@ -373,11 +382,14 @@ export class filesystem implements FilesystemImpl {
         const [stat, serr] = yield* vfsObj.StatAt(ctx, fs.creds, pop(childVD), {})
         if (serr !== null || stat === null) {
           lookupErr = serr ?? "EIO"
+          if (fs.mutant === "ref-leak-on-error") leak = true
           return false
         }
         if (isWhiteout(stat)) {
           // A whiteout: the file "doesn't exist" on this layer, and layers
           // below this one are ignored.
+          // (Mutant ref-leak-on-error: where that fails the lookup.)
+          if (topLookupLayer === lookupLayer.None && fs.mutant === "ref-leak-on-error") leak = true
           if (isUpper) topLookupLayer = lookupLayer.UpperWhiteout
           return false
         }
@@ -416,7 +428,7 @@ export class filesystem implements FilesystemImpl {
       try {
         more = yield* visit()
       } finally {
-        yield* childVD.DecRef(ctx)
+        if (!leak) yield* childVD.DecRef(ctx)
       }
       if (!more) break
     }
@@ -574,7 +586,7 @@ export class filesystem implements FilesystemImpl {
           // Finally create the new file.
           e = yield* create(parent, name, childLayer === lookupLayer.UpperWhiteout)
           if (e !== null) return e
-          parent.dirents = null
+          if (this.mutant !== "dirents-stale-on-create") parent.dirents = null
           return null
         } finally {
           mnt.EndWrite()
@@ -886,7 +898,7 @@ export class filesystem implements FilesystemImpl {
       }
       // Finally construct the overlay FD. Below this point there is no
       // cleanup (the file was created even if it can't be opened).
-      parent.dirents = null
+      if (this.mutant !== "dirents-stale-on-create") parent.dirents = null
       const fd = new regularFileFD(child, true /* copiedUp */, upperFD)
       const ierr = yield* fd.vfsfd.Init(fd, upperFD.StatusFlags(), mnt, child.vfsd)
       if (ierr !== null) {
@@ -965,7 +977,8 @@ export class filesystem implements FilesystemImpl {
       if (gerr !== null && gerr !== "ENOENT") return gerr
       const replacedVFSD = replaced !== null ? replaced.vfsd : null
       if (replaced !== null) {
-        if (replaced.isDir()) {
+        // (Mutant rename-over-dir-no-type-check: a non-directory's rename takes the replaced file for a non-directory.)
+        if (replaced.isDir() && (renamed.isDir() || this.mutant !== "rename-over-dir-no-type-check")) {
           if (!renamed.isDir()) return "EISDIR"
           if (genericIsAncestorDentry(replaced, renamed)) return "ENOTEMPTY"
           yield replaced.dirMu.Lock()
@@ -1239,7 +1252,7 @@ export class filesystem implements FilesystemImpl {
         }
       }
       if (child !== null) {
-        if (child.isDir()) return "EISDIR"
+        if (child.isDir() && this.mutant !== "unlink-dir-no-type-check") return "EISDIR"
         e = parent.mayDelete(rp.Credentials(), child)
         if (e !== null) return e
         e = yield* vfsObj.PrepareDeleteDentry(child.vfsd)

@@ -136,6 +136,16 @@ export function overlayMount(ctx: MountContext): MountInstance & { readonly stat
       throw e
     }
   }
+  // External users change a gofer lower layer under the mounted overlay:
+  // undefined in Linux, and gVisor's overlay takes its lower layers to be
+  // immutable (README.md, "External changes to a lower layer"). The model
+  // on the merged tree cannot say what the overlay then shows, so such a
+  // run is not judged by lincheck: the scenario must leave it out.
+  if ((s.external ?? []).length > 0 && (s.checks === undefined || s.checks.includes("lincheck"))) {
+    throw new InputError(
+      "scenario: external: external users change a lower layer under the mounted overlay, which gVisor's overlay takes to be immutable (Linux: undefined), so its results cannot be judged: give checks without lincheck (src/impl/overlay/README.md)",
+    )
+  }
   const merged = layerTrees(s)
   let initial: { readonly tree: Tree; readonly root: RootAttrs; readonly readOnly: boolean }
   try {
@@ -143,7 +153,8 @@ export function overlayMount(ctx: MountContext): MountInstance & { readonly stat
   } catch (e) {
     throw new InputError(`scenario: mount: ${(e as Error).message}`)
   }
-  const server = goferOpts.size > 0 ? new SimP9Server(sched, ctx.seed, s.remote ?? {}, { faults: s.faults ?? [], ...(s.root !== undefined ? { root: s.root } : {}) }) : null
+  // The server of a gofer layer holds a layer's tree (whiteouts, opaque directories).
+  const server = goferOpts.size > 0 ? new SimP9Server(sched, ctx.seed, s.remote ?? {}, { faults: s.faults ?? [], server: { layer: true }, ...(s.root !== undefined ? { root: s.root } : {}) }) : null
   const vfs = new VirtualFilesystem(sched)
   const layers: LayerInstance[] = []
   let fs: filesystem | null = null

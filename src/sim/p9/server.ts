@@ -87,6 +87,13 @@ export interface P9ServerOptions {
   readonly msizeMax?: number
   readonly versionMax?: number
   readonly qidPaths?: QidPathPolicy
+  /**
+   * The tree is an overlay layer's (scenario.md 1.3: the server of an
+   * overlay's gofer layer): `whiteout` nodes are 0:0 character devices and
+   * opaque directories carry trusted.overlay.opaque, as on a host's layer
+   * directory; `tree()` writes them back the same way.
+   */
+  readonly layer?: boolean
 }
 
 const ROOT: Cred = Object.freeze({ uid: 0, gid: 0, groups: Object.freeze([]) as readonly number[] })
@@ -236,9 +243,11 @@ export class P9Server {
   private readonly sessions = new Map<number, Session>()
   private nextSession = 1
   private readonly qids: QidPaths
+  private readonly layer: boolean
 
   constructor(tree: Tree = {}, root?: RootAttrs, options: P9ServerOptions = {}, now = 0) {
-    this.state = initialState(tree, root, {}, now)
+    this.layer = options.layer ?? false
+    this.state = initialState(tree, root, { layer: this.layer }, now)
     this.msizeMax = options.msizeMax ?? DEFAULT_MSIZE_MAX
     this.versionMax = options.versionMax ?? HIGHEST_VERSION
     if (!(this.msizeMax >= MSIZE_MIN)) throw new RangeError(`p9 server: msizeMax must be at least ${MSIZE_MIN}`)
@@ -261,7 +270,7 @@ export class P9Server {
 
   /** The tree the server holds, in the contract's format. */
   tree(): { readonly tree: Tree; readonly root: Required<RootAttrs> } {
-    return toTree(this.state)
+    return toTree(this.state, { layer: this.layer })
   }
 
   /** Another user of the share acting on the tree directly (a scenario's `external` op). FIFO opens never block here. */

@@ -1,0 +1,203 @@
+// The overlay port's speed under the simulator, all checks on: complete
+// scenario-runs per second and simulated operations per second, for the
+// generated concurrent scenarios of `fsim check --mount overlay --threads 3
+// --ops 10` (2..3 threads, a layered scenario of up to 30 steps cut into
+// one contiguous run per thread; src/sim/overlaygen.ts), with tmpfs layers
+// and with the lowest layer on the gofer (cache=fscache) over the simulated
+// 9P server. Two baselines, measured right after each overlay pass on the
+// same scenarios in the same process, so the ratios hold on a noisy
+// machine: the reference model's mount holding the layers' merged tree (the
+// gofer line's baseline too), and gVisor's tmpfs port alone holding it (what
+// the overlay costs over one filesystem). Each run is a campaign's run: its
+// own LockGraph, strategy random, seed = the run's seed, the CLI's mounts and
+// lock orders.
+
+import { defaultEnv } from "../src/cli/mounts.js"
+import { mergeLayers } from "../src/model/overlayfs.js"
+import type { Tree } from "../src/model/types.js"
+import type { Verdict } from "../src/sim/events.js"
+import { scenarioForSeed, shapeDefaults, type ScenarioShape } from "../src/sim/campaign.js"
+import { LockGraph } from "../src/sim/lockorder.js"
+import { FINAL_THREAD, runSubject } from "../src/sim/run.js"
+import type { Layer, Mount, Scenario } from "../src/sim/scenario.js"
+
+const LOWERS: readonly { readonly label: string; readonly lowest: Layer }[] = [
+  { label: "tmpfs", lowest: { kind: "tmpfs" } },
+  { label: "gofer", lowest: { kind: "gofer", options: "cache=fscache", tree: "remote" } },
+]
+const THREADS = 3
+const OPS = 10
+/** Scenarios per repetition (seeds FIRST_SEED..FIRST_SEED + RUNS - 1), the same ones every repetition. */
+const RUNS = 100
+const REPS = 5
+const FIRST_SEED = 1
+const WARMUP = 20
+/**
+ * A baseline pass is repeated until it has taken this long, and its rates
+ * are over all its repetitions: the model's pass of RUNS scenarios takes a
+ * tenth of a second, where one collection of the overlay pass's garbage
+ * would weigh as much as the pass.
+ */
+const BASELINE_MIN_MS = 1_000
+
+const env = defaultEnv()
+
+interface Pass {
+  ms: number
+  /** Ops of the scenario threads that returned. */
+  ops: number
+  /** Ops of the final read-back thread (fsim.final) that returned. */
+  finalOps: number
+  runMs: number[]
+  verdicts: Record<Verdict, number>
+}
+
+/** Runs every scenario once, seed = its seed, as a campaign does. */
+function runAll(scenarios: readonly Scenario[]): Pass {
+  const p: Pass = { ms: 0, ops: 0, finalOps: 0, runMs: [], verdicts: { pass: 0, fail: 0, budget_exhausted: 0, unknown: 0 } }
+  const start = performance.now()
+  for (let i = 0; i < scenarios.length; i++) {
+    const t0 = performance.now()
+    const r = runSubject(scenarios[i]!, { seed: FIRST_SEED + i, strategy: { kind: "random" }, mounts: env.mounts, lockOrders: env.lockOrders, lockGraph: new LockGraph() })
+    p.runMs.push(performance.now() - t0)
+    p.verdicts[r.verdict]++
+    for (const o of r.ops) {
+      if (o.return === null) continue
+      if (o.thread === FINAL_THREAD) p.finalOps++
+      else p.ops++
+    }
+  }
+  p.ms = performance.now() - start
+  return p
+}
+
+/** runAll, repeated until BASELINE_MIN_MS have passed: ms and ops per RUNS scenarios, averaged over the repetitions. */
+function runBaseline(scenarios: readonly Scenario[]): { ms: number; ops: number } {
+  let ms = 0
+  let ops = 0
+  let k = 0
+  do {
+    const p = runAll(scenarios)
+    ms += p.ms
+    ops += p.ops
+    k++
+  } while (ms < BASELINE_MIN_MS)
+  return { ms: ms / k, ops: ops / k }
+}
+
+/** The layers' merged tree, as the overlay mount's model judges it (mount.ts, initialTree). */
+function mergedTree(s: Scenario): Tree {
+  if (s.mount.kind !== "overlay") throw new Error("bench overlay: not an overlay scenario")
+  const treeOf = (l: Layer): Tree => (l.kind === "gofer" ? (s.remote ?? {}) : (l.tree ?? {}))
+  return mergeLayers({ upper: s.mount.upper !== undefined ? treeOf(s.mount.upper) : null, lower: s.mount.lower.map(treeOf) })
+}
+
+/** The same threads on a one-filesystem mount holding the merged tree (the model's, or gVisor's tmpfs alone). */
+function asSingle(s: Scenario, kind: "model" | "tmpfs"): Scenario {
+  return { ...s, mount: { kind }, remote: mergedTree(s) }
+}
+
+function generate(shape: ScenarioShape): { scenarios: Scenario[]; ms: number } {
+  const start = performance.now()
+  const scenarios: Scenario[] = []
+  for (let i = 0; i < RUNS; i++) scenarios.push(scenarioForSeed(shape, FIRST_SEED + i))
+  return { scenarios, ms: performance.now() - start }
+}
+
+function median(xs: readonly number[]): number {
+  const a = [...xs].sort((x, y) => x - y)
+  return a[Math.floor(a.length / 2)]!
+}
+
+function quantile(xs: readonly number[], q: number): number {
+  const a = [...xs].sort((x, y) => x - y)
+  return a[Math.min(a.length - 1, Math.floor(q * a.length))]!
+}
+
+const perS = (n: number, ms: number): number => (n / ms) * 1000
+const round2 = (x: number): number => Math.round(x * 100) / 100
+
+function benchLower(l: (typeof LOWERS)[number]): Record<string, unknown> {
+  const mount: Mount = { kind: "overlay", lower: [l.lowest] }
+  const shape: ScenarioShape = { mount, threads: THREADS, ops: OPS, external: 0, ...shapeDefaults(mount) }
+  // Warm the JIT on the three mounts (other seeds than the measured ones).
+  const warm = Array.from({ length: WARMUP }, (_, i) => scenarioForSeed(shape, 1_000_000 + i))
+  runAll(warm)
+  runAll(warm.map((s) => asSingle(s, "model")))
+  runAll(warm.map((s) => asSingle(s, "tmpfs")))
+
+  const genRate: number[] = []
+  const runRate: number[] = []
+  const opRate: number[] = []
+  const finalOpRate: number[] = []
+  const modelRunRate: number[] = []
+  const modelOpRate: number[] = []
+  const tmpfsRunRate: number[] = []
+  const tmpfsOpRate: number[] = []
+  const ratios: number[] = []
+  const tmpfsRatios: number[] = []
+  const campaignRate: number[] = []
+  const runMs: number[] = []
+  let last: Pass | null = null
+  let threads = 0
+  let layers = 0
+  for (let rep = 0; rep < REPS; rep++) {
+    // Generation is timed apart: runs_per_s is the run alone (mount of the
+    // layers and the overlay, threads, final read-back, every check);
+    // campaign_runs_per_s adds generation.
+    const gen = generate(shape)
+    const o = runAll(gen.scenarios)
+    const m = runBaseline(gen.scenarios.map((s) => asSingle(s, "model")))
+    const t = runBaseline(gen.scenarios.map((s) => asSingle(s, "tmpfs")))
+    genRate.push(perS(RUNS, gen.ms))
+    runRate.push(perS(RUNS, o.ms))
+    opRate.push(perS(o.ops, o.ms))
+    finalOpRate.push(perS(o.finalOps, o.ms))
+    modelRunRate.push(perS(RUNS, m.ms))
+    modelOpRate.push(perS(m.ops, m.ms))
+    tmpfsRunRate.push(perS(RUNS, t.ms))
+    tmpfsOpRate.push(perS(t.ops, t.ms))
+    ratios.push(perS(RUNS, o.ms) / perS(RUNS, m.ms))
+    tmpfsRatios.push(perS(RUNS, o.ms) / perS(RUNS, t.ms))
+    campaignRate.push(perS(RUNS, gen.ms + o.ms))
+    runMs.push(...o.runMs)
+    threads = gen.scenarios.reduce((n, s) => n + s.threads.length, 0)
+    layers = gen.scenarios.reduce((n, s) => n + (s.mount.kind === "overlay" ? s.mount.lower.length + (s.mount.upper !== undefined ? 1 : 0) : 0), 0)
+    last = o
+  }
+  const o = last!
+  return {
+    bench: "overlay",
+    lower: l.label,
+    ...(l.lowest.kind === "gofer" ? { lower_options: l.lowest.options } : {}),
+    checks: "all",
+    strategy: "random",
+    threads_max: THREADS,
+    ops_max: OPS,
+    runs: RUNS,
+    reps: REPS,
+    mean_threads: round2(threads / RUNS),
+    mean_layers: round2(layers / RUNS),
+    mean_ops_per_run: round2(o.ops / RUNS),
+    mean_final_ops_per_run: round2(o.finalOps / RUNS),
+    runs_per_s: Math.round(median(runRate)),
+    ops_per_s: Math.round(median(opRate)),
+    final_ops_per_s: Math.round(median(finalOpRate)),
+    run_ms_median: round2(quantile(runMs, 0.5)),
+    run_ms_p99: round2(quantile(runMs, 0.99)),
+    model_runs_per_s: Math.round(median(modelRunRate)),
+    model_ops_per_s: Math.round(median(modelOpRate)),
+    ratio: Number(median(ratios).toFixed(3)),
+    tmpfs_runs_per_s: Math.round(median(tmpfsRunRate)),
+    tmpfs_ops_per_s: Math.round(median(tmpfsOpRate)),
+    ratio_tmpfs: Number(median(tmpfsRatios).toFixed(3)),
+    gen_scenarios_per_s: Math.round(median(genRate)),
+    campaign_runs_per_s: Math.round(median(campaignRate)),
+    // Runs are functions of their seeds: every repetition has these verdicts.
+    verdicts: o.verdicts,
+  }
+}
+
+export function benchOverlay(): Array<Record<string, unknown>> {
+  return LOWERS.map(benchLower)
+}

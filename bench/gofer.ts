@@ -7,11 +7,8 @@
 // machine. Each run is a campaign's run: its own LockGraph, strategy random,
 // seed = the run's seed, the CLI's mounts and lock orders.
 
-import { defaultEnv } from "../src/cli/mounts.js"
-import type { Verdict } from "../src/sim/events.js"
 import { scenarioForSeed, shapeDefaults, type ScenarioShape } from "../src/sim/campaign.js"
-import { LockGraph } from "../src/sim/lockorder.js"
-import { FINAL_THREAD, runSubject } from "../src/sim/run.js"
+import { runAll, type Pass } from "./passes.js"
 import type { Mount, Scenario } from "../src/sim/scenario.js"
 
 const CACHES = ["fscache", "remote_revalidating"] as const
@@ -23,36 +20,7 @@ const REPS = 5
 const FIRST_SEED = 1
 const WARMUP = 30
 
-const env = defaultEnv()
 
-interface Pass {
-  ms: number
-  /** Ops of the scenario threads that returned. */
-  ops: number
-  /** Ops of the final read-back thread (fsim.final) that returned. */
-  finalOps: number
-  runMs: number[]
-  verdicts: Record<Verdict, number>
-}
-
-/** Runs every scenario once, seed = its seed, as a campaign does. */
-function runAll(scenarios: readonly Scenario[]): Pass {
-  const p: Pass = { ms: 0, ops: 0, finalOps: 0, runMs: [], verdicts: { pass: 0, fail: 0, budget_exhausted: 0, unknown: 0 } }
-  const start = performance.now()
-  for (let i = 0; i < scenarios.length; i++) {
-    const t0 = performance.now()
-    const r = runSubject(scenarios[i]!, { seed: FIRST_SEED + i, strategy: { kind: "random" }, mounts: env.mounts, lockOrders: env.lockOrders, lockGraph: new LockGraph() })
-    p.runMs.push(performance.now() - t0)
-    p.verdicts[r.verdict]++
-    for (const o of r.ops) {
-      if (o.return === null) continue
-      if (o.thread === FINAL_THREAD) p.finalOps++
-      else p.ops++
-    }
-  }
-  p.ms = performance.now() - start
-  return p
-}
 
 function generate(shape: ScenarioShape): { scenarios: Scenario[]; ms: number } {
   const start = performance.now()
@@ -80,8 +48,8 @@ function benchCache(cache: (typeof CACHES)[number]): Record<string, unknown> {
   const asModel = (s: Scenario): Scenario => ({ ...s, mount: { kind: "model" } })
   // Warm the JIT on both mounts (other seeds than the measured ones).
   const warm = Array.from({ length: WARMUP }, (_, i) => scenarioForSeed(shape, 1_000_000 + i))
-  runAll(warm)
-  runAll(warm.map(asModel))
+  runAll(FIRST_SEED, warm)
+  runAll(FIRST_SEED, warm.map(asModel))
 
   const genRate: number[] = []
   const runRate: number[] = []
@@ -98,8 +66,8 @@ function benchCache(cache: (typeof CACHES)[number]): Record<string, unknown> {
     // Generation is timed apart: runs_per_s is the run alone (mount, threads,
     // final read-back, every check); campaign_runs_per_s adds generation.
     const gen = generate(shape)
-    const g = runAll(gen.scenarios)
-    const m = runAll(gen.scenarios.map(asModel))
+    const g = runAll(FIRST_SEED, gen.scenarios)
+    const m = runAll(FIRST_SEED, gen.scenarios.map(asModel))
     genRate.push(perS(RUNS, gen.ms))
     runRate.push(perS(RUNS, g.ms))
     opRate.push(perS(g.ops, g.ms))

@@ -12,13 +12,10 @@
 // own LockGraph, strategy random, seed = the run's seed, the CLI's mounts and
 // lock orders.
 
-import { defaultEnv } from "../src/cli/mounts.js"
 import { mergeLayers } from "../src/model/overlayfs.js"
 import type { Tree } from "../src/model/types.js"
-import type { Verdict } from "../src/sim/events.js"
 import { scenarioForSeed, shapeDefaults, type ScenarioShape } from "../src/sim/campaign.js"
-import { LockGraph } from "../src/sim/lockorder.js"
-import { FINAL_THREAD, runSubject } from "../src/sim/run.js"
+import { runAll, type Pass } from "./passes.js"
 import type { Layer, Mount, Scenario } from "../src/sim/scenario.js"
 
 const LOWERS: readonly { readonly label: string; readonly lowest: Layer }[] = [
@@ -40,36 +37,7 @@ const WARMUP = 20
  */
 const BASELINE_MIN_MS = 1_000
 
-const env = defaultEnv()
 
-interface Pass {
-  ms: number
-  /** Ops of the scenario threads that returned. */
-  ops: number
-  /** Ops of the final read-back thread (fsim.final) that returned. */
-  finalOps: number
-  runMs: number[]
-  verdicts: Record<Verdict, number>
-}
-
-/** Runs every scenario once, seed = its seed, as a campaign does. */
-function runAll(scenarios: readonly Scenario[]): Pass {
-  const p: Pass = { ms: 0, ops: 0, finalOps: 0, runMs: [], verdicts: { pass: 0, fail: 0, budget_exhausted: 0, unknown: 0 } }
-  const start = performance.now()
-  for (let i = 0; i < scenarios.length; i++) {
-    const t0 = performance.now()
-    const r = runSubject(scenarios[i]!, { seed: FIRST_SEED + i, strategy: { kind: "random" }, mounts: env.mounts, lockOrders: env.lockOrders, lockGraph: new LockGraph() })
-    p.runMs.push(performance.now() - t0)
-    p.verdicts[r.verdict]++
-    for (const o of r.ops) {
-      if (o.return === null) continue
-      if (o.thread === FINAL_THREAD) p.finalOps++
-      else p.ops++
-    }
-  }
-  p.ms = performance.now() - start
-  return p
-}
 
 /** runAll, repeated until BASELINE_MIN_MS have passed: ms and ops per RUNS scenarios, averaged over the repetitions. */
 function runBaseline(scenarios: readonly Scenario[]): { ms: number; ops: number } {
@@ -77,7 +45,7 @@ function runBaseline(scenarios: readonly Scenario[]): { ms: number; ops: number 
   let ops = 0
   let k = 0
   do {
-    const p = runAll(scenarios)
+    const p = runAll(FIRST_SEED, scenarios)
     ms += p.ms
     ops += p.ops
     k++
@@ -122,9 +90,9 @@ function benchLower(l: (typeof LOWERS)[number]): Record<string, unknown> {
   const shape: ScenarioShape = { mount, threads: THREADS, ops: OPS, external: 0, ...shapeDefaults(mount) }
   // Warm the JIT on the three mounts (other seeds than the measured ones).
   const warm = Array.from({ length: WARMUP }, (_, i) => scenarioForSeed(shape, 1_000_000 + i))
-  runAll(warm)
-  runAll(warm.map((s) => asSingle(s, "model")))
-  runAll(warm.map((s) => asSingle(s, "tmpfs")))
+  runAll(FIRST_SEED, warm)
+  runAll(FIRST_SEED, warm.map((s) => asSingle(s, "model")))
+  runAll(FIRST_SEED, warm.map((s) => asSingle(s, "tmpfs")))
 
   const genRate: number[] = []
   const runRate: number[] = []
@@ -146,7 +114,7 @@ function benchLower(l: (typeof LOWERS)[number]): Record<string, unknown> {
     // layers and the overlay, threads, final read-back, every check);
     // campaign_runs_per_s adds generation.
     const gen = generate(shape)
-    const o = runAll(gen.scenarios)
+    const o = runAll(FIRST_SEED, gen.scenarios)
     const m = runBaseline(gen.scenarios.map((s) => asSingle(s, "model")))
     const t = runBaseline(gen.scenarios.map((s) => asSingle(s, "tmpfs")))
     genRate.push(perS(RUNS, gen.ms))

@@ -393,6 +393,15 @@ function open(g: G, op: OpOf<"open">): Ruling | null {
   return null
 }
 
+/** Whether a description of FIFO `ino` opened with access mode 3 is open: the only kind that neither reads nor writes. */
+function hasMode3Description(g: G, ino: number): boolean {
+  const fds = g.c.tx.fds()
+  return Object.keys(fds).some((k) => {
+    const f = fds[k]!
+    return f.ino === ino && !f.readable && !f.writable && !f.pathOnly
+  })
+}
+
 /**
  * The read-write server handle of a FIFO opened with access mode 3 (see
  * openFifoMode3) is a reader there: a later O_WRONLY|O_NONBLOCK open finds
@@ -403,12 +412,7 @@ function fifoWriteOpenFindsPhantomReader(g: G, op: OpOf<"open">, linux: OpResult
   if (!("errno" in linux) || linux.errno !== "ENXIO") return null
   const target = g.final(op.path, !op.flags.includes("O_NOFOLLOW"))
   if (isErrno(target) || g.inode(target.ino).type !== "fifo") return null
-  const fds = g.c.tx.fds()
-  const phantom = Object.keys(fds).some((k) => {
-    const f = fds[k]!
-    return f.ino === target.ino && !f.readable && !f.writable && !f.pathOnly
-  })
-  if (!phantom) return null
+  if (!hasMode3Description(g, target.ino)) return null
   const rdwr = [...op.flags.filter((f) => f !== "O_WRONLY"), "O_RDWR" as const]
   return {
     rule: "gofer.open.fifo-mode-3",
@@ -666,12 +670,7 @@ function fifoWriteToPhantomReader(g: G, op: OpOf<"write">, linux: OpResult): Rul
   if (!("errno" in linux) || linux.errno !== "EPIPE") return null
   const f = g.c.tx.fd(op.fd)
   if (f === undefined || g.inode(f.ino).type !== "fifo") return null
-  const fds = g.c.tx.fds()
-  const phantom = Object.keys(fds).some((k) => {
-    const d = fds[k]!
-    return d.ino === f.ino && !d.readable && !d.writable && !d.pathOnly
-  })
-  if (!phantom) return null
+  if (!hasMode3Description(g, f.ino)) return null
   const room = PIPE_SIZE - g.inode(f.ino).data.length
   if (room <= 0 || (op.data.length <= PIPE_BUF && op.data.length > room)) return rule("gofer.open.fifo-mode-3", ["EAGAIN"])
   const n = Math.min(room, op.data.length)

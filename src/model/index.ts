@@ -111,10 +111,7 @@ export function initialState(tree: Tree, root?: RootAttrs, options?: ModelOption
 
 /** One op by a thread with credentials `cred` at time `now` (ns). Never throws for a decoded Op. */
 export function apply(state: ModelState, op: Op, cred: Cred, now: number): Outcome {
-  const tx = new Tx(state)
-  const d = run(new Ctx(tx, cred, now), op)
-  const { state: next, patches } = tx.commit()
-  return d.blocks === undefined ? { state: next, result: d.result, patches } : { state: next, result: d.result, patches, blocks: d.blocks }
+  return applyResumed(state, op, cred, now, null)
 }
 
 /**
@@ -205,8 +202,8 @@ export function release(state: ModelState, name: string): ModelState {
   return apply(state, { op: "close", fd: name }, ROOT_CRED, 0).state
 }
 
-/** `op` with the walk of its first path going on from `cut` (see `walkCutOf`). */
-export function applyResumed(state: ModelState, op: Op, cred: Cred, now: number, cut: WalkCut): Outcome {
+/** `op` with the walk of its first path going on from `cut` (see `walkCutOf`); null: from the start, as `apply`. */
+export function applyResumed(state: ModelState, op: Op, cred: Cred, now: number, cut: WalkCut | null): Outcome {
   const tx = new Tx(state)
   const c = new Ctx(tx, cred, now)
   c.resume = cut

@@ -19,41 +19,18 @@ import { apply, dialectNamed, dialectStep, initialState, toTree, type DialectNam
 import { normalizeResult } from "../../src/model/lincheck/fs.js"
 import type { SequentialScenario, SequentialStep } from "../../src/model/arbitraries.js"
 import { getInode } from "../../src/model/state.js"
-import type { Cred, Op, OpResult, RootAttrs, Tree, TreeNode } from "../../src/model/types.js"
+import type { Cred, Op, OpResult, RootAttrs, Tree } from "../../src/model/types.js"
 import { runSubject, type RunReport } from "../../src/sim/run.js"
 import type { Scenario, ThreadSpec } from "../../src/sim/scenario.js"
+import { canonical } from "../linux/diff.js"
+import { goferForm } from "../linux/gofer.js"
 
 const ENV = defaultEnv()
 const SEGMENT_NS = 10_000_000_000
 const ROOT: Cred = { uid: 0, gid: 0, groups: [] }
 
-/** JSON with keys sorted. */
-export function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => {
-    if (x === null || typeof x !== "object" || Array.isArray(x)) return x
-    const o = x as Record<string, unknown>
-    const out: Record<string, unknown> = {}
-    for (const k of Object.keys(o).sort()) out[k] = o[k]
-    return out
-  })
-}
+export { canonical }
 
-function isSlashOnly(t: string): boolean {
-  return /^\/+$/.test(t)
-}
-
-function mapSlashOnly(t: Tree): Tree {
-  const out: Record<string, TreeNode> = {}
-  for (const [name, node] of Object.entries(t)) {
-    let value: TreeNode = node
-    if (!("link" in node)) {
-      if (node.type === "dir" && node.children !== undefined) value = { ...node, children: mapSlashOnly(node.children) }
-      else if (node.type === "symlink" && isSlashOnly(node.target)) value = { ...node, target: "/." }
-    }
-    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true })
-  }
-  return out
-}
 
 /**
  * The scenario as tmpfs runs it: read-write (the mount has no read-only
@@ -62,8 +39,7 @@ function mapSlashOnly(t: Tree): Tree {
  * FINDINGS.md).
  */
 export function tmpfsForm(sc: SequentialScenario): SequentialScenario {
-  const steps = sc.steps.map((s) => (s.op.op === "symlink" && isSlashOnly(s.op.target) ? { ...s, op: { ...s.op, target: "/." } } : s))
-  return { tree: mapSlashOnly(sc.tree), root: sc.root, readOnly: false, steps }
+  return goferForm(sc).scenario
 }
 
 export interface Expectation {

@@ -169,12 +169,6 @@ export function fsWalksModel(tree: Tree, options: FsModelOptions = {}): Model<Wa
         const s = fsStep(options, state.fs, input)
         return { state: { fs: s.state, walks }, output: s.output }
       }
-      if (from.path === "") {
-        const outcome = applyResumed(state.fs, input.op, input.cred, 0, from)
-        const output = { ...outcome.result }
-        ruleOf.set(output, WALK_RULE)
-        return { state: { fs: release(outcome.state, holdName(id)), walks }, output }
-      }
       const outcome = applyResumed(state.fs, input.op, input.cred, 0, from)
       // The dialect's rules look at the op's whole path: ask them about the same op by a path
       // that reaches the stop now, where that op does just what going on from the stop does.
@@ -189,7 +183,8 @@ export function fsWalksModel(tree: Tree, options: FsModelOptions = {}): Model<Wa
       }
       const output = { ...outcome.result }
       ruleOf.set(output, WALK_RULE)
-      return { state: { fs: outcome.state, walks }, output }
+      // A stop at a file (a link's) held it until now (`holdInode`).
+      return { state: { fs: from.path === "" ? release(outcome.state, holdName(id)) : outcome.state, walks }, output }
     },
     hash: (s) => {
       let h = stateHash(s.fs)

@@ -14,7 +14,7 @@ export interface RangeRequest {
 const port = parentPort
 if (port === null) throw new Error("check-worker: not started as a worker thread")
 const env = defaultEnv()
-const campaign = new Campaign({ ...(workerData as CampaignSpec), mounts: env.mounts, lockOrders: env.lockOrders })
+const campaign = new Campaign({ ...(workerData as CampaignSpec), mounts: env.mounts, lockOrders: env.lockOrders, ...(env.findings !== undefined ? { findings: env.findings } : {}) })
 port.on("message", (m: RangeRequest) => {
   port.postMessage({ first: m.first, count: m.count, tally: campaign.runRange(m.first, m.count) })
 })

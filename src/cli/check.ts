@@ -22,11 +22,13 @@ import {
   type CampaignSpec,
   type CampaignStrategy,
   type FailureRecord,
+  type FindingsClassifier,
   type LockCycle,
   type ScenarioShape,
   type Tally,
 } from "../sim/campaign.js"
 import { CHECK_NAMES, type CheckName } from "../sim/events.js"
+import { DeclaredOrder } from "../sim/lockorder.js"
 import { MUTANTS } from "../sim/mutants.js"
 import { GOFER_MUTANTS } from "../impl/gofer/mutants.js"
 import { OVERLAY_MUTANTS } from "../impl/overlay/mutants.js"
@@ -67,6 +69,7 @@ interface CheckFlags {
   readonly shrinkBudget: number
   readonly json?: boolean
   readonly mutant?: string
+  readonly allowFindings?: boolean
 }
 
 const DEFAULT_RUNS = 50_000
@@ -98,6 +101,10 @@ export function registerCheck(program: Command, env: CliEnv): void {
     .option("--no-shrink", "save failing runs as found, without shrinking them")
     .option("--shrink-budget <runs>", "most runs spent shrinking each failure", parsePositiveInt, 4_000)
     .option("--json", "print the summary as JSON (fsim.campaign/1)")
+    .option(
+      "--allow-findings",
+      "exit 0 when every failing run is an instance of a documented gVisor finding (src/impl/gofer/FINDINGS.md, src/impl/overlay/FINDINGS.md); they are still counted and listed",
+    )
     .addOption(new Option("--mutant <name>", "TEST ONLY: run the mount (model, gofer, tmpfs or overlay) under a deliberately wrong mutant").hideHelp())
     .action(async (flags: CheckFlags) => {
       const mount = mountOf(flags)
@@ -126,7 +133,7 @@ export function registerCheck(program: Command, env: CliEnv): void {
         setIdBits: dflt.setIdBits,
       }
       const spec: CampaignSpec = { shape, seed: flags.seed, strategy }
-      const options: CampaignOptions = { ...spec, mounts: env.mounts, lockOrders: env.lockOrders }
+      const options: CampaignOptions = { ...spec, mounts: env.mounts, lockOrders: env.lockOrders, ...(env.findings !== undefined ? { findings: env.findings } : {}) }
       const runs = flags.runs ?? (flags.time !== undefined ? Infinity : DEFAULT_RUNS)
       const timeMs = flags.time ?? Infinity
 
@@ -143,12 +150,19 @@ export function registerCheck(program: Command, env: CliEnv): void {
         progress.done()
         const elapsed = progress.elapsedMs()
         const saved = await saveFailures(options, tally, flags, () => interrupted)
-        const summary = campaignJson(flags, spec, tally, saved, interrupted, elapsed)
+        const summary = campaignJson(flags, spec, tally, saved, interrupted, elapsed, new DeclaredOrder(env.lockOrders), env.findings?.[mount.kind])
         process.stdout.write(flags.json === true ? JSON.stringify(summary) + "\n" : describeCampaign(summary))
-        const cycles = summary.coverage.lock_cycles.length
+        // With --allow-findings, what counts is what no documented finding
+        // explains: failing runs with other violations, and lock-class
+        // cycles that are no finding's and have no edge against the declared
+        // order (such an edge is reported, and classified, in the run that
+        // took it).
+        const allowed = flags.allowFindings === true
+        const failing = allowed ? tally.verdicts.fail - tally.explained : tally.verdicts.fail
+        const cycles = summary.coverage.lock_cycles.filter((c) => !allowed || (c.against_declared_order.length === 0 && c.finding === null)).length
         process.exitCode = interrupted
           ? EXIT.interrupted
-          : tally.verdicts.fail > 0 || cycles > 0
+          : failing > 0 || cycles > 0
             ? EXIT.violation
             : tally.verdicts.budget_exhausted + tally.verdicts.unknown > 0
               ? EXIT.inconclusive
@@ -278,14 +292,23 @@ export function parseDuration(text: string): number {
 interface Saved {
   readonly check: string
   readonly seed: number
+  /** The documented findings the saved run shows (all of its violations, when explained). */
+  readonly findings: readonly string[]
+  readonly explained: boolean
   readonly trace: string
   readonly shrunk: { readonly before: Size; readonly after: Size; readonly runsUsed: number; readonly cut: boolean } | null
 }
 
+/**
+ * The failing run to save for each check (and each inconclusive verdict):
+ * the lowest seed whose failure no documented finding explains, or else
+ * the lowest seed, whose trace then shows a known finding.
+ */
 function representatives(t: Tally): FailureRecord[] {
   const out: FailureRecord[] = []
   const seen = new Set<string>()
-  for (const f of t.failures) {
+  const unexplainedFirst = [...t.failures.filter((f) => !f.explained), ...t.failures.filter((f) => f.explained)]
+  for (const f of unexplainedFirst) {
     const key = f.verdict === "fail" ? f.checks[0]! : f.verdict
     if (seen.has(key)) continue
     seen.add(key)
@@ -320,7 +343,7 @@ async function saveFailures(o: CampaignOptions, t: Tally, flags: CheckFlags, sto
     mkdirSync(flags.saveDir, { recursive: true })
     const file = join(flags.saveDir, `${check}-${mountLabel(o.shape.mount)}-${f.seed}.jsonl`)
     writeFileAtomic(file, traceText(report))
-    out.push({ check, seed: f.seed, trace: file, shrunk })
+    out.push({ check, seed: f.seed, findings: f.findings, explained: f.explained, trace: file, shrunk })
   }
   return out
 }
@@ -363,9 +386,15 @@ function violationSet(t: Tally): string {
   return createHash("sha256").update(lines).digest("hex")
 }
 
-function campaignJson(flags: CheckFlags, spec: CampaignSpec, raw: Tally, saved: Saved[], interrupted: boolean, elapsedMs: number) {
+function campaignJson(flags: CheckFlags, spec: CampaignSpec, raw: Tally, saved: Saved[], interrupted: boolean, elapsedMs: number, declared: DeclaredOrder, findings: FindingsClassifier | undefined) {
   const t = sortedTally(raw)
   const cycles: LockCycle[] = lockCycles(t.lockEdges)
+  /** A cycle's edges that go against the declared order ("A -> B": B is declared before A). */
+  const against = (c: LockCycle): string[] =>
+    c.classes.flatMap((a, i) => {
+      const b = c.classes[(i + 1) % c.classes.length]!
+      return declared.before(b, a) ? [`${a} -> ${b}`] : []
+    })
   const rpcsReported = Object.keys(t.rpcs).length > 0
   const cacheReported = Object.keys(t.cache).length > 0
   return {
@@ -398,22 +427,37 @@ function campaignJson(flags: CheckFlags, spec: CampaignSpec, raw: Tally, saved: 
     cache_hit_rates: hitRates(t.cache),
     coverage: {
       lock_pairs: Object.entries(t.lockEdges).map(([k, seed]) => [...k.split("\u0000"), seed] as [string, string, number]),
-      lock_cycles: cycles.map((c) => ({ classes: c.classes, seeds: c.seeds })),
+      lock_cycles: cycles.map((c) => ({ classes: c.classes, seeds: c.seeds, against_declared_order: against(c), finding: findings?.cycle?.(c.classes) ?? null })),
       cache_transitions: cacheReported ? t.cache : null,
     },
     failures: {
       count: t.verdicts.fail + t.verdicts.budget_exhausted + t.verdicts.unknown,
       kept: t.failures.length,
-      first: t.failures.slice(0, 20).map((f) => ({ seed: f.seed, strategy: f.recorded, verdict: f.verdict, checks: f.checks, message: f.message })),
+      first: t.failures.slice(0, 20).map((f) => ({ seed: f.seed, strategy: f.recorded, verdict: f.verdict, checks: f.checks, message: f.message, findings: f.findings, explained: f.explained })),
+    },
+    /**
+     * Failing runs that are instances of documented findings: gVisor's own
+     * bugs, which a faithful port reproduces (each port's FINDINGS.md).
+     * `unexplained`: failing runs with any violation no finding accounts for.
+     */
+    findings: {
+      documented: Object.fromEntries(Object.entries(t.findings).map(([id, f]) => [id, { runs: f.runs, first_seed: f.firstSeed }])),
+      explained_runs: t.explained,
+      unexplained_runs: t.verdicts.fail - t.explained,
     },
     violation_set_sha256: violationSet(t),
-    saved: saved.map((s) => ({ check: s.check, seed: s.seed, trace: s.trace, shrunk: s.shrunk })),
+    saved: saved.map((s) => ({ check: s.check, seed: s.seed, trace: s.trace, shrunk: s.shrunk, findings: s.findings, explained: s.explained })),
     timing: { elapsed_ms: elapsedMs, runs_per_s: Number(((t.runs / Math.max(elapsedMs, 1)) * 1000).toFixed(1)), workers: flags.workers },
   }
 }
 
 function table(head: string[]): Table.Table {
   return new Table({ head, style: { head: [], border: [] } })
+}
+
+function knownLabel(f: { readonly findings: readonly string[]; readonly explained: boolean }): string {
+  if (f.findings.length === 0) return ""
+  return ` (${f.explained ? "known" : "also shows known"} gVisor finding${f.findings.length === 1 ? "" : "s"}: ${f.findings.join(", ")})`
 }
 
 function describeCampaign(j: CampaignJson): string {
@@ -446,16 +490,27 @@ function describeCampaign(j: CampaignJson): string {
   lines.push("coverage:")
   const pairs = j.coverage.lock_pairs
   lines.push(pairs.length === 0 ? "  lock-class pairs held together: none (no run held two locks at once)" : `  lock-class pairs held together (${pairs.length}): ${pairs.map(([a, b]) => `${a} -> ${b}`).join(", ")}`)
-  for (const c of j.coverage.lock_cycles) lines.push(`  LOCK-CLASS CYCLE across runs: ${[...c.classes, c.classes[0]].join(" -> ")} (edges first seen at seeds ${c.seeds.join(", ")})`)
+  for (const c of j.coverage.lock_cycles) {
+    const reported = c.against_declared_order.length > 0 ? `; against the declared order, so reported in its run: ${c.against_declared_order.join(", ")}` : ""
+    const known = c.finding !== null ? `; known gVisor finding: ${c.finding}` : ""
+    lines.push(`  LOCK-CLASS CYCLE across runs: ${[...c.classes, c.classes[0]].join(" -> ")} (edges first seen at seeds ${c.seeds.join(", ")}${reported}${known})`)
+  }
   const ct = j.coverage.cache_transitions
   lines.push(ct === null ? "  cache transitions: not reported (this filesystem logs no cache events)" : `  cache transitions: ${Object.entries(ct).map(([k, n]) => `${k} ${n}`).join(", ")}`)
   if (j.failures.count > 0) {
     lines.push(`failing or inconclusive runs: ${j.failures.count}${j.failures.count > j.failures.first.length ? `, the first ${j.failures.first.length}:` : ":"}`)
-    for (const f of j.failures.first.slice(0, 10)) lines.push(`  seed ${f.seed} (${f.strategy}): ${f.verdict}${f.checks.length > 0 ? ` [${f.checks.join(", ")}]` : ""}: ${f.message}`)
+    for (const f of j.failures.first.slice(0, 10)) lines.push(`  seed ${f.seed} (${f.strategy}): ${f.verdict}${f.checks.length > 0 ? ` [${f.checks.join(", ")}]` : ""}${knownLabel(f)}: ${f.message}`)
+  }
+  const documented = Object.entries(j.findings.documented)
+  if (documented.length > 0) {
+    lines.push(
+      `documented gVisor findings (FINDINGS.md of the port): ${documented.map(([id, f]) => `${id} in ${f.runs} run${f.runs === 1 ? "" : "s"} (first seed ${f.first_seed})`).join(", ")}; ` +
+        `failing runs they explain wholly: ${j.findings.explained_runs}, not: ${j.findings.unexplained_runs}`,
+    )
   }
   for (const s of j.saved) {
     const how = s.shrunk === null ? (j.interrupted ? " (not shrunk: interrupted; fsim shrink it)" : " (as found)") : ` (shrunk: ${describeSize(s.shrunk.after)})`
-    lines.push(`${s.check} at seed ${s.seed}: ${s.trace}${how}`)
+    lines.push(`${s.check} at seed ${s.seed}${knownLabel(s)}: ${s.trace}${how}`)
     lines.push(`  fsim replay ${s.trace}    fsim show ${s.trace}`)
   }
   return lines.join("\n") + "\n"

@@ -1,6 +1,7 @@
 // What the CLI hands the runtime: every filesystem it can mount, and their
 // declared lock orders.
 
+import type { FindingsClassifier } from "../sim/campaign.js"
 import type { StateFolderRegistry } from "../sim/fold.js"
 import type { LockOrderSpec } from "../sim/lockorder.js"
 import type { MountRegistry } from "../sim/mount.js"
@@ -14,4 +15,9 @@ export interface CliEnv {
    * reference model's folder is always used.
    */
   readonly folders?: StateFolderRegistry
+  /**
+   * By mount kind: which documented findings (gVisor's own bugs, reproduced
+   * by the faithful ports: each port's FINDINGS.md) a failing run shows.
+   */
+  readonly findings?: Readonly<Record<string, FindingsClassifier>>
 }

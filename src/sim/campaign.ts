@@ -258,9 +258,23 @@ export interface CampaignSpec {
   readonly strategy: CampaignStrategy
 }
 
+/**
+ * Sorts a failing run's violations into instances of a filesystem's
+ * documented findings (gVisor's own bugs that a faithful port reproduces,
+ * by id) and what none accounts for (`unknown`; an inconclusive verdict
+ * counts there too).
+ */
+export interface FindingsClassifier {
+  run(r: RunReport): { readonly known: readonly string[]; readonly unknown: readonly string[] }
+  /** The finding a lock-class cycle across runs (campaign.lockCycles) is an instance of, or null. */
+  cycle?(classes: readonly string[]): string | null
+}
+
 export interface CampaignOptions extends CampaignSpec {
   readonly mounts: MountRegistry
   readonly lockOrders: readonly LockOrderSpec[]
+  /** Classifiers of failing runs by mount kind (the gofer's and the overlay's findings). */
+  readonly findings?: Readonly<Record<string, FindingsClassifier>>
 }
 
 export interface StrategyStats {
@@ -288,6 +302,10 @@ export interface FailureRecord {
   readonly message: string
   /** FNV-1a of every violation (check, message, events): equal digests, equal violations. */
   readonly digest: string
+  /** The documented findings its violations are instances of (by id), when the mount has a classifier. */
+  readonly findings: readonly string[]
+  /** Every violation is an instance of a documented finding (never for an inconclusive run). */
+  readonly explained: boolean
 }
 
 /** Failure records kept (those of the lowest seeds); the verdict counts cover them all. */
@@ -315,6 +333,10 @@ export interface Tally {
   cache: Record<string, number>
   /** Lock-class pairs held together ("A\u0000B": A held while taking B), each with the lowest seed that showed it. */
   lockEdges: Record<string, number>
+  /** Failing runs showing each documented finding, with the lowest such seed. */
+  findings: Record<string, { runs: number; firstSeed: number }>
+  /** Failing runs whose every violation is an instance of a documented finding. */
+  explained: number
 }
 
 export function emptyTally(): Tally {
@@ -329,6 +351,8 @@ export function emptyTally(): Tally {
     rpcs: {},
     rpcErrors: {},
     cache: {},
+    findings: {},
+    explained: 0,
     lockEdges: {},
   }
 }
@@ -362,6 +386,12 @@ export function mergeTally(into: Tally, from: Tally): void {
   addCounts(into.rpcErrors, from.rpcErrors)
   addCounts(into.cache, from.cache)
   for (const [k, seed] of Object.entries(from.lockEdges)) into.lockEdges[k] = Math.min(into.lockEdges[k] ?? seed, seed)
+  for (const [id, f] of Object.entries(from.findings)) {
+    const t = (into.findings[id] ??= { runs: 0, firstSeed: f.firstSeed })
+    t.runs += f.runs
+    t.firstSeed = Math.min(t.firstSeed, f.firstSeed)
+  }
+  into.explained += from.explained
 }
 
 function sortKeys<T>(r: Record<string, T>): Record<string, T> {
@@ -378,6 +408,7 @@ export function sortedTally(t: Tally): Tally {
     rpcErrors: sortKeys(t.rpcErrors),
     cache: sortKeys(t.cache),
     lockEdges: sortKeys(t.lockEdges),
+    findings: sortKeys(t.findings),
   }
 }
 
@@ -406,7 +437,7 @@ function countEvents(events: readonly Event[], t: Tally): void {
 }
 
 /** Tallies one run into `t`. */
-export function tallyRun(t: Tally, r: RunReport, run: number, label: string, graph: LockGraph): void {
+export function tallyRun(t: Tally, r: RunReport, run: number, label: string, graph: LockGraph, classify?: FindingsClassifier): void {
   t.runs++
   t.steps += r.steps
   t.events += r.events.length
@@ -426,6 +457,14 @@ export function tallyRun(t: Tally, r: RunReport, run: number, label: string, gra
     st.firstFailingSeed = minSeed(st.firstFailingSeed, r.seed)
   }
   const checks = [...new Set(r.violations.map((v) => v.check))]
+  const sorted = r.verdict === "fail" && classify !== undefined ? classify.run(r) : { known: [], unknown: ["unclassified"] }
+  for (const id of sorted.known) {
+    const f = (t.findings[id] ??= { runs: 0, firstSeed: r.seed })
+    f.runs++
+    f.firstSeed = Math.min(f.firstSeed, r.seed)
+  }
+  const explained = r.verdict === "fail" && sorted.known.length > 0 && sorted.unknown.length === 0
+  if (explained) t.explained++
   const first = r.violations[0]?.message ?? (r.verdict === "budget_exhausted" ? "the step budget ran out" : "a checker gave up (unknown)")
   t.failures.push({
     seed: r.seed,
@@ -436,6 +475,8 @@ export function tallyRun(t: Tally, r: RunReport, run: number, label: string, gra
     checks,
     message: first.length > 300 ? first.slice(0, 299) + "…" : first,
     digest: fnv1a(JSON.stringify(r.violations)),
+    findings: sorted.known,
+    explained,
   })
   if (t.failures.length > FAILURES_KEPT) t.failures.length = FAILURES_KEPT
 }
@@ -473,7 +514,7 @@ export class Campaign {
       // cycles across runs are found in it (lockCycles).
       const graph = new LockGraph()
       const r = runSubject(scenario, { seed, strategy: spec, mounts: o.mounts, lockOrders: o.lockOrders, lockGraph: graph, runLabel: `seed ${seed}` })
-      tallyRun(t, r, i, strategyLabel(spec), graph)
+      tallyRun(t, r, i, strategyLabel(spec), graph, o.findings?.[o.shape.mount.kind])
     }
     return t
   }

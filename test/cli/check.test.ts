@@ -137,6 +137,30 @@ describe("fsim check --mount overlay", () => {
     expect(j).toMatchObject({ mount: { kind: "overlay", lower: [{ kind: "tmpfs" }] }, runs: 1, rpcs: null })
     expect(j.saved.map((s: { trace: string }) => basename(s.trace))).toContain("lock_order-overlay-38.jsonl")
     expect(fsim(["replay", join(dir, "lock_order-overlay-38.jsonl")]).status).toBe(0)
+    // The failure is labelled as the documented finding it is.
+    expect(j.findings).toEqual({ documented: { "layer-ops-under-dentry-mu": { runs: 1, first_seed: 38 } }, explained_runs: 1, unexplained_runs: 0 })
+    expect(j.saved[0]).toMatchObject({ findings: ["layer-ops-under-dentry-mu"], explained: true })
+  })
+
+  it("--allow-findings: exit 0 when every failure is a documented gVisor finding, 1 when a run shows anything else", () => {
+    const args = ["check", "--mount", "overlay", "--threads", "3", "--ops", "8", "--runs", "40", "--no-shrink", "--json"]
+    const known = fsim([...args, "--save-dir", tempDir("check-allow"), "--allow-findings"])
+    expect(known.status).toBe(0)
+    const j = JSON.parse(known.stdout)
+    expect(j.verdicts.fail).toBeGreaterThan(0)
+    expect(j.findings.explained_runs).toBe(j.verdicts.fail)
+    // The cycles across runs are the same finding's.
+    expect(j.coverage.lock_cycles.length).toBeGreaterThan(0)
+    for (const c of j.coverage.lock_cycles) expect(c.finding).toBe("layer-ops-under-dentry-mu")
+    // Without the flag, the contract's exit status: violations were found.
+    expect(fsim([...args, "--save-dir", tempDir("check-allow-off")]).status).toBe(1)
+    // A deliberate bug is no finding: found, saved first, and exit 1.
+    const dir = tempDir("check-allow-mutant")
+    const m = fsim([...args.map((a) => (a === "40" ? "6" : a)), "--mutant", "lock-order-inversion", "--save-dir", dir, "--allow-findings"])
+    expect(m.status).toBe(1)
+    const jm = JSON.parse(m.stdout)
+    expect(jm.findings.unexplained_runs).toBeGreaterThan(0)
+    expect(jm.saved.find((s: { check: string }) => s.check === "lock_order")).toMatchObject({ explained: false })
   })
 
   it("over a gofer lower layer with external users of its server: RPCs reported, the runs with external users unjudged by lincheck", () => {

@@ -5,7 +5,7 @@
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
-import { knownFinding } from "../../src/impl/gofer/findings.js"
+import { goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
 import { checkHistory } from "../../src/model/lincheck/index.js"
 import { replayTrace } from "../../src/sim/replay.js"
 import { historyOf, type RunReport } from "../../src/sim/run.js"
@@ -26,6 +26,7 @@ describe("gofer findings", () => {
     const run = replay("gofer-finding-otrunc-read-zeros.jsonl")
     expect(run.verdict).toBe("fail")
     expect(knownFinding(run.violations)?.id).toBe("otrunc-read-zeros")
+    expect(goferRunFindings(run)).toEqual({ known: ["otrunc-read-zeros"], unknown: [] })
   })
 
   it("symlink-to-root: a path going on past a symlink to / resolves to / (stat) or walks an empty name (EINVAL)", () => {
@@ -34,6 +35,9 @@ describe("gofer findings", () => {
     expect(run.ops.find((o) => o.op.op === "mkdir")?.result).toEqual({ errno: "EINVAL" })
     // Not an instance of a finding the suites tolerate: campaigns avoid it instead.
     expect(knownFinding(run.violations)).toBeNull()
+    // Not a recognized finding: what fsim check counts as unexplained.
+    expect(goferRunFindings(run).known).toEqual([])
+    expect(goferRunFindings(run).unknown.length).toBe(run.violations.length)
   })
 
   it("hard-link-caches: under fscache a truncate through one name is not seen through the other", () => {

@@ -5,7 +5,7 @@
 import { join } from "node:path"
 import { expect, test } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
-import { knownOverlayFinding, OVERLAY_FINDINGS, OVERLAY_RUN_FINDINGS, overlayRunFindings, setgidOnly } from "../../src/impl/overlay/findings.js"
+import { knownOverlayFinding, overlayLockCycleFinding, OVERLAY_FINDINGS, OVERLAY_RUN_FINDINGS, overlayRunFindings, setgidOnly } from "../../src/impl/overlay/findings.js"
 import type { Cred, Op, Tree } from "../../src/model/types.js"
 import { replayTrace } from "../../src/sim/replay.js"
 import { runSubject, type RunReport } from "../../src/sim/run.js"
@@ -74,6 +74,18 @@ test("layer-ops-under-dentry-mu: rmdir calls the upper layer between PrepareDele
   expect(r.violations.every((v) => v.check === "lock_order")).toBe(true)
   expect(knownOverlayFinding(r.violations)?.id).toBe("layer-ops-under-dentry-mu")
   expect(r.violations.some((v) => v.message.includes("asks for vfs.VirtualFilesystem.mountMu") && v.message.includes("while holding vfs.Dentry.mu"))).toBe(true)
+})
+
+test("layer-ops-under-dentry-mu: lock-class cycles across runs through mountMu -> Dentry.mu[overlay] are the finding's; others are not", () => {
+  const M = "vfs.VirtualFilesystem.mountMu"
+  const D = "vfs.Dentry.mu[overlay]"
+  expect(overlayLockCycleFinding([D, M])).toBe("layer-ops-under-dentry-mu")
+  expect(overlayLockCycleFinding(["tmpfs.filesystem.mu", M, D])).toBe("layer-ops-under-dentry-mu")
+  expect(overlayLockCycleFinding(["overlay.dentry.copyMu", D])).toBe("layer-ops-under-dentry-mu")
+  // Not entered from mountMu, or not through an overlay dentry: something new.
+  expect(overlayLockCycleFinding(["overlay.dentry.dirMu", "overlay.dentry.copyMu"])).toBeNull()
+  expect(overlayLockCycleFinding([M, "vfs.Dentry.mu", "tmpfs.filesystem.mu"])).toBeNull()
+  expect(overlayLockCycleFinding(["overlay.dentry.copyMu", D, "overlay.dentry.dirMu"])).toBeNull()
 })
 
 // ---------------------------------------------------------------------------

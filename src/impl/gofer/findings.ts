@@ -6,6 +6,7 @@
 // tell them from anything new.
 
 import type { Violation } from "../../sim/events.js"
+import type { RunReport } from "../../sim/run.js"
 
 export interface Finding {
   readonly id: string
@@ -30,4 +31,17 @@ export function knownFinding(violations: readonly Violation[]): Finding | null {
   if (violations.length === 0) return null
   for (const f of FINDINGS) if (violations.every((v) => f.matches(v))) return f
   return null
+}
+
+/** A run's failure, sorted: the findings its violations are instances of (by id), and what none accounts for. */
+export function goferRunFindings(r: RunReport): { readonly known: readonly string[]; readonly unknown: readonly string[] } {
+  const known = new Set<string>()
+  const unknown: string[] = []
+  for (const v of r.violations) {
+    const f = FINDINGS.find((x) => x.matches(v))
+    if (f !== undefined) known.add(f.id)
+    else unknown.push(`${v.check}: ${v.message}`)
+  }
+  if (r.verdict !== "pass" && r.verdict !== "fail" && unknown.length === 0) unknown.push(`verdict ${r.verdict} (${r.end.kind})`)
+  return { known: [...known].sort(), unknown }
 }

@@ -432,3 +432,23 @@ export function overlayRunFindings(r: RunReport): OverlayRunFindings {
   if (r.verdict !== "pass" && r.verdict !== "fail" && unknown.length === 0) unknown.push(`verdict ${r.verdict} (${r.end.kind})`)
   return { known: [...known].sort(), unknown }
 }
+
+/**
+ * The finding a lock-class cycle across a campaign's runs is an instance
+ * of, or null. Every cycle that enters an overlay dentry's Dentry.mu from
+ * mountMu (Prepare*Dentry, as a mount would) and leaves it for a layer's
+ * locks or mountMu is layer-ops-under-dentry-mu: the overlay holds that
+ * Dentry.mu across calls into its layers, whose own Prepare*Dentry asks for
+ * mountMu; and the two-class cycle of copyMu and Dentry.mu is the
+ * finding's copyMu half (RenameAt and UnlinkAt take them in opposite
+ * orders, which renameMu keeps apart).
+ */
+export function overlayLockCycleFinding(classes: readonly string[]): string | null {
+  const MOUNT = "vfs.VirtualFilesystem.mountMu"
+  const OVERLAY_DENTRY = "vfs.Dentry.mu[overlay]"
+  const edges = classes.map((a, i) => [a, classes[(i + 1) % classes.length]!] as const)
+  if (edges.some(([a, b]) => a === MOUNT && b === OVERLAY_DENTRY)) return "layer-ops-under-dentry-mu"
+  const set = new Set(classes)
+  if (classes.length === 2 && set.has(OVERLAY_DENTRY) && set.has("overlay.dentry.copyMu")) return "layer-ops-under-dentry-mu"
+  return null
+}

@@ -63,6 +63,8 @@ export interface OverlayMountState {
   readonly layers: readonly LayerInstance[]
   readonly server: SimP9Server | null
   readonly opts: OverlayOptions
+  /** The overlay's root on its mount (the scenario's view), once mounted. */
+  readonly root: VirtualDentry | null
 }
 
 /** The layers' trees as the contract gives them, top first, and the merged tree's root (the top layer's). */
@@ -303,7 +305,7 @@ export function overlayMount(ctx: MountContext): MountInstance & { readonly stat
     setup,
     exec,
     finish,
-    state: () => ({ fs, layers, server, opts }),
+    state: () => ({ fs, layers, server, opts, root: sys?.root ?? null }),
   }
 }
 

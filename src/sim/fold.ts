@@ -14,7 +14,8 @@
 import { apply, describeOp, initialState, toTree, type ModelState } from "../model/index.js"
 import type { Cred, Op, OpResult, RootAttrs, Tree, TreeNode } from "../model/types.js"
 import type { Event } from "./events.js"
-import { credOf, parseModelOptions, type Mount, type Scenario } from "./scenario.js"
+import { mergeLayers } from "../model/overlayfs.js"
+import { credOf, layerTrees, parseModelOptions, type Mount, type Scenario } from "./scenario.js"
 
 /** A titled block of lines. */
 export interface StateSection {
@@ -93,8 +94,14 @@ export class ModelFolder implements StateFolder {
   private readonly mismatches: string[] = []
 
   constructor(s: Scenario) {
-    const readOnly = s.mount.kind === "model" && parseModelOptions(s.mount.options ?? "").readOnly
-    this.state = initialState(s.remote ?? {}, s.root, { readOnly }, 0)
+    if (s.mount.kind === "overlay") {
+      // The model judges an overlay on the merged tree of its layers, read-only without an upper layer.
+      const layers = layerTrees(s)
+      this.state = initialState(mergeLayers({ upper: layers.upper, lower: layers.lower }), layers.root, { readOnly: layers.upper === null }, 0)
+    } else {
+      const readOnly = s.mount.kind === "model" && parseModelOptions(s.mount.options ?? "").readOnly
+      this.state = initialState(s.remote ?? {}, s.root, { readOnly }, 0)
+    }
     for (const t of [...s.threads, ...(s.external ?? [])]) this.creds.set(t.name, credOf(t))
     this.atPoint = s.mount.kind === "model"
   }

@@ -215,3 +215,16 @@ export function decodeSubject(input: unknown, where: string): RunSubject {
   if (format === "fsim.scenario/1") return decodeScenario(input, where)
   throw new InputError(`${where}: format: expected "fsim.scenario/1" or "fsim.workload/1", got ${format === undefined ? "nothing" : JSON.stringify(format)}`)
 }
+
+/** An overlay scenario's layer trees as the contract gives them, top first, and the merged tree's root (the top layer's). */
+export function layerTrees(s: Scenario): { readonly upper: Tree | null; readonly lower: readonly Tree[]; readonly root: RootAttrs } {
+  if (s.mount.kind !== "overlay") throw new Error("overlay: not an overlay scenario")
+  const treeOf = (l: Layer): Tree => (l.kind === "gofer" ? (s.remote ?? {}) : (l.tree ?? {}))
+  return {
+    upper: s.mount.upper === undefined ? null : treeOf(s.mount.upper),
+    lower: s.mount.lower.map(treeOf),
+    // The scenario's `root` is every layer's root directory (the server's
+    // for a gofer layer, each tmpfs's), so the merged root has it too.
+    root: s.root ?? {},
+  }
+}

@@ -13,7 +13,7 @@ import { rerun, scenarioForSeed } from "../../src/sim/campaign.js"
 import { ModelFolder, renderSections, stateAt } from "../../src/sim/fold.js"
 import { runSubject } from "../../src/sim/run.js"
 import type { LockWorkload, Scenario } from "../../src/sim/scenario.js"
-import { parseTrace, traceText, type Trace } from "../../src/sim/trace.js"
+import { loadTrace, parseTrace, traceText, type Trace } from "../../src/sim/trace.js"
 import { ROOT } from "../cli/helpers.js"
 import { MOUNTS, MUTANT_CAMPAIGN, MUTANT_FAILING_RUN } from "./helpers.js"
 
@@ -104,6 +104,18 @@ describe("the state at an event, folded from the log", () => {
     expect(text).toMatch(/results that differ from the model's where the op took effect:\n {2}t\d#\d/)
     const early = renderSections(stateAt(s, mutantTrace.events, 0))
     expect(early).toMatch(/^the model's tree \(0 ops applied/)
+  })
+})
+
+describe("an overlay's trace", () => {
+  it("starts from the merged tree of its layers, as the run's model did", () => {
+    const t = loadTrace(join(ROOT, "traces", "overlay-finding-setstat-races-unlink.jsonl"))
+    const s = t.header.scenario as Scenario
+    // /b is only on the lower layer; the scenario has no remote tree.
+    expect(s.remote).toBeUndefined()
+    const early = renderSections(stateAt(s, t.events, 0))
+    expect(early).toMatch(/^the model's tree \(0 ops applied/)
+    expect(early).toContain(`└─ b file 0644 0:0 5 bytes "lower"`)
   })
 })
 

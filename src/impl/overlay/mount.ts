@@ -13,7 +13,7 @@ import { InputError } from "../../model/schema.js"
 import { cleanPath } from "../../model/index.js"
 import { mergeLayers } from "../../model/overlayfs.js"
 import type { FinalRecorder, MountContext, MountInstance, OpThread } from "../../sim/mount.js"
-import type { Layer as LayerSpec } from "../../sim/scenario.js"
+import { layerTrees, type Layer as LayerSpec } from "../../sim/scenario.js"
 import { SimP9Server, type SimClient } from "../../sim/p9/sim.js"
 import { HIGHEST_VERSION } from "../../sim/p9/server.js"
 import { parseVersion } from "../../sim/p9/wire.js"
@@ -67,18 +67,6 @@ export interface OverlayMountState {
   readonly root: VirtualDentry | null
 }
 
-/** The layers' trees as the contract gives them, top first, and the merged tree's root (the top layer's). */
-export function layerTrees(s: MountContext["scenario"]): { readonly upper: Tree | null; readonly lower: readonly Tree[]; readonly root: RootAttrs } {
-  if (s.mount.kind !== "overlay") throw new Error("overlay: not an overlay scenario")
-  const treeOf = (l: LayerSpec): Tree => (l.kind === "gofer" ? (s.remote ?? {}) : (l.tree ?? {}))
-  return {
-    upper: s.mount.upper === undefined ? null : treeOf(s.mount.upper),
-    lower: s.mount.lower.map(treeOf),
-    // The scenario's `root` is every layer's root directory (the server's
-    // for a gofer layer, each tmpfs's), so the merged root has it too.
-    root: s.root ?? {},
-  }
-}
 
 /**
  * The stat results of the overlay's syscalls carry the file's identity as

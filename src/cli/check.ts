@@ -106,7 +106,7 @@ export function registerCheck(program: Command, env: CliEnv): void {
       "exit 0 when every failing run is an instance of a documented gVisor finding (src/impl/gofer/FINDINGS.md, src/impl/overlay/FINDINGS.md); they are still counted and listed",
     )
     .addOption(new Option("--mutant <name>", "TEST ONLY: run the mount (model, gofer, tmpfs or overlay) under a deliberately wrong mutant").hideHelp())
-    .action(async (flags: CheckFlags) => {
+    .action(async (flags: CheckFlags, cmd: Command) => {
       const mount = mountOf(flags)
       if (env.mounts[mount.kind] === undefined) throw new InputError(`--mount: this fsim cannot mount ${mount.kind} yet (known: ${Object.keys(env.mounts).join(", ")})`)
       if (mount.kind === "model" && (flags.external > 0 || flags.faults > 0)) {
@@ -114,6 +114,9 @@ export function registerCheck(program: Command, env: CliEnv): void {
       }
       if (mount.kind === "overlay") {
         if (flags.faults > 0) throw new InputError("--faults: overlay campaigns inject no server faults (the gvisor-overlay dialect has no rules for them)")
+        // The layered scenarios have names and descriptors of their own (src/sim/overlaygen.ts).
+        if (cmd.getOptionValueSource("names") !== "default") throw new InputError("--names: overlay campaigns draw their layers' names themselves (a, b, c, and n for new ones)")
+        if (flags.fds === "shared") throw new InputError("--fds: in overlay campaigns each thread has descriptors of its own (private)")
         if (flags.external > 0 && mount.lower.every((l) => l.kind !== "gofer")) {
           throw new InputError("--external: external users act on a gofer layer's server: give --lower gofer")
         }

@@ -178,6 +178,8 @@ describe("fsim check --mount overlay", () => {
       ["options for a tmpfs layer", ["check", "--mount", "overlay", "--lower", "tmpfs", "--lower-options", "cache=none", "--runs", "1"], /^fsim: --lower-options: a tmpfs layer takes no options/],
       ["external users without a gofer layer", ["check", "--mount", "overlay", "--external", "1", "--runs", "1"], /^fsim: --external: external users act on a gofer layer's server: give --lower gofer/],
       ["server faults", ["check", "--mount", "overlay", "--lower", "gofer", "--faults", "1", "--runs", "1"], /^fsim: --faults: overlay campaigns inject no server faults/],
+      ["a namespace size", ["check", "--mount", "overlay", "--names", "2", "--runs", "1"], /^fsim: --names: overlay campaigns draw their layers' names themselves/],
+      ["shared descriptors", ["check", "--mount", "overlay", "--fds", "shared", "--runs", "1"], /^fsim: --fds: in overlay campaigns each thread has descriptors of its own/],
     ]
     for (const [what, args, message] of cases) it(what, () => expectUsageError(fsim(args, { cwd: tempDir("cwd") }), message))
   })

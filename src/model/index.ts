@@ -135,7 +135,13 @@ export function walksPath(op: Op): boolean {
  * - every op: just past each symlink followed (an absolute symlink
  *   restarts the walk in a new filesystem call; a relative one is read
  *   under renameMu, but the directories after it are looked up under
- *   their own locks, one at a time).
+ *   their own locks, one at a time);
+ * - an op that acts on the file its path names rather than on a name
+ *   (stat, truncate, chmod, the xattr ops...: FILE_OPS): at that file,
+ *   held until the op acts on it, which it then does whether or not the
+ *   file still has that name (gVisor's StatAt and SetStatAt resolve the
+ *   dentry, then ask the layer or the server; Linux's vfs_getattr and
+ *   do_truncate act on the path they looked up, too).
  */
 export function walkCutOf(state: ModelState, op: Op, cred: Cred, from: WalkCut | null): WalkCut | null {
   const c = new Ctx(new Tx(state), cred, 0)
@@ -150,11 +156,19 @@ export function walkCutOf(state: ModelState, op: Op, cred: Cred, from: WalkCut |
     return isErrno(ino) ? null : { dir: ino, path: "", links: c.links }
   }
   if (op.op === "rename" || op.op === "link") return null
+  // A stop at the file itself is the last.
+  if (from !== null && from.path === "") return null
   c.cuts = []
   c.resume = from
+  if (FILE_OPS.has(op.op)) c.finals = []
   run(c, op)
-  return c.cuts.length === 0 ? null : (c.cuts[0] as WalkCut)
+  if (c.cuts.length > 0) return c.cuts[0] as WalkCut
+  const file = c.finals?.[0]
+  return file === undefined ? null : { dir: file, path: "", links: c.links }
 }
+
+/** Ops that resolve their path to a file and act on that file: their walk may stop at it (`walkCutOf`). */
+const FILE_OPS: ReadonlySet<Op["op"]> = new Set(["stat", "lstat", "access", "truncate", "readlink", "chmod", "chown", "utimens", "getxattr", "setxattr", "listxattr", "removexattr", "statfs"])
 
 /**
  * `op` with its first path replaced by one from the root that reaches the

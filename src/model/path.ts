@@ -65,6 +65,8 @@ export class Ctx {
   readonly rests: string[] = []
   /** The cut the walk of the op's first path resumes from; the first walk consumes it. */
   resume: WalkCut | null = null
+  /** When set, every path resolved to a file (`resolve`) adds that file's inode. */
+  finals: number[] | null = null
   constructor(
     readonly tx: Tx,
     readonly cred: Cred,
@@ -265,7 +267,9 @@ export function resolve(c: Ctx, path: string, follow: boolean, wantDir = false):
   if (bad !== undefined) return bad
   const at = startWalk(c, p)
   if (isErrno(at)) return at
-  return lastComponent(c, at, follow, wantDir)
+  const ino = lastComponent(c, at, follow, wantDir)
+  if (c.finals !== null && !isErrno(ino)) c.finals.push(ino)
+  return ino
 }
 
 /** filename_parentat on a user path. */

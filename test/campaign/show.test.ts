@@ -109,7 +109,7 @@ describe("the state at an event, folded from the log", () => {
 
 describe("an overlay's trace", () => {
   it("starts from the merged tree of its layers, as the run's model did", () => {
-    const t = loadTrace(join(ROOT, "traces", "overlay-finding-setstat-races-unlink.jsonl"))
+    const t = loadTrace(join(ROOT, "traces", "overlay-walk-setstat-races-unlink.jsonl"))
     const s = t.header.scenario as Scenario
     // /b is only on the lower layer; the scenario has no remote tree.
     expect(s.remote).toBeUndefined()

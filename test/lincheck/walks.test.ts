@@ -95,6 +95,62 @@ describe("histories with non-atomic walks", () => {
     expect(checkHistory(h("linux")).linearizable).toBe(false)
   })
 
+  it("stops an op that acts on a file at that file, holds it, and acts on it whether or not it still has its name", () => {
+    const s = initialState({ b: { type: "file", data: "lower" } })
+    const cut = walkCutOf(s, { op: "stat", path: "/b" }, ROOT, null)
+    expect(cut).toMatchObject({ path: "" })
+    // The stop is the last; an op on a name (unlink, mkdir, open) makes none without symlinks.
+    expect(walkCutOf(s, { op: "stat", path: "/b" }, ROOT, cut)).toBeNull()
+    for (const op of [{ op: "unlink", path: "/b" }, { op: "mkdir", path: "/c" }, { op: "open", path: "/b", flags: ["O_RDONLY"], fd: "f" }] as const) expect(walkCutOf(s, op, ROOT, null)).toBeNull()
+  })
+
+  // gVisor's StatAt resolves the dentry, then asks the layer or the server
+  // (the overlay's stat-races-unlink shape); Linux's vfs_getattr comes after
+  // the lookup too. A stat that overlaps an unlink may see the file with no
+  // name left: nlink 0.
+  const stat0: OpResult = { type: "file", mode: 0o644, uid: 0, gid: 0, size: 1, nlink: 0, ino: 2, atime: 0, mtime: 0, ctime: 0 } as OpResult
+  it("accepts a stat that found the file before an overlapping unlink and saw it after (nlink 0), and counts it", () => {
+    const h = (dialect: History["dialect"]) =>
+      history({ b: { type: "file", data: "x" } }, dialect, [
+        ["t0", { op: "stat", path: "/b" }, 1, 10, stat0],
+        ["t1", { op: "unlink", path: "/b" }, 2, 3, OK],
+      ])
+    const out = checkHistory(h("gvisor-gofer"))
+    expect(out.linearizable).toBe(true)
+    expect(out.departures).toEqual({ "vfs.walk.non-atomic": 1 })
+    expect(checkHistory(h("linux")).linearizable).toBe(false)
+    // Not when the unlink had returned before the stat began: its walk would not have found the file.
+    const late = history({ b: { type: "file", data: "x" } }, "gvisor-gofer", [
+      ["t1", { op: "unlink", path: "/b" }, 1, 2, OK],
+      ["t0", { op: "stat", path: "/b" }, 3, 10, stat0],
+    ])
+    expect(checkHistory(late).linearizable).toBe(false)
+  })
+
+  it("accepts a truncate that acts on the file an overlapping unlink removed, after a read of it saw the old data", () => {
+    // The overlay's setstat-races-unlink shape: t2's truncate found /b, t0
+    // unlinked it, t1 read the old data through a description opened
+    // before, then the truncate acted on the file with no name.
+    const h = history({ b: { type: "file", data: "lower" } }, "gvisor-overlay", [
+      ["t1", { op: "open", path: "/b", flags: ["O_RDWR"], fd: "f" }, 1, 2, OK],
+      ["t2", { op: "truncate", path: "/b", length: 4 }, 3, 50, OK],
+      ["t0", { op: "unlink", path: "/b" }, 4, 5, OK],
+      ["t1", { op: "read", fd: "f", count: 7 }, 6, 7, { data: "lower" }],
+      ["t1", { op: "pread", fd: "f", offset: 0, count: 7 }, 51, 52, { data: "lowe" }],
+    ])
+    const out = checkHistory(h)
+    expect(out.linearizable).toBe(true)
+    expect(out.departures).toEqual({ "vfs.walk.non-atomic": 1 })
+    // The file keeps what it held: a read after the truncate returned sees it truncated, never the old data.
+    const stale = history({ b: { type: "file", data: "lower" } }, "gvisor-overlay", [
+      ["t1", { op: "open", path: "/b", flags: ["O_RDWR"], fd: "f" }, 1, 2, OK],
+      ["t2", { op: "truncate", path: "/b", length: 4 }, 3, 50, OK],
+      ["t0", { op: "unlink", path: "/b" }, 4, 5, OK],
+      ["t1", { op: "pread", fd: "f", offset: 0, count: 7 }, 51, 52, { data: "lower" }],
+    ])
+    expect(checkHistory(stale).linearizable).toBe(false)
+  })
+
   it("still rejects a stale read: walks change where paths resolve, not what files hold", () => {
     const h = history({ a: { type: "file", data: "old" } }, "gvisor-gofer", [
       ["t0", { op: "truncate", path: "a", length: 0 }, 1, 10, OK],

@@ -44,12 +44,6 @@ export const OVERLAY_FINDINGS: readonly Finding[] = [
     matches: (v) => v.check === "lincheck" && /\bunlink of \S+ by thread \S+ \([^)]*\) saw success; .*would have returned EISDIR instead/.test(v.message),
   },
   {
-    id: "stat-races-unlink",
-    title:
-      "StatAt resolves the dentry (each step under its parent's dirMu), then asks the top layer for the file's attributes with no lock of the overlay's held: an unlink in between makes the stat return the removed file, with nlink 0 (Linux's stat can do the same: vfs_getattr after the lookup; the model's stat is one step)",
-    matches: (v) => v.check === "lincheck" && /\b(?:stat|lstat) of \S+ by thread \S+ \([^)]*\) saw [^;]*nlink 0; .*would have returned (?:nlink \d+ or ENOENT|ENOENT or nlink \d+|nlink \d+|ENOENT) instead/.test(v.message),
-  },
-  {
     id: "copy-up-dir-setgid",
     title:
       "copy-up of a directory makes it with vfs.MkdirAt, which keeps only 0777|S_ISVTX of the mode, and sets no mode afterwards: the upper copy loses a setgid bit, or gains its upper parent's (a setgid directory's new subdirectory inherits it); a dentry that stays cached shows the old mode meanwhile",
@@ -295,56 +289,6 @@ export function setgidOnly(r: RunReport, v: Violation): boolean {
   return linearizable(r, { ...h, ops: h.ops.map((o) => ({ ...o, op: withoutSetgidOp(o.op), result: withoutSetgidResult(o.result) })) })
 }
 
-/** The ops that SetStatAt serves: truncate, chmod, chown, utimens. */
-const SETSTAT_OPS = new Set(["truncate", "chmod", "chown", "utimens"])
-
-/** The path an op removes or renames away, if any. */
-function removedPath(op: Op): string | null {
-  if (op.op === "unlink" || op.op === "rmdir") return op.path
-  if (op.op === "rename") return op.from
-  return null
-}
-
-function samePath(a: string, b: string): boolean {
-  const clean = (p: string): string => "/" + p.split("/").filter((c) => c !== "" && c !== ".").join("/")
-  return clean(a) === clean(b)
-}
-
-/**
- * Whether a run's lincheck violation is the setstat-races-unlink finding: the
- * core holds a truncate, chmod, chown or utimens that succeeded while a
- * successful unlink, rmdir or rename of the same path overlapped it, and the
- * history is linearizable with the op's walk apart from its effect: a
- * truncate split into an open for writing of the path and an ftruncate of
- * that description (each within its interval); the others, which have no
- * such split in the contract, with their result unchecked (still taking
- * effect within their interval, or failing).
- */
-export function setStatRacedUnlink(r: RunReport, v: Violation): boolean {
-  if (v.check !== "lincheck") return false
-  const removals = r.ops.filter((o) => succeeded(o) && removedPath(o.op) !== null)
-  const overlapped = (o: OpRec | HistoryOp): boolean =>
-    SETSTAT_OPS.has(o.op.op) &&
-    succeeded(o) &&
-    "path" in o.op &&
-    removals.some((x) => samePath(removedPath(x.op)!, (o.op as { path: string }).path) && x.invoke < (o.return ?? Infinity) && (x.return ?? Infinity) > o.invoke)
-  if (!r.ops.some((o) => inCore(v)(o) && overlapped(o))) return false
-  const h = overlayHistory(r)
-  if (h === null) return false
-  return linearizable(
-    r,
-    rewritten(h, (o, i) => {
-      if (!overlapped(o)) return null
-      if (o.op.op !== "truncate") return [{ op: o.op, result: null }]
-      const fd = `\u0000truncate:${i}`
-      return [
-        { op: { op: "open", path: o.op.path, flags: ["O_WRONLY"], fd }, result: {} },
-        { thread: `${o.thread}\u0000truncate:${i}`, op: { op: "ftruncate", fd, length: o.op.length }, result: {} },
-      ]
-    }),
-  )
-}
-
 /**
  * Whether a run's lincheck violation is the security-xattr-unchecked
  * finding: the core holds a setxattr or removexattr of a security.* name by
@@ -382,12 +326,6 @@ export const OVERLAY_RUN_FINDINGS: readonly { readonly id: string; readonly titl
     id: "copy-up-dir-setgid",
     title: "as OVERLAY_FINDINGS', where the checker cannot name the mode the model would have given, or the bit reached a new subdirectory: the history differs from a linearizable one in setgid bits only",
     matches: setgidOnly,
-  },
-  {
-    id: "setstat-races-unlink",
-    title:
-      "SetStatAt resolves the dentry, then (setStatLocked: copy-up, then vfs.SetStatAt on the upper layer's file) acts on it holding renameMu for reading only, as UnlinkAt does: a truncate, chmod, chown or utimens that an unlink overlaps may act on the removed file, after the unlink (Linux can do the same: the op acts on the path it resolved; the model's op is one step, and the checker's non-atomic walks do not stop at the file an op acts on)",
-    matches: setStatRacedUnlink,
   },
   {
     id: "copy-up-races-deletion",

@@ -33,7 +33,7 @@ import { Ctx } from "../path.js"
 import { Tx } from "../state.js"
 import { isErr, ROOT, type OpResult } from "../types.js"
 import { deepEqual, mix32, type Model } from "./check.js"
-import { markRule, normalizeResult, type FsInput, type SplitInput, type WalkState } from "./fs.js"
+import { markRule, normalizeResult, releaseWalkHold, type FsInput, type SplitInput, type WalkState } from "./fs.js"
 
 /** The departure a result that relied on an early permission check is counted under. */
 export const EARLY_CHECK_RULE = "perm.checked-before-effect"
@@ -64,8 +64,10 @@ export function withEarlyPermissionChecks(base: Model<WalkState, SplitInput, OpR
       if (!state.permitted.includes(id) || !isErr(r.output)) return { state: { walk: r.state, permitted }, output: r.output }
       const from = state.walk.walks.find((w) => w.id === id)?.cut ?? null
       // A link's stop at its old file holds it (fs.ts): left to the atomic effect.
-      if (from !== null && from.path === "") return { state: { walk: r.state, permitted }, output: r.output }
-      const server = serverStep(state.walk.fs, input, from)
+      if (from !== null && from.path === "" && input.op.op === "link") return { state: { walk: r.state, permitted }, output: r.output }
+      const served = serverStep(state.walk.fs, input, from)
+      // A stop at the file an op acts on held it until the effect (fs.ts).
+      const server = from !== null && from.path === "" ? { ...served, state: releaseWalkHold(served.state, id) } : served
       if (deepEqual(normalizeResult(server.output), normalizeResult(r.output)) && stateEquals(server.state, r.state.fs)) {
         return { state: { walk: r.state, permitted }, output: r.output }
       }

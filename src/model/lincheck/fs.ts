@@ -170,6 +170,14 @@ export function fsWalksModel(tree: Tree, options: FsModelOptions = {}): Model<Wa
         return { state: { fs: s.state, walks }, output: s.output }
       }
       const outcome = applyResumed(state.fs, input.op, input.cred, 0, from)
+      // A stop at a file (a link's, or the file a stat or a chmod acts on) held it until now (`holdInode`).
+      const unhold = (fs: ModelState): ModelState => (from.path === "" ? release(fs, holdName(id)) : fs)
+      // Going on from the stop did what the whole op does now: the op needed no stop (nor a departure counted).
+      const atomic = apply(state.fs, input.op, input.cred, 0)
+      if (deepEqual(atomic.result, outcome.result) && stateEquals(atomic.state, outcome.state)) {
+        const s = fsStep(options, state.fs, input)
+        return { state: { fs: unhold(s.state), walks }, output: s.output }
+      }
       // The dialect's rules look at the op's whole path: ask them about the same op by a path
       // that reaches the stop now, where that op does just what going on from the stop does.
       const same = resumedAsPath(state.fs, input.op, from)
@@ -183,8 +191,7 @@ export function fsWalksModel(tree: Tree, options: FsModelOptions = {}): Model<Wa
       }
       const output = { ...outcome.result }
       ruleOf.set(output, WALK_RULE)
-      // A stop at a file (a link's) held it until now (`holdInode`).
-      return { state: { fs: from.path === "" ? release(outcome.state, holdName(id)) : outcome.state, walks }, output }
+      return { state: { fs: unhold(outcome.state), walks }, output }
     },
     hash: (s) => {
       let h = stateHash(s.fs)
@@ -201,6 +208,11 @@ export function fsWalksModel(tree: Tree, options: FsModelOptions = {}): Model<Wa
 /** The hidden description holding the file op `id`'s walk stopped at. */
 function holdName(id: number): string {
   return `\u0000walk:${id}`
+}
+
+/** `fs` without the hold on the file op `id`'s walk stopped at (`holdInode`). */
+export function releaseWalkHold(fs: ModelState, id: number): ModelState {
+  return release(fs, holdName(id))
 }
 
 /** The departure a result that relied on a non-atomic walk is counted under. */

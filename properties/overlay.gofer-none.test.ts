@@ -1,0 +1,13 @@
+// The overlay over a gofer lower layer, cache=none: concurrent campaigns
+// (properties/overlay.ts), without external users of the gofer's server.
+//
+//   FSIM_OVERLAY_GOFER_RUNS=10000 npx vitest run properties/overlay.gofer-none.test.ts
+
+import { test } from "vitest"
+import { checkOverlaySuite, overlayRuns, type OverlaySuite } from "./overlay.js"
+
+const SUITE: OverlaySuite = { lowerKind: "gofer", cache: "none" }
+
+test("overlay over a gofer lower layer (cache=none): concurrent runs fail only with documented findings", { timeout: Math.max(120_000, overlayRuns(SUITE) * 600) }, () => {
+  checkOverlaySuite(SUITE)
+})

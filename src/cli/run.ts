@@ -47,7 +47,7 @@ export function registerRun(program: Command, env: CliEnv): void {
         writeFileAtomic(trace, traceText(report))
       }
       if (flags.json === true) process.stdout.write(JSON.stringify(resultJson(report, trace)) + "\n")
-      else process.stdout.write(describeRun(report, trace))
+      else process.stdout.write(describeRun(report, trace, env))
       process.exitCode = exitFor(report)
     })
 }
@@ -116,13 +116,15 @@ export function resultJson(r: RunReport, trace: string | null): Record<string, u
   }
 }
 
-function describeRun(r: RunReport, trace: string | null): string {
+function describeRun(r: RunReport, trace: string | null, env: CliEnv): string {
   const lines: string[] = []
   const mount = r.subject.format === "fsim.workload/1" ? `workload ${r.subject.name}` : `mount ${r.subject.mount.kind}`
   lines.push(`${subjectName(r)} · ${mount} · seed ${r.seed} · strategy ${r.strategy}`)
   const why = r.end.kind === "budget_exhausted" ? " (the step budget ran out)" : r.end.kind === "stopped" ? ` (stopped: ${r.end.why})` : ""
   lines.push(`verdict: ${r.verdict}${why} after ${r.steps} steps, ${r.events.length} events`)
   for (const v of r.violations) lines.push(`  [${v.check}] ${v.message}${v.events.length > 0 ? ` (events ${v.events.join(", ")})` : ""}`)
+  const known = knownFindings(r, env)
+  if (known !== null) lines.push(known)
   if (r.ops.length > 0) {
     lines.push("ops:")
     for (const o of r.ops) {
@@ -132,6 +134,19 @@ function describeRun(r: RunReport, trace: string | null): string {
   }
   if (trace !== null) lines.push(`trace: ${trace}`)
   return lines.join("\n") + "\n"
+}
+
+/** A line naming the documented gVisor findings a failing run shows (each port's FINDINGS.md), or null. */
+export function knownFindings(r: RunReport, env: CliEnv): string | null {
+  if (r.verdict !== "fail" || r.subject.format === "fsim.workload/1") return null
+  const classify = env.findings?.[r.subject.mount.kind]
+  if (classify === undefined) return null
+  const { known, unknown } = classify.run(r)
+  if (known.length === 0) return null
+  const where = `src/impl/${r.subject.mount.kind}/FINDINGS.md`
+  return unknown.length === 0
+    ? `every violation is an instance of a documented gVisor finding (${where}): ${known.join(", ")}`
+    : `some violations are instances of documented gVisor findings (${where}): ${known.join(", ")}; ${unknown.length} ${unknown.length === 1 ? "is" : "are"} not`
 }
 
 export function describeResult(r: OpResult): string {

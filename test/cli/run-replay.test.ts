@@ -64,6 +64,14 @@ describe("fsim run", () => {
     expect(files[0]).toMatch(/^(lock_order|deadlock)-workload-locks-1\.jsonl$/)
   })
 
+  it("names the documented gVisor finding a failing gofer run shows, and says nothing of the kind for a model run", () => {
+    const r = fsim(["run", join(ROOT, "scenarios", "gofer-trunc-vs-read.json"), "--seed", "3", "--no-trace"])
+    expect(r.status).toBe(1)
+    expect(r.stdout).toContain("every violation is an instance of a documented gVisor finding (src/impl/gofer/FINDINGS.md): otrunc-read-zeros")
+    const m = fsim(["run", join(ROOT, "scenarios", "append-vs-truncate.json"), "--no-trace"])
+    expect(m.stdout).not.toContain("gVisor finding")
+  })
+
   it("exits 3 when the step budget runs out", () => {
     const r = fsim(["run", WORKLOAD, "--budget", "50", "--no-trace"])
     expect(r.status).toBe(3)

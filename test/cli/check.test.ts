@@ -170,6 +170,8 @@ describe("fsim check --mount overlay", () => {
     expect(j).toMatchObject({ mount: { kind: "overlay", lower: [{ kind: "gofer", options: "cache=remote_revalidating", tree: "remote" }] }, runs: 9, shape: { external: 2 } })
     expect(j.rpcs.by_message.Twalk).toBeGreaterThan(0)
     expect(j.verdicts.unknown + j.verdicts.budget_exhausted).toBe(0)
+    // The gofer layer reports its dentry cache's hits and misses (getChildLocked).
+    expect(j.cache_hit_rates["gofer.dentry"].hits + j.cache_hit_rates["gofer.dentry"].misses).toBeGreaterThan(0)
   })
 
   describe("bad options: one line, exit 2", () => {

@@ -510,9 +510,12 @@ export class filesystem implements FilesystemImpl {
     if (name.length > maxFilenameLen) return [null, "ENAMETOOLONG"]
     const cached = parent.children?.get(name)
     if (cached !== undefined || parent.isSynthetic()) {
+      // A negative entry answers too.
+      if (cached !== undefined) this.cacheEvent("dentry", "hit", parent, name)
       if (cached === undefined || cached === null) return [null, "ENOENT"]
       return [cached, null]
     }
+    this.cacheEvent("dentry", "miss", parent, name)
     const [qid, file, attrMask, attr, err] = yield* walkGetAttrOne(parent.file as P9File, name, `dentry ${pathJoin(parent.pathForLog(), name)}`)
     if (err !== null || file === null || qid === null || attr === null) {
       if (err === "ENOENT") parent.cacheNegativeLookupLocked(name)

@@ -255,12 +255,14 @@ function* readToBlocks(d: dentry, count: number, offset: number, direct: boolean
         if (guard > 10000) throw new Error("gofer.readToBlocks did not converge")
         const page = Math.floor(off / PAGE_SIZE)
         if (d.cache.isCached(page)) {
+          d.fs.cacheEvent("page", "hit", d)
           const segEnd = Math.min(end, (page + 1) * PAGE_SIZE)
           out += d.cache.read({ start: off, end: segEnd })
           off = segEnd
           continue
         }
         // A gap: read into the cache, then read from the cache.
+        d.fs.cacheEvent("page", "miss", d)
         const gap = d.cache.gapAround(off, Math.max(pageRoundUp(d.size), pageRoundUp(end)))
         const gapMR = { start: Math.max(off, gap.start), end: Math.min(end, gap.end) }
         const req = { start: pageRoundDown(gapMR.start), end: pageRoundUp(gapMR.end) }

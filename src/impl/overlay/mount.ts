@@ -166,7 +166,12 @@ export function overlayMount(ctx: MountContext): MountInstance & { readonly stat
     const [c, err] = yield* server!.connect(`overlay ${label}`, { msize: o.msize, version: level })
     if (err !== null || c === null) return [null, err ?? "EIO"]
     const client = c as SimClient
-    const g = new goferFilesystem(vfs, client, o, () => {})
+    // The layer's cache events (its dentry and page caches' hits, misses,
+    // evictions), named as the gofer layer's, for the thread running.
+    const g = new goferFilesystem(vfs, client, o, (cache, what, key) => {
+      const log = sched.log
+      if (log.enabled) log.add({ seq: log.nextSeq, kind: "cache", thread: sched.current?.name ?? "fsim.mount", cache: `gofer.${cache}`, what, key })
+    })
     g.vfsfs = vfs.NewFilesystem(g, "9p")
     const aerr = yield* g.attach({ sched, creds: ROOT, thread: "fsim.mount" })
     if (aerr !== null) return [null, aerr]

@@ -9,7 +9,7 @@
 import fc from "fast-check"
 import { arbCred, arbRoot, arbSteps, arbTree, NAMES, type SequentialStep } from "../model/arbitraries.js"
 import { ERRNOS, type Cred, type Errno, type Op, type Tree, type TreeNode } from "../model/types.js"
-import type { CheckName, Event, Verdict } from "./events.js"
+import type { CheckName, Event, Verdict, Violation } from "./events.js"
 import { LockGraph, type LockOrderSpec } from "./lockorder.js"
 import type { MountRegistry } from "./mount.js"
 import { arbOverlayCampaignScenario } from "./overlaygen.js"
@@ -268,6 +268,24 @@ export interface FindingsClassifier {
   run(r: RunReport): { readonly known: readonly string[]; readonly unknown: readonly string[] }
   /** The finding a lock-class cycle across runs (campaign.lockCycles) is an instance of, or null. */
   cycle?(classes: readonly string[]): string | null
+}
+
+/**
+ * A run's failure sorted by `finding` (the id of the documented finding a
+ * violation is an instance of, or null): the findings it shows, sorted,
+ * and the violations none accounts for, with an inconclusive verdict
+ * counted there too.
+ */
+export function sortRunFindings(r: RunReport, finding: (v: Violation) => string | null): { readonly known: readonly string[]; readonly unknown: readonly string[] } {
+  const known = new Set<string>()
+  const unknown: string[] = []
+  for (const v of r.violations) {
+    const id = finding(v)
+    if (id !== null) known.add(id)
+    else unknown.push(`${v.check}: ${v.message}`)
+  }
+  if (r.verdict !== "pass" && r.verdict !== "fail" && unknown.length === 0) unknown.push(`verdict ${r.verdict} (${r.end.kind})`)
+  return { known: [...known].sort(), unknown }
 }
 
 export interface CampaignOptions extends CampaignSpec {

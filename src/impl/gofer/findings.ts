@@ -6,6 +6,7 @@
 // tell them from anything new.
 
 import type { Violation } from "../../sim/events.js"
+import { sortRunFindings } from "../../sim/campaign.js"
 import type { RunReport } from "../../sim/run.js"
 
 export interface Finding {
@@ -35,13 +36,5 @@ export function knownFinding(violations: readonly Violation[]): Finding | null {
 
 /** A run's failure, sorted: the findings its violations are instances of (by id), and what none accounts for. */
 export function goferRunFindings(r: RunReport): { readonly known: readonly string[]; readonly unknown: readonly string[] } {
-  const known = new Set<string>()
-  const unknown: string[] = []
-  for (const v of r.violations) {
-    const f = FINDINGS.find((x) => x.matches(v))
-    if (f !== undefined) known.add(f.id)
-    else unknown.push(`${v.check}: ${v.message}`)
-  }
-  if (r.verdict !== "pass" && r.verdict !== "fail" && unknown.length === 0) unknown.push(`verdict ${r.verdict} (${r.end.kind})`)
-  return { known: [...known].sort(), unknown }
+  return sortRunFindings(r, (v) => FINDINGS.find((f) => f.matches(v))?.id ?? null)
 }

@@ -7,6 +7,7 @@
 import { checkHistory, type History } from "../../model/lincheck/index.js"
 import { mergeLayers } from "../../model/overlayfs.js"
 import type { Cred, Op, OpResult, Tree, TreeNode } from "../../model/types.js"
+import { sortRunFindings } from "../../sim/campaign.js"
 import type { Violation } from "../../sim/events.js"
 import { historyOf, type RunReport } from "../../sim/run.js"
 
@@ -360,15 +361,7 @@ export interface OverlayRunFindings {
  * run) and the rest.
  */
 export function overlayRunFindings(r: RunReport): OverlayRunFindings {
-  const known = new Set<string>()
-  const unknown: string[] = []
-  for (const v of r.violations) {
-    const f = OVERLAY_FINDINGS.find((x) => x.matches(v)) ?? OVERLAY_RUN_FINDINGS.find((x) => x.matches(r, v))
-    if (f !== undefined) known.add(f.id)
-    else unknown.push(`${v.check}: ${v.message}`)
-  }
-  if (r.verdict !== "pass" && r.verdict !== "fail" && unknown.length === 0) unknown.push(`verdict ${r.verdict} (${r.end.kind})`)
-  return { known: [...known].sort(), unknown }
+  return sortRunFindings(r, (v) => (OVERLAY_FINDINGS.find((x) => x.matches(v)) ?? OVERLAY_RUN_FINDINGS.find((x) => x.matches(r, v)))?.id ?? null)
 }
 
 /**

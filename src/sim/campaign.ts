@@ -475,13 +475,15 @@ export function tallyRun(t: Tally, r: RunReport, run: number, label: string, gra
     st.firstFailingSeed = minSeed(st.firstFailingSeed, r.seed)
   }
   const checks = [...new Set(r.violations.map((v) => v.check))]
-  const sorted = r.verdict === "fail" && classify !== undefined ? classify.run(r) : { known: [], unknown: ["unclassified"] }
-  for (const id of sorted.known) {
+  // Only failing runs are sorted (an inconclusive one is never explained).
+  const sorted = r.verdict === "fail" && classify !== undefined ? classify.run(r) : null
+  const known = sorted?.known ?? []
+  for (const id of known) {
     const f = (t.findings[id] ??= { runs: 0, firstSeed: r.seed })
     f.runs++
     f.firstSeed = Math.min(f.firstSeed, r.seed)
   }
-  const explained = r.verdict === "fail" && sorted.known.length > 0 && sorted.unknown.length === 0
+  const explained = sorted !== null && sorted.known.length > 0 && sorted.unknown.length === 0
   if (explained) t.explained++
   const first = r.violations[0]?.message ?? (r.verdict === "budget_exhausted" ? "the step budget ran out" : "a checker gave up (unknown)")
   t.failures.push({
@@ -493,7 +495,7 @@ export function tallyRun(t: Tally, r: RunReport, run: number, label: string, gra
     checks,
     message: first.length > 300 ? first.slice(0, 299) + "…" : first,
     digest: fnv1a(JSON.stringify(r.violations)),
-    findings: sorted.known,
+    findings: known,
     explained,
   })
   if (t.failures.length > FAILURES_KEPT) t.failures.length = FAILURES_KEPT

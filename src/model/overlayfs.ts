@@ -45,9 +45,10 @@ export interface OverlayLayers {
  */
 export type Origin = "upper" | "lower" | "merged"
 
-type FullNode = Exclude<TreeNode, { readonly link: string }>
+/** A tree node that is not a second name (`link`) of another. */
+export type FullNode = Exclude<TreeNode, { readonly link: string }>
 
-function isLink(n: TreeNode): n is { readonly link: string } {
+export function isLink(n: TreeNode): n is { readonly link: string } {
   return "link" in n && typeof n.link === "string"
 }
 
@@ -66,7 +67,7 @@ function stackOf(layers: OverlayLayers): Tree[] {
 }
 
 /** The node at `path` (from a layer's root), following `link` nodes; undefined where there is none. */
-function nodeAt(tree: Tree, path: string): FullNode | undefined {
+export function nodeAt(tree: Tree, path: string): FullNode | undefined {
   let t: Tree | undefined = tree
   let node: TreeNode | undefined
   const comps = path.split("/").filter((c) => c !== "")

@@ -14,8 +14,7 @@
 import { apply, describeOp, initialState, toTree, type ModelState } from "../model/index.js"
 import type { Cred, Op, OpResult, RootAttrs, Tree, TreeNode } from "../model/types.js"
 import type { Event } from "./events.js"
-import { mergeLayers } from "../model/overlayfs.js"
-import { credOf, layerTrees, parseModelOptions, type Mount, type Scenario } from "./scenario.js"
+import { credOf, overlayInitial, parseModelOptions, type Mount, type Scenario } from "./scenario.js"
 
 /** A titled block of lines. */
 export interface StateSection {
@@ -96,8 +95,8 @@ export class ModelFolder implements StateFolder {
   constructor(s: Scenario) {
     if (s.mount.kind === "overlay") {
       // The model judges an overlay on the merged tree of its layers, read-only without an upper layer.
-      const layers = layerTrees(s)
-      this.state = initialState(mergeLayers({ upper: layers.upper, lower: layers.lower }), layers.root, { readOnly: layers.upper === null }, 0)
+      const start = overlayInitial(s)
+      this.state = initialState(start.tree, start.root, { readOnly: start.readOnly }, 0)
     } else {
       const readOnly = s.mount.kind === "model" && parseModelOptions(s.mount.options ?? "").readOnly
       this.state = initialState(s.remote ?? {}, s.root, { readOnly }, 0)

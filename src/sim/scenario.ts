@@ -4,6 +4,7 @@
 
 import { Schema } from "effect"
 import { CredSchema, decodeStrict, InputError, Nat, OpSchema, RootAttrsSchema, TreeSchema } from "../model/schema.js"
+import { mergeLayers } from "../model/overlayfs.js"
 import { ERRNOS, type Cred, type Errno, type Op, type RootAttrs, type Tree } from "../model/types.js"
 import { CHECK_NAMES, type CheckName } from "./events.js"
 import { isMutantName, MUTANTS, type MutantName } from "./mutants.js"
@@ -217,7 +218,7 @@ export function decodeSubject(input: unknown, where: string): RunSubject {
 }
 
 /** An overlay scenario's layer trees as the contract gives them, top first, and the merged tree's root (the top layer's). */
-export function layerTrees(s: Scenario): { readonly upper: Tree | null; readonly lower: readonly Tree[]; readonly root: RootAttrs } {
+function layerTrees(s: Scenario): { readonly upper: Tree | null; readonly lower: readonly Tree[]; readonly root: RootAttrs } {
   if (s.mount.kind !== "overlay") throw new Error("overlay: not an overlay scenario")
   const treeOf = (l: Layer): Tree => (l.kind === "gofer" ? (s.remote ?? {}) : (l.tree ?? {}))
   return {
@@ -227,4 +228,14 @@ export function layerTrees(s: Scenario): { readonly upper: Tree | null; readonly
     // for a gofer layer, each tmpfs's), so the merged root has it too.
     root: s.root ?? {},
   }
+}
+
+/**
+ * What the model judges an overlay scenario on: the merged tree of its
+ * layers, its root's attributes, and read-only without an upper layer.
+ * Throws (mergeLayers) for layers that cannot be merged.
+ */
+export function overlayInitial(s: Scenario): { readonly tree: Tree; readonly root: RootAttrs; readonly readOnly: boolean } {
+  const layers = layerTrees(s)
+  return { tree: mergeLayers({ upper: layers.upper, lower: layers.lower }), root: layers.root, readOnly: layers.upper === null }
 }

@@ -9,9 +9,8 @@ import { knownOverlayFinding, overlayLockCycleFinding, OVERLAY_FINDINGS, OVERLAY
 import type { Cred, Op, Tree } from "../../src/model/types.js"
 import { replayTrace } from "../../src/sim/replay.js"
 import { historyOf, runSubject, type RunReport } from "../../src/sim/run.js"
-import { decodeScenario, layerTrees, type Scenario } from "../../src/sim/scenario.js"
+import { decodeScenario, overlayInitial, type Scenario } from "../../src/sim/scenario.js"
 import { checkHistory } from "../../src/model/lincheck/index.js"
-import { mergeLayers } from "../../src/model/overlayfs.js"
 import { loadTrace } from "../../src/sim/trace.js"
 import { ROOT as REPO } from "../cli/helpers.js"
 
@@ -141,8 +140,7 @@ test("setstat-races-unlink, no longer a finding: a truncate that acts on the fil
   expect(r.verdict).toBe("pass")
   // Judged with the truncate's walk apart from its effect (Linux's do_truncate acts on the path it looked up, too).
   const s = r.subject as Scenario
-  const layers = layerTrees(s)
-  const h = historyOf(s, r.ops, "gvisor-overlay", { tree: mergeLayers({ upper: layers.upper, lower: layers.lower }), root: layers.root })
+  const h = historyOf(s, r.ops, "gvisor-overlay", overlayInitial(s))
   expect(checkHistory(h).departures?.["vfs.walk.non-atomic"]).toBeGreaterThan(0)
 })
 

@@ -5,11 +5,11 @@
 // (src/model/gvisor-overlay.ts) or kept out of generated scenarios.
 
 import { checkHistory, type History } from "../../model/lincheck/index.js"
-import { mergeLayers } from "../../model/overlayfs.js"
 import type { Cred, Op, OpResult, Tree, TreeNode } from "../../model/types.js"
 import { sortRunFindings } from "../../sim/campaign.js"
 import type { Violation } from "../../sim/events.js"
 import { historyOf, type RunReport } from "../../sim/run.js"
+import { overlayInitial } from "../../sim/scenario.js"
 
 export interface Finding {
   readonly id: string
@@ -86,10 +86,9 @@ function overlayOf(r: RunReport): Extract<RunReport["subject"], { readonly forma
 /** The merged tree of the run's layers. */
 function mergedOf(r: RunReport): Tree | null {
   const s = overlayOf(r)
-  if (s === null || s.mount.kind !== "overlay") return null
-  const treeOf = (l: { readonly kind: string; readonly tree?: unknown }): Tree => (l.kind === "tmpfs" ? ((l.tree as Tree | undefined) ?? {}) : (s.remote ?? {}))
+  if (s === null) return null
   try {
-    return mergeLayers({ upper: s.mount.upper !== undefined ? treeOf(s.mount.upper) : null, lower: s.mount.lower.map(treeOf) })
+    return overlayInitial(s).tree
   } catch {
     return null
   }

@@ -21,7 +21,8 @@
 // layer mount holds only its own reference and no dentry is left; after
 // the layers' unmounts no layer holds anything (gofer: no fid).
 
-import type { Op, OpResult, Tree, TreeNode } from "../../model/types.js"
+import type { Op, OpResult, Tree } from "../../model/types.js"
+import { isLink, nodeAt as layerNodeAt, type FullNode } from "../../model/overlayfs.js"
 import { cleanPath } from "../../model/index.js"
 import { DT_CHR, S_IFCHR, S_IFMT } from "../vfs/linux.js"
 import type { Syscalls } from "../vfs/syscalls.js"
@@ -127,27 +128,9 @@ export function checkOverlay(fs: filesystem, st: InvariantState, quiescent: bool
 // Whiteouts never visible: the result of an op that overlapped no other,
 // against the layers as they are when it returns.
 
-type FullNode = Exclude<TreeNode, { readonly link: string }>
-
-function isLink(n: TreeNode): n is { readonly link: string } {
-  return "link" in n && typeof n.link === "string"
-}
-
 /** A layer's node at `path` ("" is the root), following link nodes. */
 function nodeAt(tree: Tree, path: string): FullNode | "root" | undefined {
-  if (path === "") return "root"
-  let t: Tree | undefined = tree
-  let node: TreeNode | undefined
-  const comps = path.split("/").filter((c) => c !== "")
-  for (let i = 0; i < comps.length; i++) {
-    if (t === undefined) return undefined
-    node = Object.prototype.hasOwnProperty.call(t, comps[i]!) ? t[comps[i]!] : undefined
-    if (node === undefined) return undefined
-    if (isLink(node)) node = nodeAt(tree, node.link) as FullNode | undefined
-    if (node === undefined) return undefined
-    if (i < comps.length - 1) t = node.type === "dir" ? (node.children ?? {}) : undefined
-  }
-  return node as FullNode | undefined
+  return path === "" ? "root" : layerNodeAt(tree, path)
 }
 
 function isOpaque(n: FullNode): boolean {

@@ -11,9 +11,8 @@
 import type { Cred, Errno, Op, OpResult, RootAttrs, Tree } from "../../model/types.js"
 import { InputError } from "../../model/schema.js"
 import { cleanPath } from "../../model/index.js"
-import { mergeLayers } from "../../model/overlayfs.js"
 import type { FinalRecorder, MountContext, MountInstance, OpThread } from "../../sim/mount.js"
-import { layerTrees, type Layer as LayerSpec } from "../../sim/scenario.js"
+import { overlayInitial, type Layer as LayerSpec } from "../../sim/scenario.js"
 import { SimP9Server, type SimClient } from "../../sim/p9/sim.js"
 import { HIGHEST_VERSION } from "../../sim/p9/server.js"
 import { parseVersion } from "../../sim/p9/wire.js"
@@ -136,10 +135,9 @@ export function overlayMount(ctx: MountContext): MountInstance & { readonly stat
       "scenario: external: external users change a lower layer under the mounted overlay, which gVisor's overlay takes to be immutable (Linux: undefined), so its results cannot be judged: give checks without lincheck (src/impl/overlay/README.md)",
     )
   }
-  const merged = layerTrees(s)
   let initial: { readonly tree: Tree; readonly root: RootAttrs; readonly readOnly: boolean }
   try {
-    initial = { tree: mergeLayers({ upper: merged.upper, lower: merged.lower }), root: merged.root, readOnly: merged.upper === null }
+    initial = overlayInitial(s)
   } catch (e) {
     throw new InputError(`scenario: mount: ${(e as Error).message}`)
   }

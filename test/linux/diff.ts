@@ -147,3 +147,28 @@ export function describeMismatch(m: Mismatch): string {
   lines.push(`  model:  ${canonical(m.model)}`, `  linux:  ${canonical(m.linux)}`, `  scenario: ${JSON.stringify(m.scenario)}`)
   return lines.join("\n")
 }
+
+/**
+ * A sequential plan's steps as scenario threads: one per run of steps with
+ * the same credential, each after the first starting with a sleep that
+ * places it `segmentNs` after the one before, so that they run in turn;
+ * `slots` says where each step went.
+ */
+export function threadsByCred(
+  steps: readonly { readonly op: Op; readonly cred: Cred }[],
+  segmentNs: number,
+): { threads: { name: string; cred: Cred; ops: Op[] }[]; slots: { thread: string; index: number }[] } {
+  const threads: { name: string; cred: Cred; ops: Op[] }[] = []
+  const slots: { thread: string; index: number }[] = []
+  for (const { op, cred } of steps) {
+    let t = threads[threads.length - 1]
+    if (t === undefined || canonical(t.cred) !== canonical(cred)) {
+      const j = threads.length
+      t = { name: `s${j}`, cred, ops: j === 0 ? [] : [{ op: "sleep", ns: j * segmentNs }] }
+      threads.push(t)
+    }
+    slots.push({ thread: t.name, index: t.ops.length })
+    t.ops.push(op)
+  }
+  return { threads, slots }
+}

@@ -24,10 +24,10 @@ import { defaultEnv } from "../../src/cli/mounts.js"
 import { apply, dialectNamed, dialectStep, initialState, stateEquals, toTree, type DialectName, type ModelState } from "../../src/model/index.js"
 import { normalizeResult } from "../../src/model/lincheck/fs.js"
 import type { SequentialScenario, SequentialStep } from "../../src/model/arbitraries.js"
-import type { Cred, Op, OpResult, RootAttrs, Tree, TreeNode } from "../../src/model/types.js"
+import type { Cred, OpResult, RootAttrs, Tree, TreeNode } from "../../src/model/types.js"
 import { runSubject, type RunReport } from "../../src/sim/run.js"
 import type { Scenario, ThreadSpec } from "../../src/sim/scenario.js"
-import { canonical, InoMap, sameResult, uncomparable } from "./diff.js"
+import { canonical, InoMap, sameResult, threadsByCred, uncomparable } from "./diff.js"
 import type { LinuxOracle } from "./oracle.js"
 
 export const MODES = ["fscache", "fscache_writethrough", "remote_revalidating", "none"] as const
@@ -223,18 +223,7 @@ export async function runLinux(oracle: LinuxOracle, id: number, p: Plan): Promis
 
 /** The kept ops as a gofer scenario: one thread per run of ops with the same credential, placed SEGMENT_NS apart. */
 export function goferScenario(p: Plan, mode: CacheMode): { scenario: Scenario; slots: { thread: string; index: number }[] } {
-  const threads: { name: string; cred: Cred; ops: Op[] }[] = []
-  const slots: { thread: string; index: number }[] = []
-  for (const { op, cred } of p.steps) {
-    let t = threads[threads.length - 1]
-    if (t === undefined || canonical(t.cred) !== canonical(cred)) {
-      const j = threads.length
-      t = { name: `s${j}`, cred, ops: j === 0 ? [] : [{ op: "sleep", ns: j * SEGMENT_NS }] }
-      threads.push(t)
-    }
-    slots.push({ thread: t.name, index: t.ops.length })
-    t.ops.push(op)
-  }
+  const { threads, slots } = threadsByCred(p.steps, SEGMENT_NS)
   const scenario: Scenario = {
     format: "fsim.scenario/1",
     name: `gofer-linux-diff (${mode})`,

@@ -7,10 +7,10 @@ import { unknownViolations } from "../../src/impl/overlay/findings.js"
 import { gvisorOverlayDialect, type Dialect } from "../../src/model/index.js"
 import { normalizeResult } from "../../src/model/lincheck/fs.js"
 import { overlayfsDialect, type OverlayDialect } from "../../src/model/overlayfs.js"
-import type { Cred, Op, OpResult, Stat, Tree, TreeNode } from "../../src/model/types.js"
+import type { OpResult, Stat, Tree, TreeNode } from "../../src/model/types.js"
 import { runSubject, type RunReport } from "../../src/sim/run.js"
 import type { Layer, Scenario, ThreadSpec } from "../../src/sim/scenario.js"
-import { canonical, InoMap } from "../linux/diff.js"
+import { canonical, InoMap, threadsByCred } from "../linux/diff.js"
 import { arbGvisorOverlayScenario } from "../../src/sim/overlaygen.js"
 import type { AvoidOp, OverlayPlan, OverlayScenario, SideRun, Verdict } from "../linux/overlay.js"
 import { Ctx, isErrno, Last, lookupChild, resolve, resolveParent } from "../../src/model/path.js"
@@ -40,18 +40,7 @@ export interface OverlaySideOptions {
 
 /** The plan's ops as an overlay scenario: one thread per run of ops with the same credential. */
 export function overlayScenario(p: OverlayPlan, o: OverlaySideOptions = {}): { scenario: Scenario; slots: { thread: string; index: number }[] } {
-  const threads: { name: string; cred: Cred; ops: Op[] }[] = []
-  const slots: { thread: string; index: number }[] = []
-  for (const { op, cred } of p.steps) {
-    let t = threads[threads.length - 1]
-    if (t === undefined || canonical(t.cred) !== canonical(cred)) {
-      const j = threads.length
-      t = { name: `s${j}`, cred, ops: j === 0 ? [] : [{ op: "sleep", ns: j * SEGMENT_NS }] }
-      threads.push(t)
-    }
-    slots.push({ thread: t.name, index: t.ops.length })
-    t.ops.push(op)
-  }
+  const { threads, slots } = threadsByCred(p.steps, SEGMENT_NS)
   const sc = p.scenario
   const lower: Layer[] = sc.layers.lower.map((tree) => ({ kind: "tmpfs", tree }))
   let remote: Scenario["remote"]

@@ -22,7 +22,7 @@ import { getInode } from "../../src/model/state.js"
 import type { Cred, Op, OpResult, RootAttrs, Tree } from "../../src/model/types.js"
 import { runSubject, type RunReport } from "../../src/sim/run.js"
 import type { Scenario, ThreadSpec } from "../../src/sim/scenario.js"
-import { canonical } from "../linux/diff.js"
+import { canonical, threadsByCred } from "../linux/diff.js"
 import { goferForm } from "../linux/gofer.js"
 
 const ENV = defaultEnv()
@@ -92,18 +92,7 @@ export function plan(sc: SequentialScenario, dialectName: DialectName): Plan {
 }
 
 export function tmpfsScenario(p: Plan, options?: string): { scenario: Scenario; slots: { thread: string; index: number }[] } {
-  const threads: { name: string; cred: Cred; ops: Op[] }[] = []
-  const slots: { thread: string; index: number }[] = []
-  for (const { op, cred } of p.steps) {
-    let t = threads[threads.length - 1]
-    if (t === undefined || canonical(t.cred) !== canonical(cred)) {
-      const j = threads.length
-      t = { name: `s${j}`, cred, ops: j === 0 ? [] : [{ op: "sleep", ns: j * SEGMENT_NS }] }
-      threads.push(t)
-    }
-    slots.push({ thread: t.name, index: t.ops.length })
-    t.ops.push(op)
-  }
+  const { threads, slots } = threadsByCred(p.steps, SEGMENT_NS)
   const scenario: Scenario = {
     format: "fsim.scenario/1",
     name: "tmpfs-model-diff",

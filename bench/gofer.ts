@@ -8,7 +8,7 @@
 // seed = the run's seed, the CLI's mounts and lock orders.
 
 import { scenarioForSeed, shapeDefaults, type ScenarioShape } from "../src/sim/campaign.js"
-import { runAll, type Pass } from "./passes.js"
+import { generate, Rates, round2, runAll, type Pass } from "./passes.js"
 import type { Mount, Scenario } from "../src/sim/scenario.js"
 
 const CACHES = ["fscache", "remote_revalidating"] as const
@@ -22,26 +22,6 @@ const WARMUP = 30
 
 
 
-function generate(shape: ScenarioShape): { scenarios: Scenario[]; ms: number } {
-  const start = performance.now()
-  const scenarios: Scenario[] = []
-  for (let i = 0; i < RUNS; i++) scenarios.push(scenarioForSeed(shape, FIRST_SEED + i))
-  return { scenarios, ms: performance.now() - start }
-}
-
-function median(xs: readonly number[]): number {
-  const a = [...xs].sort((x, y) => x - y)
-  return a[Math.floor(a.length / 2)]!
-}
-
-function quantile(xs: readonly number[], q: number): number {
-  const a = [...xs].sort((x, y) => x - y)
-  return a[Math.min(a.length - 1, Math.floor(q * a.length))]!
-}
-
-const perS = (n: number, ms: number): number => (n / ms) * 1000
-const round2 = (x: number): number => Math.round(x * 100) / 100
-
 function benchCache(cache: (typeof CACHES)[number]): Record<string, unknown> {
   const mount: Mount = { kind: "gofer", options: `cache=${cache}` }
   const shape: ScenarioShape = { mount, threads: THREADS, ops: OPS, ...shapeDefaults(mount) }
@@ -51,32 +31,16 @@ function benchCache(cache: (typeof CACHES)[number]): Record<string, unknown> {
   runAll(FIRST_SEED, warm)
   runAll(FIRST_SEED, warm.map(asModel))
 
-  const genRate: number[] = []
-  const runRate: number[] = []
-  const opRate: number[] = []
-  const finalOpRate: number[] = []
-  const modelRunRate: number[] = []
-  const modelOpRate: number[] = []
-  const ratios: number[] = []
-  const campaignRate: number[] = []
-  const runMs: number[] = []
+  const rates = new Rates(RUNS)
   let last: Pass | null = null
   let threads = 0
   for (let rep = 0; rep < REPS; rep++) {
     // Generation is timed apart: runs_per_s is the run alone (mount, threads,
     // final read-back, every check); campaign_runs_per_s adds generation.
-    const gen = generate(shape)
+    const gen = generate(shape, RUNS, FIRST_SEED)
     const g = runAll(FIRST_SEED, gen.scenarios)
     const m = runAll(FIRST_SEED, gen.scenarios.map(asModel))
-    genRate.push(perS(RUNS, gen.ms))
-    runRate.push(perS(RUNS, g.ms))
-    opRate.push(perS(g.ops, g.ms))
-    finalOpRate.push(perS(g.finalOps, g.ms))
-    modelRunRate.push(perS(RUNS, m.ms))
-    modelOpRate.push(perS(m.ops, m.ms))
-    ratios.push(perS(RUNS, g.ms) / perS(RUNS, m.ms))
-    campaignRate.push(perS(RUNS, gen.ms + g.ms))
-    runMs.push(...g.runMs)
+    rates.add(gen.ms, g, m)
     threads = gen.scenarios.reduce((n, s) => n + s.threads.length, 0)
     last = g
   }
@@ -93,16 +57,8 @@ function benchCache(cache: (typeof CACHES)[number]): Record<string, unknown> {
     mean_threads: round2(threads / RUNS),
     mean_ops_per_run: round2(g.ops / RUNS),
     mean_final_ops_per_run: round2(g.finalOps / RUNS),
-    runs_per_s: Math.round(median(runRate)),
-    ops_per_s: Math.round(median(opRate)),
-    final_ops_per_s: Math.round(median(finalOpRate)),
-    run_ms_median: round2(quantile(runMs, 0.5)),
-    run_ms_p99: round2(quantile(runMs, 0.99)),
-    model_runs_per_s: Math.round(median(modelRunRate)),
-    model_ops_per_s: Math.round(median(modelOpRate)),
-    ratio: Number(median(ratios).toFixed(3)),
-    gen_scenarios_per_s: Math.round(median(genRate)),
-    campaign_runs_per_s: Math.round(median(campaignRate)),
+    ...rates.figures(),
+    ...rates.generation(),
     // Runs are functions of their seeds: every repetition has these verdicts.
     verdicts: g.verdicts,
   }

@@ -12,11 +12,9 @@
 // own LockGraph, strategy random, seed = the run's seed, the CLI's mounts and
 // lock orders.
 
-import { mergeLayers } from "../src/model/overlayfs.js"
-import type { Tree } from "../src/model/types.js"
 import { scenarioForSeed, shapeDefaults, type ScenarioShape } from "../src/sim/campaign.js"
-import { runAll, type Pass } from "./passes.js"
-import type { Layer, Mount, Scenario } from "../src/sim/scenario.js"
+import { generate, median, perS, Rates, round2, runAll, type Pass } from "./passes.js"
+import { overlayInitial, type Layer, type Mount, type Scenario } from "../src/sim/scenario.js"
 
 const LOWERS: readonly { readonly label: string; readonly lowest: Layer }[] = [
   { label: "tmpfs", lowest: { kind: "tmpfs" } },
@@ -53,37 +51,11 @@ function runBaseline(scenarios: readonly Scenario[]): { ms: number; ops: number 
   return { ms: ms / k, ops: ops / k }
 }
 
-/** The layers' merged tree, as the overlay mount's model judges it (mount.ts, initialTree). */
-function mergedTree(s: Scenario): Tree {
-  if (s.mount.kind !== "overlay") throw new Error("bench overlay: not an overlay scenario")
-  const treeOf = (l: Layer): Tree => (l.kind === "gofer" ? (s.remote ?? {}) : (l.tree ?? {}))
-  return mergeLayers({ upper: s.mount.upper !== undefined ? treeOf(s.mount.upper) : null, lower: s.mount.lower.map(treeOf) })
-}
-
 /** The same threads on a one-filesystem mount holding the merged tree (the model's, or gVisor's tmpfs alone). */
 function asSingle(s: Scenario, kind: "model" | "tmpfs"): Scenario {
-  return { ...s, mount: { kind }, remote: mergedTree(s) }
+  // The layers' merged tree, as the overlay mount's model judges it.
+  return { ...s, mount: { kind }, remote: overlayInitial(s).tree }
 }
-
-function generate(shape: ScenarioShape): { scenarios: Scenario[]; ms: number } {
-  const start = performance.now()
-  const scenarios: Scenario[] = []
-  for (let i = 0; i < RUNS; i++) scenarios.push(scenarioForSeed(shape, FIRST_SEED + i))
-  return { scenarios, ms: performance.now() - start }
-}
-
-function median(xs: readonly number[]): number {
-  const a = [...xs].sort((x, y) => x - y)
-  return a[Math.floor(a.length / 2)]!
-}
-
-function quantile(xs: readonly number[], q: number): number {
-  const a = [...xs].sort((x, y) => x - y)
-  return a[Math.min(a.length - 1, Math.floor(q * a.length))]!
-}
-
-const perS = (n: number, ms: number): number => (n / ms) * 1000
-const round2 = (x: number): number => Math.round(x * 100) / 100
 
 function benchLower(l: (typeof LOWERS)[number]): Record<string, unknown> {
   const mount: Mount = { kind: "overlay", lower: [l.lowest] }
@@ -94,18 +66,10 @@ function benchLower(l: (typeof LOWERS)[number]): Record<string, unknown> {
   runAll(FIRST_SEED, warm.map((s) => asSingle(s, "model")))
   runAll(FIRST_SEED, warm.map((s) => asSingle(s, "tmpfs")))
 
-  const genRate: number[] = []
-  const runRate: number[] = []
-  const opRate: number[] = []
-  const finalOpRate: number[] = []
-  const modelRunRate: number[] = []
-  const modelOpRate: number[] = []
+  const rates = new Rates(RUNS)
   const tmpfsRunRate: number[] = []
   const tmpfsOpRate: number[] = []
-  const ratios: number[] = []
   const tmpfsRatios: number[] = []
-  const campaignRate: number[] = []
-  const runMs: number[] = []
   let last: Pass | null = null
   let threads = 0
   let layers = 0
@@ -113,22 +77,14 @@ function benchLower(l: (typeof LOWERS)[number]): Record<string, unknown> {
     // Generation is timed apart: runs_per_s is the run alone (mount of the
     // layers and the overlay, threads, final read-back, every check);
     // campaign_runs_per_s adds generation.
-    const gen = generate(shape)
+    const gen = generate(shape, RUNS, FIRST_SEED)
     const o = runAll(FIRST_SEED, gen.scenarios)
     const m = runBaseline(gen.scenarios.map((s) => asSingle(s, "model")))
     const t = runBaseline(gen.scenarios.map((s) => asSingle(s, "tmpfs")))
-    genRate.push(perS(RUNS, gen.ms))
-    runRate.push(perS(RUNS, o.ms))
-    opRate.push(perS(o.ops, o.ms))
-    finalOpRate.push(perS(o.finalOps, o.ms))
-    modelRunRate.push(perS(RUNS, m.ms))
-    modelOpRate.push(perS(m.ops, m.ms))
+    rates.add(gen.ms, o, m)
     tmpfsRunRate.push(perS(RUNS, t.ms))
     tmpfsOpRate.push(perS(t.ops, t.ms))
-    ratios.push(perS(RUNS, o.ms) / perS(RUNS, m.ms))
     tmpfsRatios.push(perS(RUNS, o.ms) / perS(RUNS, t.ms))
-    campaignRate.push(perS(RUNS, gen.ms + o.ms))
-    runMs.push(...o.runMs)
     threads = gen.scenarios.reduce((n, s) => n + s.threads.length, 0)
     layers = gen.scenarios.reduce((n, s) => n + (s.mount.kind === "overlay" ? s.mount.lower.length + (s.mount.upper !== undefined ? 1 : 0) : 0), 0)
     last = o
@@ -148,19 +104,11 @@ function benchLower(l: (typeof LOWERS)[number]): Record<string, unknown> {
     mean_layers: round2(layers / RUNS),
     mean_ops_per_run: round2(o.ops / RUNS),
     mean_final_ops_per_run: round2(o.finalOps / RUNS),
-    runs_per_s: Math.round(median(runRate)),
-    ops_per_s: Math.round(median(opRate)),
-    final_ops_per_s: Math.round(median(finalOpRate)),
-    run_ms_median: round2(quantile(runMs, 0.5)),
-    run_ms_p99: round2(quantile(runMs, 0.99)),
-    model_runs_per_s: Math.round(median(modelRunRate)),
-    model_ops_per_s: Math.round(median(modelOpRate)),
-    ratio: Number(median(ratios).toFixed(3)),
+    ...rates.figures(),
     tmpfs_runs_per_s: Math.round(median(tmpfsRunRate)),
     tmpfs_ops_per_s: Math.round(median(tmpfsOpRate)),
     ratio_tmpfs: Number(median(tmpfsRatios).toFixed(3)),
-    gen_scenarios_per_s: Math.round(median(genRate)),
-    campaign_runs_per_s: Math.round(median(campaignRate)),
+    ...rates.generation(),
     // Runs are functions of their seeds: every repetition has these verdicts.
     verdicts: o.verdicts,
   }

@@ -8,6 +8,7 @@ import { Prng } from "../src/sim/prng.js"
 import { RandomStrategy } from "../src/sim/strategy.js"
 import { Scheduler, type Sim } from "../src/sim/scheduler.js"
 import { Mutex } from "../src/sim/sync.js"
+import { median } from "./passes.js"
 
 const LOCKS = 4
 
@@ -92,11 +93,6 @@ function best<T extends { steps: number; ms: number }>(runs: T[]): T {
 }
 
 const perSecond = (r: { steps: number; ms: number }): number => Math.round((r.steps / r.ms) * 1000)
-
-function median(xs: number[]): number {
-  const a = [...xs].sort((x, y) => x - y)
-  return a[Math.floor(a.length / 2)]!
-}
 
 export async function benchSched(): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = []

@@ -1,4 +1,4 @@
-// The vocabulary of the scenario contract (shared/contracts/scenario.md,
+// The vocabulary of the scenario contract (docs/contract.md,
 // sections 1.1 and 1.2): operations, their results, credentials and trees.
 // Everything else in fsim (the reference model, the simulator, the ports, the
 // checkers) speaks these types, so they live in the model, which imports

@@ -1,4 +1,4 @@
-// The `fsim.history/1` format (shared/contracts/scenario.md, section 3): its
+// The `fsim.history/1` format (docs/contract.md, section 3): its
 // Effect Schema and the semantic checks a schema cannot express. Every
 // problem is an InputError of one line naming the op index and the field.
 

@@ -11,6 +11,7 @@ import { InputError } from "../model/schema.js"
 import {
   arbScenario,
   emptyTally,
+  failsNew,
   lockCycles,
   mergeTally,
   PORTFOLIO,
@@ -73,6 +74,8 @@ interface CheckFlags {
 }
 
 const DEFAULT_RUNS = 50_000
+/** Unexplained failing runs listed in the text summary (--json lists every one kept). */
+const UNEXPLAINED_SHOWN = 20
 /** Wall-clock time a range of runs should take, for progress and Ctrl-C latency. */
 const RANGE_TARGET_MS = 500
 
@@ -153,7 +156,8 @@ export function registerCheck(program: Command, env: CliEnv): void {
         progress.done()
         const elapsed = progress.elapsedMs()
         const saved = await saveFailures(options, tally, flags, () => interrupted)
-        const summary = campaignJson(flags, spec, tally, saved, interrupted, elapsed, new DeclaredOrder(env.lockOrders), env.findings?.[mount.kind])
+        const repeat = repeatCommand(cmd)
+        const summary = campaignJson(flags, spec, tally, saved, interrupted, elapsed, new DeclaredOrder(env.lockOrders), env.findings?.[mount.kind], repeat)
         process.stdout.write(flags.json === true ? JSON.stringify(summary) + "\n" : describeCampaign(summary))
         // With --allow-findings, what counts is what no documented finding
         // explains: failing runs with other violations, and lock-class
@@ -294,7 +298,10 @@ export function parseDuration(text: string): number {
 
 interface Saved {
   readonly check: string
+  /** The campaign's run it was found in. */
   readonly seed: number
+  /** The seed in the trace's header (the shrunk run's, which may be a neighbour). */
+  readonly traceSeed: number
   /** The documented findings the saved run shows (all of its violations, when explained). */
   readonly findings: readonly string[]
   readonly explained: boolean
@@ -302,30 +309,49 @@ interface Saved {
   readonly shrunk: { readonly before: Size; readonly after: Size; readonly runsUsed: number; readonly cut: boolean } | null
 }
 
+/** A failing run to save, and the check its trace is saved (and shrunk) for. */
+interface Representative {
+  readonly failure: FailureRecord
+  readonly check: CheckName | "budget_exhausted" | "unknown"
+  /** The check's violation is one no documented finding explains: the shrink must keep it so. */
+  readonly isNew: boolean
+}
+
 /**
- * The failing run to save for each check (and each inconclusive verdict):
- * the lowest seed whose failure no documented finding explains, or else
- * the lowest seed, whose trace then shows a known finding.
+ * The failing runs to save: for each check with a violation no documented
+ * finding explains, the lowest seed showing one (saved first, for that
+ * check, so a new bug is never hidden behind a known one nor shrunk into
+ * it); then, for each check no such run covers, the lowest seed failing it,
+ * whose trace shows a known finding; then one run per inconclusive verdict.
  */
-function representatives(t: Tally): FailureRecord[] {
-  const out: FailureRecord[] = []
+function representatives(t: Tally): Representative[] {
+  const out: Representative[] = []
   const seen = new Set<string>()
-  const unexplainedFirst = [...t.failures.filter((f) => !f.explained), ...t.failures.filter((f) => f.explained)]
-  for (const f of unexplainedFirst) {
-    const key = f.verdict === "fail" ? f.checks[0]! : f.verdict
-    if (seen.has(key)) continue
-    seen.add(key)
-    out.push(f)
+  for (const f of t.failures) {
+    if (f.verdict !== "fail") continue
+    for (const c of f.newChecks) {
+      if (seen.has(c)) continue
+      seen.add(c)
+      out.push({ failure: f, check: c, isNew: true })
+    }
   }
-  const order = (f: FailureRecord): number => (f.verdict === "fail" ? CHECK_NAMES.indexOf(f.checks[0]!) : CHECK_NAMES.length + (f.verdict === "budget_exhausted" ? 0 : 1))
+  for (const f of t.failures) {
+    if (f.verdict === "pass") continue
+    const check = f.verdict === "fail" ? f.checks[0]! : f.verdict
+    if (seen.has(check)) continue
+    seen.add(check)
+    out.push({ failure: f, check, isNew: false })
+  }
+  const order = (r: Representative): number =>
+    (r.isNew ? 0 : 100) + (r.failure.verdict === "fail" ? CHECK_NAMES.indexOf(r.check as CheckName) : CHECK_NAMES.length + (r.failure.verdict === "budget_exhausted" ? 0 : 1))
   return out.sort((a, b) => order(a) - order(b))
 }
 
 async function saveFailures(o: CampaignOptions, t: Tally, flags: CheckFlags, stopped: () => boolean): Promise<Saved[]> {
   const out: Saved[] = []
-  for (const f of representatives(t)) {
+  const classify = o.findings?.[o.shape.mount.kind]
+  for (const { failure: f, check, isNew } of representatives(t)) {
     const found = rerun(o, f.run)
-    const check = f.verdict === "fail" ? f.checks[0]! : f.verdict
     let report: RunReport = found
     let shrunk: Saved["shrunk"] = null
     if (f.verdict === "fail" && flags.shrink && !stopped()) {
@@ -336,6 +362,7 @@ async function saveFailures(o: CampaignOptions, t: Tally, flags: CheckFlags, sto
         lockOrders: o.lockOrders,
         origin: { arb: arbScenario(o.shape), seed: f.seed },
         budgetRuns: flags.shrinkBudget,
+        ...(isNew ? { keep: (r: RunReport) => failsNew(r, check as CheckName, classify) } : {}),
         shouldStop: stopped,
         pause: letEventsIn,
       })
@@ -344,9 +371,10 @@ async function saveFailures(o: CampaignOptions, t: Tally, flags: CheckFlags, sto
       process.stderr.write(`  ${describeSize(r.before)} -> ${describeSize(r.after)} (${r.runsUsed} runs${r.cut ? ", cut short" : ""})\n`)
     }
     mkdirSync(flags.saveDir, { recursive: true })
-    const file = join(flags.saveDir, `${check}-${mountLabel(o.shape.mount)}-${f.seed}.jsonl`)
+    // Named by the seed in its header: a shrink may settle on a neighbouring seed.
+    const file = join(flags.saveDir, `${check}-${mountLabel(o.shape.mount)}-${report.seed}.jsonl`)
     writeFileAtomic(file, traceText(report))
-    out.push({ check, seed: f.seed, findings: f.findings, explained: f.explained, trace: file, shrunk })
+    out.push({ check, seed: f.seed, traceSeed: report.seed, findings: isNew ? [] : f.findings, explained: !isNew && f.explained, trace: file, shrunk })
   }
   return out
 }
@@ -389,7 +417,46 @@ function violationSet(t: Tally): string {
   return createHash("sha256").update(lines).digest("hex")
 }
 
-function campaignJson(flags: CheckFlags, spec: CampaignSpec, raw: Tally, saved: Saved[], interrupted: boolean, elapsedMs: number, declared: DeclaredOrder, findings: FindingsClassifier | undefined) {
+/** Options that say how a campaign runs, not which runs it is made of: left out of a command that repeats one run. */
+const NOT_OF_A_RUN = new Set(["runs", "time", "seed", "workers", "saveDir", "shrink", "shrinkBudget", "json", "allowFindings"])
+
+/** Quotes a word for a POSIX shell when it needs it. */
+function shellWord(w: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`
+}
+
+/**
+ * The command that repeats one run of this campaign alone: the options the
+ * user gave that shape a run (mount, shape, strategy, mutant), then `--seed
+ * S --runs 1`. A run is a function of its seed and these (campaign.ts).
+ */
+function repeatCommand(cmd: Command): (seed: number) => string {
+  const words: string[] = []
+  const done = new Set<string>()
+  for (const opt of cmd.options) {
+    const key = opt.attributeName()
+    if (done.has(key) || NOT_OF_A_RUN.has(key) || cmd.getOptionValueSource(key) !== "cli") continue
+    done.add(key)
+    const value: unknown = cmd.getOptionValue(key)
+    const flag = (opt.long ?? "").replace(/^--no-/, "--")
+    if (typeof value === "boolean") words.push(value ? flag : flag.replace(/^--/, "--no-"))
+    else words.push(flag, shellWord(String(value)))
+  }
+  const fixed = words.join(" ")
+  return (seed) => `fsim check ${fixed}${fixed === "" ? "" : " "}--seed ${seed} --runs 1`
+}
+
+function campaignJson(
+  flags: CheckFlags,
+  spec: CampaignSpec,
+  raw: Tally,
+  saved: Saved[],
+  interrupted: boolean,
+  elapsedMs: number,
+  declared: DeclaredOrder,
+  findings: FindingsClassifier | undefined,
+  repeat: (seed: number) => string,
+) {
   const t = sortedTally(raw)
   const cycles: LockCycle[] = lockCycles(t.lockEdges)
   /** A cycle's edges that go against the declared order ("A -> B": B is declared before A). */
@@ -436,7 +503,9 @@ function campaignJson(flags: CheckFlags, spec: CampaignSpec, raw: Tally, saved: 
     failures: {
       count: t.verdicts.fail + t.verdicts.budget_exhausted + t.verdicts.unknown,
       kept: t.failures.length,
-      first: t.failures.slice(0, 20).map((f) => ({ seed: f.seed, strategy: f.recorded, verdict: f.verdict, checks: f.checks, message: f.message, findings: f.findings, explained: f.explained })),
+      first: t.failures
+        .slice(0, 20)
+        .map((f) => ({ seed: f.seed, strategy: f.recorded, verdict: f.verdict, checks: f.checks, message: f.message, findings: f.findings, explained: f.explained, digest: f.digest, repeat: repeat(f.seed) })),
     },
     /**
      * Failing runs that are instances of documented findings: gVisor's own
@@ -447,9 +516,13 @@ function campaignJson(flags: CheckFlags, spec: CampaignSpec, raw: Tally, saved: 
       documented: Object.fromEntries(Object.entries(t.findings).map(([id, f]) => [id, { runs: f.runs, first_seed: f.firstSeed }])),
       explained_runs: t.explained,
       unexplained_runs: t.verdicts.fail - t.explained,
+      /** Every failing run kept (the lowest FAILURES_KEPT) with a violation no finding explains: its new checks, their first message, the command that repeats it. */
+      unexplained: t.failures
+        .filter((f) => f.verdict === "fail" && !f.explained)
+        .map((f) => ({ seed: f.seed, strategy: f.recorded, checks: f.newChecks, message: f.newMessage ?? f.message, findings: f.findings, repeat: repeat(f.seed) })),
     },
     violation_set_sha256: violationSet(t),
-    saved: saved.map((s) => ({ check: s.check, seed: s.seed, trace: s.trace, shrunk: s.shrunk, findings: s.findings, explained: s.explained })),
+    saved: saved.map((s) => ({ check: s.check, seed: s.seed, trace_seed: s.traceSeed, trace: s.trace, shrunk: s.shrunk, findings: s.findings, explained: s.explained, repeat: repeat(s.seed) })),
     timing: { elapsed_ms: elapsedMs, runs_per_s: Number(((t.runs / Math.max(elapsedMs, 1)) * 1000).toFixed(1)), workers: flags.workers },
   }
 }
@@ -502,7 +575,20 @@ function describeCampaign(j: CampaignJson): string {
   lines.push(ct === null ? "  cache transitions: not reported (this filesystem logs no cache events)" : `  cache transitions: ${Object.entries(ct).map(([k, n]) => `${k} ${n}`).join(", ")}`)
   if (j.failures.count > 0) {
     lines.push(`failing or inconclusive runs: ${j.failures.count}${j.failures.count > j.failures.first.length ? `, the first ${j.failures.first.length}:` : ":"}`)
-    for (const f of j.failures.first.slice(0, 10)) lines.push(`  seed ${f.seed} (${f.strategy}): ${f.verdict}${f.checks.length > 0 ? ` [${f.checks.join(", ")}]` : ""}${knownLabel(f)}: ${f.message}`)
+    for (const f of j.failures.first.slice(0, 10)) {
+      lines.push(`  seed ${f.seed} (${f.strategy}): ${f.verdict}${f.checks.length > 0 ? ` [${f.checks.join(", ")}]` : ""}${knownLabel(f)}: ${f.message}`)
+      lines.push(`    ${f.repeat}`)
+    }
+  }
+  const unexplained = j.findings.unexplained
+  if (j.findings.documented !== undefined && Object.keys(j.findings.documented).length > 0 && unexplained.length > 0) {
+    // Runs no documented finding explains are what a user came for: each by name, with the command that repeats it.
+    const shown = unexplained.slice(0, UNEXPLAINED_SHOWN)
+    lines.push(`UNEXPLAINED failing runs (no documented finding accounts for them): ${unexplained.length}${unexplained.length > shown.length ? `, the first ${shown.length} (all in --json)` : ""}`)
+    for (const u of shown) {
+      lines.push(`  seed ${u.seed} (${u.strategy}) [${u.checks.join(", ")}]: ${u.message}`)
+      lines.push(`    ${u.repeat}`)
+    }
   }
   const documented = Object.entries(j.findings.documented)
   if (documented.length > 0) {
@@ -513,7 +599,8 @@ function describeCampaign(j: CampaignJson): string {
   }
   for (const s of j.saved) {
     const how = s.shrunk === null ? (j.interrupted ? " (not shrunk: interrupted; fsim shrink it)" : " (as found)") : ` (shrunk: ${describeSize(s.shrunk.after)})`
-    lines.push(`${s.check} at seed ${s.seed}${knownLabel(s)}: ${s.trace}${how}`)
+    const where = s.trace_seed === s.seed ? `seed ${s.seed}` : `seed ${s.seed} (the shrunk run is seed ${s.trace_seed})`
+    lines.push(`${s.check} at ${where}${knownLabel(s)}: ${s.trace}${how}`)
     lines.push(`  fsim replay ${s.trace}    fsim show ${s.trace}`)
   }
   return lines.join("\n") + "\n"

@@ -237,13 +237,21 @@ export function scenarioForSeed(shape: ScenarioShape, seed: number): Scenario {
   return s!
 }
 
-/** A campaign strategy: one strategy, or a portfolio rotated by run. */
+/** A campaign strategy: one strategy, or a portfolio drawn from by seed. */
 export type CampaignStrategy = { readonly kind: "one"; readonly spec: StrategySpec } | { readonly kind: "portfolio"; readonly specs: readonly StrategySpec[] }
 
 export const PORTFOLIO: readonly StrategySpec[] = [{ kind: "random" }, { kind: "pct", depth: 2 }, { kind: "pct", depth: 3 }]
 
-export function strategyFor(c: CampaignStrategy, run: number): StrategySpec {
-  return c.kind === "one" ? c.spec : c.specs[run % c.specs.length]!
+/**
+ * The strategy of the run seeded `seed`: a function of the seed alone, so
+ * `fsim check --seed S --runs 1` repeats run S of any campaign with the same
+ * portfolio. Seed S takes the portfolio's strategy (S - 1) mod n, so a
+ * campaign from the default seed 1 rotates through them from its first run.
+ */
+export function strategyFor(c: CampaignStrategy, seed: number): StrategySpec {
+  if (c.kind === "one") return c.spec
+  const n = c.specs.length
+  return c.specs[(((seed - 1) % n) + n) % n]!
 }
 
 export function strategyLabel(s: StrategySpec): string {
@@ -324,6 +332,14 @@ export interface FailureRecord {
   readonly findings: readonly string[]
   /** Every violation is an instance of a documented finding (never for an inconclusive run). */
   readonly explained: boolean
+  /**
+   * The checks with a violation no documented finding accounts for, in order
+   * of first report (every check of the run when its mount has no findings;
+   * none for an inconclusive run).
+   */
+  readonly newChecks: readonly CheckName[]
+  /** The first of those violations' message (cut to 300 characters), or null. */
+  readonly newMessage: string | null
 }
 
 /** Failure records kept (those of the lowest seeds); the verdict counts cover them all. */
@@ -485,6 +501,7 @@ export function tallyRun(t: Tally, r: RunReport, run: number, label: string, gra
   }
   const explained = sorted !== null && sorted.known.length > 0 && sorted.unknown.length === 0
   if (explained) t.explained++
+  const fresh = r.verdict === "fail" ? newViolations(r, sorted) : []
   const first = r.violations[0]?.message ?? (r.verdict === "budget_exhausted" ? "the step budget ran out" : "a checker gave up (unknown)")
   t.failures.push({
     seed: r.seed,
@@ -493,12 +510,36 @@ export function tallyRun(t: Tally, r: RunReport, run: number, label: string, gra
     recorded: r.strategy,
     verdict: r.verdict,
     checks,
-    message: first.length > 300 ? first.slice(0, 299) + "…" : first,
+    message: cut300(first),
     digest: fnv1a(JSON.stringify(r.violations)),
     findings: known,
     explained,
+    newChecks: [...new Set(fresh.map((v) => v.check))],
+    newMessage: fresh[0] === undefined ? null : cut300(fresh[0].message),
   })
   if (t.failures.length > FAILURES_KEPT) t.failures.length = FAILURES_KEPT
+}
+
+function cut300(m: string): string {
+  return m.length > 300 ? m.slice(0, 299) + "…" : m
+}
+
+/** A failing run's violations that no documented finding accounts for (all of them without a classifier). */
+function newViolations(r: RunReport, sorted: { readonly unknown: readonly string[] } | null): Violation[] {
+  if (sorted === null) return [...r.violations]
+  const unknown = new Set(sorted.unknown)
+  return r.violations.filter((v) => unknown.has(`${v.check}: ${v.message}`))
+}
+
+/**
+ * Whether a run still fails `check` in a way no documented finding accounts
+ * for: what a shrink of an unexplained failure must keep, so it never
+ * shrinks into a known finding.
+ */
+export function failsNew(r: RunReport, check: CheckName, classify: FindingsClassifier | undefined): boolean {
+  if (r.verdict !== "fail") return false
+  const fresh = newViolations(r, classify === undefined ? null : classify.run(r))
+  return fresh.some((v) => v.check === check)
 }
 
 /** The seed of run `run` of a campaign seeded `seed`. */
@@ -509,7 +550,7 @@ export function seedOf(seed: number, run: number): number {
 /** Re-runs run `run` of a campaign (for its trace): the same report the campaign saw. */
 export function rerun(o: CampaignOptions, run: number): RunReport {
   const seed = seedOf(o.seed, run)
-  const spec = strategyFor(o.strategy, run)
+  const spec = strategyFor(o.strategy, seed)
   const scenario = scenarioForSeed(o.shape, seed)
   return runSubject(scenario, { seed, strategy: spec, mounts: o.mounts, lockOrders: o.lockOrders, lockGraph: new LockGraph(), runLabel: `seed ${seed}` })
 }
@@ -527,7 +568,7 @@ export class Campaign {
     const t = emptyTally()
     for (let i = first; i < first + count; i++) {
       const seed = seedOf(o.seed, i)
-      const spec = strategyFor(o.strategy, i)
+      const spec = strategyFor(o.strategy, seed)
       const scenario = scenarioForSeed(o.shape, seed)
       // A lock graph per run: a run's outcome depends on its seed alone. The
       // campaign's union of edges is kept in the tally (lockEdges), and

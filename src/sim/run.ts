@@ -9,7 +9,7 @@ import { EventLog } from "./log.js"
 import { DeclaredOrder, LockGraph, LockOrderChecker, type LockOrderSpec } from "./lockorder.js"
 import type { MountInstance, MountRegistry, OpThread } from "./mount.js"
 import { Scheduler, sleep, type RunEnd, type Sim, type Strategy } from "./scheduler.js"
-import { credOf, parseModelOptions, type RunSubject, type Scenario, type ThreadSpec, type Workload } from "./scenario.js"
+import { canonicalSubject, credOf, parseModelOptions, type RunSubject, type Scenario, type ThreadSpec, type Workload } from "./scenario.js"
 import { PctStrategy, RandomStrategy, ReplayStrategy, type Decision, type StrategySpec } from "./strategy.js"
 import { spawnLockWorkload } from "./workload.js"
 import { InputError } from "../model/schema.js"
@@ -62,7 +62,10 @@ export interface RunReport {
 
 export const DEFAULT_BUDGET_STEPS = 1_000_000
 
-export function runSubject(subject: RunSubject, options: RunOptions): RunReport {
+export function runSubject(made: RunSubject, options: RunOptions): RunReport {
+  // Runs start from the contract's form of the subject, so what they record
+  // is a function of its meaning (replay by meaning: scenario.ts, canonicalSubject).
+  const subject = canonicalSubject(made)
   const strategy = makeStrategy(subject, options)
   return subject.format === "fsim.workload/1" ? runWorkload(subject, options, strategy) : runScenario(subject, options, strategy)
 }

@@ -239,3 +239,16 @@ export function overlayInitial(s: Scenario): { readonly tree: Tree; readonly roo
   const layers = layerTrees(s)
   return { tree: mergeLayers({ upper: layers.upper, lower: layers.lower }), root: layers.root, readOnly: layers.upper === null }
 }
+
+/**
+ * The subject in its one canonical form: encoded to JSON and decoded by the
+ * contract's schema, whatever made it (a file, fast-check's generators, the
+ * shrinker's rewrites). Every run starts from this form, so what a run
+ * records (the trace header, each `op_invoke`'s op) does not depend on the
+ * order in which the maker happened to write an object's keys, and a trace
+ * saved by any path replays byte for byte. Throws InputError for a subject
+ * the contract would not accept: a generator that makes one has a bug.
+ */
+export function canonicalSubject(s: RunSubject, where = "scenario"): RunSubject {
+  return decodeSubject(JSON.parse(JSON.stringify(s)), where)
+}

@@ -138,7 +138,7 @@ describe("fsim check --mount overlay", () => {
     expect(j.saved.map((s: { trace: string }) => basename(s.trace))).toContain("lock_order-overlay-38.jsonl")
     expect(fsim(["replay", join(dir, "lock_order-overlay-38.jsonl")]).status).toBe(0)
     // The failure is labelled as the documented finding it is.
-    expect(j.findings).toEqual({ documented: { "layer-ops-under-dentry-mu": { runs: 1, first_seed: 38 } }, explained_runs: 1, unexplained_runs: 0 })
+    expect(j.findings).toEqual({ documented: { "layer-ops-under-dentry-mu": { runs: 1, first_seed: 38 } }, explained_runs: 1, unexplained_runs: 0, unexplained: [] })
     expect(j.saved[0]).toMatchObject({ findings: ["layer-ops-under-dentry-mu"], explained: true })
   })
 

@@ -7,6 +7,7 @@ import { InvalidArgumentError, type Command } from "commander"
 import { InputError } from "../model/schema.js"
 import { DEFAULT_MSIZE_MAX, HIGHEST_VERSION, MSIZE_MIN, P9Server, type QidPathPolicy } from "../sim/p9/server.js"
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, serveTcp } from "../sim/p9/tcp.js"
+import { NotUnicode, utf8Tree } from "../sim/p9/utf8.js"
 import { versionString } from "../sim/p9/wire.js"
 import { decodeScenario } from "../sim/scenario.js"
 import type { CliEnv } from "./env.js"
@@ -36,7 +37,7 @@ function isZeroIPv6(host: string): boolean {
   return isIPv6(host) && /^[0:.]*$/.test(host)
 }
 
-function parseListen(text: string): { host: string; port: number } {
+export function parseListen(text: string): { host: string; port: number } {
   const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):([0-9]{1,5})$/.exec(text)
   const port = m === null ? NaN : Number(m[2])
   if (m === null || !(port >= 0 && port <= 65535)) throw new InvalidArgumentError("expected HOST:PORT, e.g. 127.0.0.1:5640 (port 0 picks a free one)")
@@ -95,7 +96,14 @@ export function registerServe(program: Command, _env: CliEnv): void {
         if (flags.quiet !== true) process.stderr.write(`fsim serve: ${line}\n`)
       }
       const scenario = decodeScenario(readJsonFile(flags.tree), flags.tree)
-      const server = new P9Server(scenario.remote ?? {}, scenario.root, { msizeMax: flags.msizeMax, versionMax: flags.versionMax, qidPaths: flags.qidPaths }, wallClockNs())
+      let tree
+      try {
+        tree = utf8Tree(scenario.remote ?? {})
+      } catch (e) {
+        if (e instanceof NotUnicode) throw new InputError(`${flags.tree}: remote: a name, target or link ${e.message}`)
+        throw e
+      }
+      const server = new P9Server(tree, scenario.root, { msizeMax: flags.msizeMax, versionMax: flags.versionMax, qidPaths: flags.qidPaths }, wallClockNs())
       let serving
       try {
         serving = await serveTcp(server, {

@@ -119,7 +119,7 @@ describe("fsim serve: connection cap and idle timeout", () => {
     const m = /stopped \(SIGINT\): (\d+) connections, (\d+) closed at the cap of 100, (\d+) closed idle, at most (\d+) at once/.exec(s.stdout())
     expect(m, s.stdout()).not.toBeNull()
     const [connections, refused, idle, peak] = m!.slice(1).map(Number) as [number, number, number, number]
-    process.stdout.write(`cap and idle: ${connections} connections, ${refused} refused at the cap of 100, ${idle} closed idle, at most ${peak} at once; ${answered} answered\n`)
+    process.stdout.write(`cap and idle: ${connections} connections, ${refused} refused at the cap of 100, ${idle} closed idle, at most ${peak} at once; ${answered} answered; ${s.stderr().split("\n").filter((l) => l.includes("--max-connections")).length} runs of refusals\n`)
     expect(connections).toBe(TOTAL)
     expect(peak).toBeLessThanOrEqual(100)
     expect(refused).toBeGreaterThan(0)

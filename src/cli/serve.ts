@@ -3,7 +3,7 @@
 // test tools (the conformance driver among them) can talk to it.
 
 import { isIPv6 } from "node:net"
-import { InvalidArgumentError, type Command } from "commander"
+import { InvalidArgumentError, Option, type Command } from "commander"
 import { InputError } from "../model/schema.js"
 import { DEFAULT_MSIZE_MAX, HIGHEST_VERSION, MSIZE_MIN, P9Server, type QidPathPolicy } from "../sim/p9/server.js"
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, serveTcp } from "../sim/p9/tcp.js"
@@ -83,13 +83,17 @@ export function registerServe(program: Command, _env: CliEnv): void {
   program
     .command("serve")
     .description("serve a scenario's remote tree over 9P2000.L on TCP, in real time (fsim's simulated server with the wire codec), until interrupted")
-    .requiredOption("--listen <host:port>", "address to listen on (port 0 picks a free one, printed on start)", parseListen)
+    .requiredOption("--listen <host:port>", "address to listen on (port 0 picks a free one, printed on start); every interface only as 0.0.0.0 or [::]", parseListen)
     .requiredOption("--tree <scenario>", "the scenario (fsim.scenario/1) whose remote tree and root attributes to serve")
     .option("--msize-max <bytes>", "the largest msize agreed in Tversion", parseIntIn(MSIZE_MIN, 1 << 24), DEFAULT_MSIZE_MAX)
     .option("--version-max <n>", `the highest extension level agreed (9P2000.L.Google.N; 0 is plain 9P2000.L)`, parseIntIn(0, HIGHEST_VERSION), HIGHEST_VERSION)
     .option("--qid-paths <policy>", "unique: a qid path names one file forever; reuse: paths are recycled once their file is gone", parseQidPaths, "unique")
     .option("--max-connections <n>", "connections served at once; one more is closed as it arrives", parseIntIn(1, 1 << 20), DEFAULT_MAX_CONNECTIONS)
-    .option("--idle-timeout <duration>", "close a connection with no traffic for this long (300s, 5m, 500ms; 0: never)", parseIdle, DEFAULT_IDLE_TIMEOUT_MS)
+    .addOption(
+      new Option("--idle-timeout <duration>", "close a connection with no traffic either way for this long (300s, 5m, 500ms; 0: never)")
+        .argParser(parseIdle)
+        .default(DEFAULT_IDLE_TIMEOUT_MS, `${DEFAULT_IDLE_TIMEOUT_MS / 1000}s`),
+    )
     .option("--quiet", "print nothing but errors")
     .action(async (flags: ServeFlags) => {
       const say = (line: string): void => {

@@ -43,13 +43,20 @@ export function registerShrink(program: Command, env: CliEnv): void {
       }
       process.on("SIGINT", onSigint)
       try {
-        process.stderr.write(`shrinking ${file} (${first.check}; ${h.scenario.threads.length} threads)... Ctrl-C stops with the smallest failure so far\n`)
+        // Said once the recorded run has been re-made: a scenario the mount
+        // refuses (its options) is bad input, answered with its one line alone.
+        let started = false
+        const threads = h.scenario.threads.length
         const r = await shrinkFailure({ scenario: h.scenario, seed: h.seed, events: trace.events, strategy: h.strategy }, first.check, {
           mounts: env.mounts,
           lockOrders: env.lockOrders,
           budgetRuns: flags.budget,
           shouldStop: () => interrupted,
-          pause: letEventsIn,
+          pause: () => {
+            if (!started) process.stderr.write(`shrinking ${file} (${first.check}; ${threads} threads)... Ctrl-C stops with the smallest failure so far\n`)
+            started = true
+            return letEventsIn()
+          },
         })
         const out = flags.out ?? join(flags.saveDir, `${first.check}-${mountLabel(h.scenario.mount)}-${h.seed}.jsonl`)
         const lost = tryWriteOutput(out, traceText(r.report))

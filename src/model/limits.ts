@@ -67,31 +67,50 @@ function tooLong(at: string, bytes: number, limit: number, what: string): InputE
   return new InputError(`${at}: ${what} of ${bytes} characters, longer than fsim's limit of ${limit}`)
 }
 
+/** A container met on the walk: its parent and key are kept (not a copied path), so a path is only built for an error. */
+interface Frame {
+  readonly v: object
+  readonly parent: Frame | null
+  readonly key: string | number
+  readonly depth: number
+}
+
+function pathOf(f: Frame | null, last?: string | number): (string | number)[] {
+  const out: (string | number)[] = last === undefined ? [] : [last]
+  for (let p = f; p !== null && p.parent !== null; p = p.parent) out.push(p.key)
+  return out.reverse()
+}
+
 /**
  * The limits every JSON value fsim reads must keep, whatever its format:
  * nesting depth and string lengths (paths by their field name). Throws an
  * InputError naming the first place that breaks one.
  */
 export function checkJsonLimits(value: Json, base: string): void {
-  const stack: { v: Json; path: (string | number)[] }[] = [{ v: value, path: [] }]
+  const checkString = (s: string, parent: Frame | null, key: string | number): void => {
+    const limit = typeof key === "string" && PATH_KEYS.has(key) ? LIMITS.pathBytes : LIMITS.dataBytes
+    if (s.length > limit) throw tooLong(where(base, pathOf(parent, key)), s.length, limit, limit === LIMITS.pathBytes ? "a path" : "a string")
+  }
+  if (typeof value === "string") checkString(value, null, "")
+  if (value === null || typeof value !== "object") return
+  const stack: Frame[] = [{ v: value, parent: null, key: "", depth: 1 }]
   while (stack.length > 0) {
-    const { v, path } = stack.pop()!
-    if (typeof v === "string") {
-      const key = path[path.length - 1]
-      const limit = typeof key === "string" && PATH_KEYS.has(key) ? LIMITS.pathBytes : LIMITS.dataBytes
-      if (v.length > limit) throw tooLong(where(base, path), v.length, limit, limit === LIMITS.pathBytes ? "a path" : "a string")
-      continue
+    const f = stack.pop()!
+    const visit = (c: Json, key: string | number): void => {
+      if (typeof c === "string") checkString(c, f, key)
+      else if (c !== null && typeof c === "object") {
+        if (f.depth >= LIMITS.jsonDepth) throw new InputError(`${where(base, pathOf(f, key).slice(0, 8))}...: nested deeper than fsim's limit of ${LIMITS.jsonDepth} levels`)
+        stack.push({ v: c, parent: f, key, depth: f.depth + 1 })
+      }
     }
-    if (v === null || typeof v !== "object") continue
-    if (path.length >= LIMITS.jsonDepth) throw new InputError(`${where(base, path.slice(0, 8))}...: nested deeper than fsim's limit of ${LIMITS.jsonDepth} levels`)
-    if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], path: [...path, i] })
+    if (Array.isArray(f.v)) {
+      const a = f.v as Json[]
+      for (let i = 0; i < a.length; i++) visit(a[i], i)
     } else {
-      const keys = Object.keys(v)
-      for (let i = keys.length - 1; i >= 0; i--) {
-        const k = keys[i]!
-        if (k.length > LIMITS.pathBytes) throw tooLong(where(base, path), k.length, LIMITS.pathBytes, "a field name")
-        stack.push({ v: (v as Record<string, Json>)[k], path: [...path, k] })
+      const o = f.v as Record<string, Json>
+      for (const k in o) {
+        if (k.length > LIMITS.pathBytes) throw tooLong(where(base, pathOf(f)), k.length, LIMITS.pathBytes, "a field name")
+        visit(o[k], k)
       }
     }
   }
@@ -152,11 +171,15 @@ function checkThreads(value: Json, base: string): void {
  * is left to its decoder to reject).
  */
 export function checkInputLimits(value: Json, base: string): void {
+  // Counts first: they cost nothing, and a file with too many ops is refused before it is walked.
+  if (isObject(value) && value["format"] === "fsim.scenario/1") checkThreads(value, base)
+  if (isObject(value) && value["format"] === "fsim.history/1" && Array.isArray(value["ops"]) && value["ops"].length > LIMITS.opsTotal) {
+    throw new InputError(`${base}: ops: ${value["ops"].length} ops, more than fsim's limit of ${LIMITS.opsTotal}`)
+  }
   checkJsonLimits(value, base)
   if (!isObject(value)) return
   switch (value["format"]) {
     case "fsim.scenario/1": {
-      checkThreads(value, base)
       checkTreeLimits(value["remote"], `${base}: remote`)
       const mount = value["mount"]
       if (isObject(mount)) {
@@ -172,8 +195,6 @@ export function checkInputLimits(value: Json, base: string): void {
       return
     }
     case "fsim.history/1": {
-      const ops = value["ops"]
-      if (Array.isArray(ops) && ops.length > LIMITS.opsTotal) throw new InputError(`${base}: ops: ${ops.length} ops, more than fsim's limit of ${LIMITS.opsTotal}`)
       checkTreeLimits(value["initial"], `${base}: initial`)
       return
     }

@@ -3,7 +3,6 @@
 // and saved as a trace; a summary closes it (a table, or --json).
 
 import { createHash } from "node:crypto"
-import { mkdirSync } from "node:fs"
 import { join } from "node:path"
 import Table from "cli-table3"
 import { InvalidArgumentError, Option, type Command } from "commander"
@@ -41,9 +40,9 @@ import type { RunReport } from "../sim/run.js"
 import type { Layer, Mount, Scenario } from "../sim/scenario.js"
 import { shrinkFailure, type ShrinkResult, type Size } from "../sim/shrink.js"
 import { parseStrategy, type StrategySpec } from "../sim/strategy.js"
-import { traceText, writeFileAtomic } from "../sim/trace.js"
+import { traceText } from "../sim/trace.js"
 import type { CliEnv } from "./env.js"
-import { EXIT, parsePositiveInt, parseSeed } from "./io.js"
+import { checkOutputDir, EXIT, parsePositiveInt, parseSeed, tryWriteOutput } from "./io.js"
 import { Aborted, InlineRunner, WorkerRunner, type RangeRunner } from "./pool.js"
 import { formatSecs, Progress } from "./progress.js"
 import { mountLabel } from "./run.js"
@@ -125,6 +124,7 @@ export function registerCheck(program: Command, env: CliEnv): void {
         }
       }
       const strategy = parseCampaignStrategy(flags.strategy)
+      checkOutputDir(flags.saveDir, "--save-dir")
       const dflt = shapeDefaults(mount)
       const shape: ScenarioShape = {
         mount,
@@ -370,10 +370,14 @@ async function saveFailures(o: CampaignOptions, t: Tally, flags: CheckFlags, sto
       shrunk = { before: r.before, after: r.after, runsUsed: r.runsUsed, cut: r.cut }
       process.stderr.write(`  ${describeSize(r.before)} -> ${describeSize(r.after)} (${r.runsUsed} runs${r.cut ? ", cut short" : ""})\n`)
     }
-    mkdirSync(flags.saveDir, { recursive: true })
     // Named by the seed in its header: a shrink may settle on a neighbouring seed.
     const file = join(flags.saveDir, `${check}-${mountLabel(o.shape.mount)}-${report.seed}.jsonl`)
-    writeFileAtomic(file, traceText(report))
+    const lost = tryWriteOutput(file, traceText(report))
+    if (lost !== null) {
+      // The campaign's summary still follows; this run is lost as a file only.
+      process.stderr.write(`fsim: ${lost}: the ${check} failure of seed ${f.seed} is not saved (fsim check --seed ${f.seed} --runs 1 with the same options finds it again)\n`)
+      continue
+    }
     out.push({ check, seed: f.seed, traceSeed: report.seed, findings: isNew ? [] : f.findings, explained: !isNew && f.explained, trace: file, shrunk })
   }
   return out

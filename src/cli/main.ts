@@ -51,5 +51,3 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw e
   }
 }
-
-process.exitCode = await main(process.argv)

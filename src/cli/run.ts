@@ -1,16 +1,15 @@
 // `fsim run`: one scenario (or runtime workload), one seed, one strategy.
 
-import { mkdirSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { join } from "node:path"
 import type { Command } from "commander"
 import { describeOp } from "../model/index.js"
 import { isErr, type OpResult } from "../model/types.js"
 import { runSubject, type RunReport } from "../sim/run.js"
 import { decodeSubject, type Mount } from "../sim/scenario.js"
 import { parseStrategy } from "../sim/strategy.js"
-import { traceText, writeFileAtomic } from "../sim/trace.js"
+import { traceText } from "../sim/trace.js"
 import type { CliEnv } from "./env.js"
-import { EXIT, parsePositiveInt, parseSeed, readJsonFile, showBytes } from "./io.js"
+import { checkOutputFile, EXIT, parsePositiveInt, parseSeed, readJsonFile, showBytes, tryWriteOutput } from "./io.js"
 
 interface RunFlags {
   readonly seed: number
@@ -34,6 +33,7 @@ export function registerRun(program: Command, env: CliEnv): void {
     .action((file: string, flags: RunFlags) => {
       const subject = decodeSubject(readJsonFile(file), file)
       const strategy = parseStrategy(flags.strategy)
+      if (typeof flags.trace === "string") checkOutputFile(flags.trace, "--trace")
       const report = runSubject(subject, {
         seed: flags.seed,
         strategy,
@@ -41,13 +41,14 @@ export function registerRun(program: Command, env: CliEnv): void {
         lockOrders: env.lockOrders,
         ...(flags.budget !== undefined ? { budgetSteps: flags.budget } : {}),
       })
-      const trace = tracePath(report, flags)
-      if (trace !== null) {
-        mkdirSync(dirname(trace), { recursive: true })
-        writeFileAtomic(trace, traceText(report))
-      }
+      let trace = tracePath(report, flags)
+      // A trace that cannot be written (disk full, a directory gone) does
+      // not undo the run: its result is printed, and the loss said.
+      const lost = trace === null ? null : tryWriteOutput(trace, traceText(report))
+      if (lost !== null) trace = null
       if (flags.json === true) process.stdout.write(JSON.stringify(resultJson(report, trace)) + "\n")
       else process.stdout.write(describeRun(report, trace, env))
+      if (lost !== null) process.stderr.write(`fsim: ${lost}: the trace is lost (the same command repeats the run)\n`)
       process.exitCode = exitFor(report)
     })
 }

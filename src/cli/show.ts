@@ -5,17 +5,16 @@
 // `--html` writes one self-contained page with a timeline and a slider.
 
 import { dirname, join, basename } from "node:path"
-import { mkdirSync } from "node:fs"
 import type { Command } from "commander"
 import { describeOp } from "../model/index.js"
 import { InputError } from "../model/schema.js"
 import type { Event } from "../sim/events.js"
 import { renderSections, stateAt } from "../sim/fold.js"
-import { loadTrace, writeFileAtomic, type Trace } from "../sim/trace.js"
+import { loadTrace, type Trace } from "../sim/trace.js"
 import type { CliEnv } from "./env.js"
 import { describeEvent, threadOf } from "./eventtext.js"
 import { traceHtml } from "./html.js"
-import { parseSeed } from "./io.js"
+import { checkOutputFile, parseSeed, tryWriteOutput } from "./io.js"
 import { perfettoJson } from "./perfetto.js"
 import { mountLabel } from "./run.js"
 
@@ -47,6 +46,9 @@ export function registerShow(program: Command, env: CliEnv): void {
       if (flags.export !== undefined && flags.export !== "perfetto") throw new InputError(`--export: unknown format ${JSON.stringify(flags.export)} (known: perfetto)`)
       if (flags.export !== undefined && flags.html === true) throw new InputError("--export and --html: one output at a time")
       const trace = loadTrace(file)
+      const stem = join(dirname(file), basename(file).replace(/\.jsonl$/, ""))
+      const out = flags.export === undefined && flags.html !== true ? null : (flags.out ?? (flags.html === true ? `${stem}.html` : `${stem}.perfetto.json`))
+      if (out !== null) checkOutputFile(out, flags.out !== undefined ? "-o" : "the output beside the trace (-o names another)")
       const folders = env.folders ?? {}
       if (flags.at !== undefined) {
         if (flags.at >= trace.events.length) throw new InputError(`--at: the trace has events 0 to ${trace.events.length - 1}`)
@@ -55,12 +57,11 @@ export function registerShow(program: Command, env: CliEnv): void {
         process.stdout.write(`state at event ${flags.at} (${describeAt(trace.events[flags.at]!)}):\n\n${renderSections(stateAt(h.scenario, trace.events, flags.at, folders))}\n`)
         return
       }
-      if (flags.export === "perfetto" || flags.html === true) {
-        const stem = join(dirname(file), basename(file).replace(/\.jsonl$/, ""))
-        const out = flags.out ?? (flags.html === true ? `${stem}.html` : `${stem}.perfetto.json`)
+      if (out !== null) {
         const text = flags.html === true ? traceHtml(trace, folders) : JSON.stringify(perfettoJson(trace)) + "\n"
-        mkdirSync(dirname(out), { recursive: true })
-        writeFileAtomic(out, text)
+        // The file is show's only product: losing it is a failure, not a crash.
+        const lost = tryWriteOutput(out, text)
+        if (lost !== null) throw new InputError(lost)
         process.stdout.write(`${out}\n`)
         return
       }

@@ -3,14 +3,13 @@
 // arguments and tree, fewer preemptions, the same check failing. The result
 // is a trace of its own, written atomically; `fsim replay` reproduces it.
 
-import { mkdirSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { join } from "node:path"
 import type { Command } from "commander"
 import { InputError } from "../model/schema.js"
 import { shrinkFailure, type Size } from "../sim/shrink.js"
-import { loadTrace, traceText, writeFileAtomic } from "../sim/trace.js"
+import { loadTrace, traceText } from "../sim/trace.js"
 import type { CliEnv } from "./env.js"
-import { EXIT, parsePositiveInt } from "./io.js"
+import { checkOutputDir, checkOutputFile, EXIT, parsePositiveInt, tryWriteOutput } from "./io.js"
 import { letEventsIn } from "./check.js"
 import { mountLabel } from "./run.js"
 
@@ -36,29 +35,40 @@ export function registerShrink(program: Command, env: CliEnv): void {
       if (h.scenario.format !== "fsim.scenario/1") throw new InputError(`${file}: a runtime workload's trace is not shrunk (only scenarios are)`)
       const first = h.violations[0]
       if (h.verdict !== "fail" || first === undefined) throw new InputError(`${file}: the recorded verdict is ${h.verdict}: there is no failure to shrink`)
+      if (flags.out !== undefined) checkOutputFile(flags.out, "--out")
+      else checkOutputDir(flags.saveDir, "--save-dir")
       let interrupted = false
       const onSigint = (): void => {
         interrupted = true
       }
       process.on("SIGINT", onSigint)
       try {
-        process.stderr.write(`shrinking ${file} (${first.check}; ${h.scenario.threads.length} threads)... Ctrl-C stops with the smallest failure so far\n`)
+        // Said once the recorded run has been re-made: a scenario the mount
+        // refuses (its options) is bad input, answered with its one line alone.
+        let started = false
+        const threads = h.scenario.threads.length
         const r = await shrinkFailure({ scenario: h.scenario, seed: h.seed, events: trace.events, strategy: h.strategy }, first.check, {
           mounts: env.mounts,
           lockOrders: env.lockOrders,
           budgetRuns: flags.budget,
           shouldStop: () => interrupted,
-          pause: letEventsIn,
+          pause: () => {
+            if (!started) process.stderr.write(`shrinking ${file} (${first.check}; ${threads} threads)... Ctrl-C stops with the smallest failure so far\n`)
+            started = true
+            return letEventsIn()
+          },
         })
         const out = flags.out ?? join(flags.saveDir, `${first.check}-${mountLabel(h.scenario.mount)}-${h.seed}.jsonl`)
-        mkdirSync(dirname(out), { recursive: true })
-        writeFileAtomic(out, traceText(r.report))
+        const lost = tryWriteOutput(out, traceText(r.report))
         if (flags.json === true) {
-          process.stdout.write(JSON.stringify({ format: "fsim.shrink/1", trace: file, check: first.check, before: r.before, after: r.after, runs_used: r.runsUsed, cut: r.cut, out }) + "\n")
+          process.stdout.write(JSON.stringify({ format: "fsim.shrink/1", trace: file, check: first.check, before: r.before, after: r.after, runs_used: r.runsUsed, cut: r.cut, out: lost === null ? out : null }) + "\n")
         } else {
-          process.stdout.write(`${file}: ${first.check}\n  before: ${describeSize(r.before)}\n  after:  ${describeSize(r.after)}  (${r.runsUsed} runs${r.cut ? ", cut short" : ""})\n  ${out}   (fsim replay ${out})\n`)
+          const where = lost === null ? `${out}   (fsim replay ${out})` : "(not written)"
+          process.stdout.write(`${file}: ${first.check}\n  before: ${describeSize(r.before)}\n  after:  ${describeSize(r.after)}  (${r.runsUsed} runs${r.cut ? ", cut short" : ""})\n  ${where}\n`)
         }
-        process.exitCode = interrupted ? EXIT.interrupted : EXIT.ok
+        // The shrunk trace is shrink's product: without it, the command failed (the summary above says what it found).
+        if (lost !== null) process.stderr.write(`fsim: ${lost}: the shrunk trace is lost\n`)
+        process.exitCode = lost !== null ? EXIT.usage : interrupted ? EXIT.interrupted : EXIT.ok
       } catch (e) {
         if (e instanceof InputError && /does not fail/.test(e.message)) {
           process.stderr.write(`fsim: ${file}: ${e.message}\n`)

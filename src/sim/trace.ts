@@ -2,9 +2,10 @@
 // then one event per line. Written atomically; loaded with every line
 // validated, and rejected with one line naming the line number and field.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs"
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
 import { Schema } from "effect"
+import { checkInputLimits, checkJsonLimits, LIMITS } from "../model/limits.js"
 import { decodeStrict, InputError } from "../model/schema.js"
 import { EventSchema, VERDICTS, ViolationSchema, type Event, type Verdict, type Violation } from "./events.js"
 import type { RunReport } from "./run.js"
@@ -95,11 +96,14 @@ export function parseTrace(text: string, name: string): Trace {
     throw new InputError(`${name}:${lines.length}: truncated: the last line does not end with a newline`)
   }
   lines.pop()
+  if (lines.length - 1 > LIMITS.traceEvents) throw new InputError(`${name}: ${lines.length - 1} events, more than fsim's limit of ${LIMITS.traceEvents}`)
   const header = parseHeader(lines[0]!, `${name}:1`)
   const events: Event[] = []
   for (let i = 1; i < lines.length; i++) {
     const where = `${name}:${i + 1}`
-    const e = decodeStrict(EventSchema, parseJson(lines[i]!, where), where)
+    const raw = parseJson(lines[i]!, where)
+    checkJsonLimits(raw, where)
+    const e = decodeStrict(EventSchema, raw, where)
     if (e.seq !== i - 1) throw new InputError(`${where}: seq: expected ${i - 1}, got ${e.seq} (events are numbered 0, 1, 2, ... in order)`)
     events.push(e)
   }
@@ -115,7 +119,9 @@ function parseHeader(line: string, where: string): TraceHeader {
   if (raw !== null && typeof raw === "object" && "format" in raw && (raw as { format: unknown }).format !== TRACE_FORMAT) {
     throw new InputError(`${where}: format: unknown trace format ${JSON.stringify((raw as { format: unknown }).format)} (this fsim reads ${TRACE_FORMAT})`)
   }
+  checkJsonLimits(raw, where)
   const h = decodeStrict(HeaderShape, raw, where)
+  checkInputLimits(h.scenario, `${where}: scenario`)
   return { ...h, scenario: decodeSubject(h.scenario, `${where}: scenario`) } as TraceHeader
 }
 
@@ -129,12 +135,31 @@ function parseJson(line: string, where: string): unknown {
 }
 
 export function loadTrace(path: string): Trace {
+  return parseTrace(readTextFile(path, LIMITS.traceBytes), path)
+}
+
+/** A file's text, refused (one line) when it cannot be read or holds more than `maxBytes`. */
+export function readTextFile(path: string, maxBytes: number): string {
+  const cannot = (e: unknown): InputError => {
+    const code = (e as NodeJS.ErrnoException).code
+    return new InputError(`${path}: cannot read${code === "ENOENT" ? " (no such file)" : code === "EISDIR" ? " (a directory)" : ` (${code ?? "error"})`}`)
+  }
+  const tooBig = (bytes: number): InputError => new InputError(`${path}: ${bytes} bytes, more than fsim's limit of ${maxBytes} for this input`)
+  let size: number
+  try {
+    size = statSync(path).size
+  } catch (e) {
+    throw cannot(e)
+  }
+  if (size > maxBytes) throw tooBig(size)
   let text: string
   try {
     text = readFileSync(path, "utf8")
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? "error"
-    throw new InputError(`${path}: cannot read (${code})`)
+    throw cannot(e)
   }
-  return parseTrace(text, path)
+  // A pipe or device has no size to stat: its text is measured instead.
+  if (text.length > maxBytes) throw tooBig(text.length)
+  return text
 }
+

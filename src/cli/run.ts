@@ -48,7 +48,7 @@ export function registerRun(program: Command, env: CliEnv): void {
       if (lost !== null) trace = null
       if (flags.json === true) process.stdout.write(JSON.stringify(resultJson(report, trace)) + "\n")
       else process.stdout.write(describeRun(report, trace, env))
-      if (lost !== null) process.stderr.write(`fsim: ${lost}: the trace is lost (the same command repeats the run)\n`)
+      if (lost !== null) process.stderr.write(`fsim: ${lost}: the trace is lost (the same seed and strategy repeat the run)\n`)
       process.exitCode = exitFor(report)
     })
 }

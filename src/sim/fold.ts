@@ -47,10 +47,16 @@ export function stateAt(s: Scenario, events: readonly Event[], n: number, regist
 
 /**
  * The state as text after each event that changed it (and after event 0):
- * what a slider over event numbers shows. At most `max` snapshots; past
- * that, only every k-th change is kept.
+ * what a slider over event numbers shows. At most `max` snapshots and
+ * about `maxBytes` of text; past that, only every k-th change is kept.
  */
-export function stateSnapshots(s: Scenario, events: readonly Event[], registry: StateFolderRegistry = {}, max = 4000): { seq: number; text: string }[] {
+export function stateSnapshots(
+  s: Scenario,
+  events: readonly Event[],
+  registry: StateFolderRegistry = {},
+  max = 4000,
+  maxBytes = 64 * 1024 * 1024,
+): { seq: number; text: string }[] {
   const folders = foldersFor(s, registry)
   const changes: number[] = []
   for (const e of events) {
@@ -58,13 +64,27 @@ export function stateSnapshots(s: Scenario, events: readonly Event[], registry: 
     for (const f of folders) changed = f.onEvent(e) || changed
     if (changed) changes.push(e.seq)
   }
-  const stride = Math.max(1, Math.ceil(changes.length / max))
-  const keep = new Set(changes.filter((_, i) => i % stride === 0))
+  let stride = Math.max(1, Math.ceil(changes.length / max))
   const out: { seq: number; text: string }[] = []
+  let bytes = 0
+  let k = 0
   const again = foldersFor(s, registry)
   for (const e of events) {
     for (const f of again) f.onEvent(e)
-    if (keep.has(e.seq)) out.push({ seq: e.seq, text: renderSections(again.flatMap((f) => f.sections())) })
+    if (changes[k] !== e.seq) continue
+    if (k++ % stride !== 0) continue
+    const text = renderSections(again.flatMap((f) => f.sections()))
+    out.push({ seq: e.seq, text })
+    bytes += text.length
+    // A large tree times many changes would outgrow a string (and memory):
+    // past the byte budget, every other snapshot goes and the stride doubles,
+    // so the page keeps evenly spaced states within the budget.
+    while (bytes > maxBytes && out.length > 1) {
+      stride *= 2
+      const kept = out.filter((_, j) => j % 2 === 0)
+      out.splice(0, out.length, ...kept)
+      bytes = kept.reduce((n, x) => n + x.text.length, 0)
+    }
   }
   return out
 }

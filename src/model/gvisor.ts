@@ -382,7 +382,11 @@ function open(g: G, op: OpOf<"open">): Ruling | null {
   // directory for writing or with O_CREAT (Linux: EISDIR first).
   const excl = creat && fl.has("O_EXCL")
   if (excl) return null
-  const target = g.final(op.path, !fl.has("O_NOFOLLOW"))
+  // O_DIRECTORY sets rp.MustBeDir(), and ShouldFollowSymlink() then follows a
+  // final symlink despite O_NOFOLLOW: the directory it reaches goes through
+  // dentry.open's checks like any other (gofer.open.nofollow-directory-follows
+  // alone would give Linux's order for it, EISDIR first).
+  const target = g.final(op.path, !fl.has("O_NOFOLLOW") || fl.has("O_DIRECTORY"))
   // A trailing slash (the path's or a followed symlink's) with O_CREAT is EISDIR first, in both.
   if (isErrno(target) || (creat && target.slash)) return null
   const ino = target.ino
@@ -796,7 +800,7 @@ export function goferDialect(options: GoferDialectOptions): Dialect {
         case "rename":
           return rename(g, op, options)
         case "open":
-          return openNofollowDirectory(g, op) ?? open(g, op) ?? openFifoMode3(g, op) ?? openDirectSpecial(g, op, options.specialFileFDs) ?? openCreatNoStickyCheck(g, op, linux) ?? openTruncKeepsMode(g, op) ?? fifoWriteOpenFindsPhantomReader(g, op, linux)
+          return open(g, op) ?? openNofollowDirectory(g, op) ?? openFifoMode3(g, op) ?? openDirectSpecial(g, op, options.specialFileFDs) ?? openCreatNoStickyCheck(g, op, linux) ?? openTruncKeepsMode(g, op) ?? fifoWriteOpenFindsPhantomReader(g, op, linux)
         case "truncate":
           return truncate(g, op)
         case "utimens":

@@ -714,12 +714,16 @@ function getdents(linux: OpResult): Ruling | null {
  * description of it may still report the count it had (1 for a file, 2 for
  * an empty directory) where metadata is authoritative.
  */
-function fstat(g: G, op: OpOf<"fstat">, linux: OpResult): Ruling | null {
+function fstat(g: G, op: OpOf<"fstat">, linux: OpResult, shared: boolean): Ruling | null {
   const f = g.c.tx.fd(op.fd)
   if (f === undefined || !("nlink" in linux) || !("type" in linux) || linux.nlink !== 0) return null
   // A removed directory keeps the 2 it had (rmdir updates only the parent's count).
   const stale: Stat = { ...(linux as Stat), nlink: linux.type === "dir" ? 2 : 1 }
-  return rule("gofer.fstat.stale-nlink-after-unlink", ["linux", { result: stale }])
+  if (!shared || linux.type !== "dir") return rule("gofer.fstat.stale-nlink-after-unlink", ["linux", { result: stale }])
+  // Under InteropModeShared the description's Stat refetches the server's
+  // attributes (the server reports 0), and dentry.statTo reports a count of 0
+  // as 1, taking it for a server without link counts.
+  return rule("gofer.fstat.zero-nlink-as-one", ["linux", { result: stale }, { result: { ...(linux as Stat), nlink: 1 } }])
 }
 
 /**
@@ -823,7 +827,7 @@ export function goferDialect(options: GoferDialectOptions): Dialect {
         case "getdents":
           return getdents(linux)
         case "fstat":
-          return fstat(g, op, linux)
+          return fstat(g, op, linux, options.shared)
         case "read":
           return fifoRead(g, op, linux)
         default:

@@ -77,7 +77,7 @@ describe("the gvisor-gofer dialect", () => {
     const link: Tree = { c: { type: "symlink", target: "./" } }
     const op: Op = { op: "open", path: "c", flags: ["O_WRONLY", "O_DIRECTORY", "O_NOFOLLOW", "O_NONBLOCK"], fd: "f" }
     expect(apply(initialState(link, undefined, undefined, 0), op, USER, 0).result).toEqual({ errno: "ENOTDIR" })
-    for (const name of ["gvisor-gofer", "gvisor-gofer-shared", "gvisor-gofer-none"]) {
+    for (const name of ["gvisor-gofer", "gvisor-gofer-shared", "gvisor-gofer-none"] as const) {
       const s = initialState(link, undefined, undefined, 0)
       const g = dialectStep(dialectNamed(name)!, s, op, USER, apply(s, op, USER, 0))
       expect(g.result).toEqual({ errno: "EACCES" })

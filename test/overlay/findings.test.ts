@@ -6,7 +6,7 @@ import { join } from "node:path"
 import { expect, test } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
 import { chownKeepsCachedSetid, knownOverlayFinding, overlayLockCycleFinding, OVERLAY_FINDINGS, OVERLAY_RUN_FINDINGS, overlayRunFindings, setgidOnly } from "../../src/impl/overlay/findings.js"
-import type { Cred, Op, Tree } from "../../src/model/types.js"
+import type { Cred, Op, Stat, Tree } from "../../src/model/types.js"
 import { replayTrace } from "../../src/sim/replay.js"
 import { historyOf, runSubject, type RunReport } from "../../src/sim/run.js"
 import { decodeScenario, overlayInitial, type Scenario } from "../../src/sim/scenario.js"
@@ -174,7 +174,7 @@ test("chown-keeps-cached-setid: a chown clears setuid on the upper file, and the
   expect(r.ops.find((o) => o.thread === "fsim.final" && o.op.op === "lstat")?.result).toMatchObject({ mode: 0o755 })
   expect(overlayRunFindings(r)).toEqual({ known: ["chown-keeps-cached-setid"], unknown: [] })
   // Quiet where taking the setid bits out does not explain the run: a wrong permission bit as well.
-  const wrong = { ...r, ops: r.ops.map((o) => (o.op.op === "fstat" ? { ...o, result: { ...o.result!, mode: 0o4711 } } : o)) }
+  const wrong: RunReport = { ...r, ops: r.ops.map((o) => (o.op.op === "fstat" ? { ...o, result: { ...(o.result as Stat), mode: 0o4711 } } : o)) }
   expect(r.violations.every((v) => chownKeepsCachedSetid(wrong, v))).toBe(false)
   // And without a chown in the run.
   const noChown = { ...r, ops: r.ops.filter((o) => o.op.op !== "chown") }

@@ -5,7 +5,7 @@
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
-import { goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
+import { externalUserUnderExclusiveCache, goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
 import { checkHistory } from "../../src/model/lincheck/index.js"
 import { replayTrace } from "../../src/sim/replay.js"
 import { historyOf, type RunReport } from "../../src/sim/run.js"
@@ -91,6 +91,19 @@ describe("gofer findings", () => {
     expect(run.ops.find((o) => o.op.op === "read" && o.thread === "t2")?.result).toEqual({ data: "" })
     expect(judged(run, "gvisor-gofer").departures).toMatchObject({ "gofer.write.empty-append-moves-offset": 1 })
     expect(judged(run, "linux").linearizable).toBe(false)
+  })
+
+  it("external-user-under-exclusive-cache: under fscache the client never sees an external mkdir in its cached root; recognized only there", () => {
+    const run = replay("gofer-fscache-external-user.jsonl")
+    expect(run.verdict).toBe("fail")
+    expect(run.ops.find((o) => o.thread === "t0")?.result).toMatchObject({ nlink: 2 })
+    expect(goferRunFindings(run)).toEqual({ known: ["external-user-under-exclusive-cache"], unknown: [] })
+    const s = run.subject as Scenario
+    // Quiet under InteropModeShared, whose contract has other users, and without a successful external op.
+    const shared: RunReport = { ...run, subject: { ...s, mount: { kind: "gofer", options: "cache=remote_revalidating" } } }
+    expect(run.violations.some((v) => externalUserUnderExclusiveCache(shared, v))).toBe(false)
+    const none: RunReport = { ...run, ops: run.ops.filter((o) => o.thread !== "x0") }
+    expect(run.violations.some((v) => externalUserUnderExclusiveCache(none, v))).toBe(false)
   })
 
   it("the recognizer needs every violation to match", () => {

@@ -382,7 +382,11 @@ function open(g: G, op: OpOf<"open">): Ruling | null {
   // directory for writing or with O_CREAT (Linux: EISDIR first).
   const excl = creat && fl.has("O_EXCL")
   if (excl) return null
-  const target = g.final(op.path, !fl.has("O_NOFOLLOW"))
+  // O_DIRECTORY sets rp.MustBeDir(), and ShouldFollowSymlink() then follows a
+  // final symlink despite O_NOFOLLOW: the directory it reaches goes through
+  // dentry.open's checks like any other (gofer.open.nofollow-directory-follows
+  // alone would give Linux's order for it, EISDIR first).
+  const target = g.final(op.path, !fl.has("O_NOFOLLOW") || fl.has("O_DIRECTORY"))
   // A trailing slash (the path's or a followed symlink's) with O_CREAT is EISDIR first, in both.
   if (isErrno(target) || (creat && target.slash)) return null
   const ino = target.ino
@@ -710,12 +714,16 @@ function getdents(linux: OpResult): Ruling | null {
  * description of it may still report the count it had (1 for a file, 2 for
  * an empty directory) where metadata is authoritative.
  */
-function fstat(g: G, op: OpOf<"fstat">, linux: OpResult): Ruling | null {
+function fstat(g: G, op: OpOf<"fstat">, linux: OpResult, shared: boolean): Ruling | null {
   const f = g.c.tx.fd(op.fd)
   if (f === undefined || !("nlink" in linux) || !("type" in linux) || linux.nlink !== 0) return null
   // A removed directory keeps the 2 it had (rmdir updates only the parent's count).
   const stale: Stat = { ...(linux as Stat), nlink: linux.type === "dir" ? 2 : 1 }
-  return rule("gofer.fstat.stale-nlink-after-unlink", ["linux", { result: stale }])
+  if (!shared || linux.type !== "dir") return rule("gofer.fstat.stale-nlink-after-unlink", ["linux", { result: stale }])
+  // Under InteropModeShared the description's Stat refetches the server's
+  // attributes (the server reports 0), and dentry.statTo reports a count of 0
+  // as 1, taking it for a server without link counts.
+  return rule("gofer.fstat.zero-nlink-as-one", ["linux", { result: stale }, { result: { ...(linux as Stat), nlink: 1 } }])
 }
 
 /**
@@ -796,7 +804,7 @@ export function goferDialect(options: GoferDialectOptions): Dialect {
         case "rename":
           return rename(g, op, options)
         case "open":
-          return openNofollowDirectory(g, op) ?? open(g, op) ?? openFifoMode3(g, op) ?? openDirectSpecial(g, op, options.specialFileFDs) ?? openCreatNoStickyCheck(g, op, linux) ?? openTruncKeepsMode(g, op) ?? fifoWriteOpenFindsPhantomReader(g, op, linux)
+          return open(g, op) ?? openNofollowDirectory(g, op) ?? openFifoMode3(g, op) ?? openDirectSpecial(g, op, options.specialFileFDs) ?? openCreatNoStickyCheck(g, op, linux) ?? openTruncKeepsMode(g, op) ?? fifoWriteOpenFindsPhantomReader(g, op, linux)
         case "truncate":
           return truncate(g, op)
         case "utimens":
@@ -819,7 +827,7 @@ export function goferDialect(options: GoferDialectOptions): Dialect {
         case "getdents":
           return getdents(linux)
         case "fstat":
-          return fstat(g, op, linux)
+          return fstat(g, op, linux, options.shared)
         case "read":
           return fifoRead(g, op, linux)
         default:

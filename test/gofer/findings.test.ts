@@ -5,7 +5,7 @@
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
-import { goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
+import { externalUserUnderExclusiveCache, goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
 import { checkHistory } from "../../src/model/lincheck/index.js"
 import { replayTrace } from "../../src/sim/replay.js"
 import { historyOf, type RunReport } from "../../src/sim/run.js"
@@ -55,7 +55,26 @@ describe("gofer findings", () => {
 
   // Accepted by the dialect: the traces pass, and their histories are linearizable
   // only with the rule (Linux's model rejects them).
-  const judged = (run: RunReport, dialect: "gvisor-gofer" | "linux") => checkHistory(historyOf(run.subject as Scenario, run.ops, dialect))
+  const judged = (run: RunReport, dialect: "gvisor-gofer" | "gvisor-gofer-shared" | "linux") => checkHistory(historyOf(run.subject as Scenario, run.ops, dialect))
+
+  // Issue 13's unexplained gofer runs, each triaged to a rule of the dialect.
+  it("seed 9969: O_NOFOLLOW|O_DIRECTORY follows a symlink to a directory, and dentry.open checks write access before EISDIR", () => {
+    const run = replay("gofer-open-nofollow-directory-perm.jsonl")
+    expect(run.verdict).toBe("pass")
+    expect(run.ops.find((o) => o.op.op === "open" && o.thread === "t1")?.result).toEqual({ errno: "EACCES" })
+    expect(judged(run, "gvisor-gofer-shared").departures).toMatchObject({ "gofer.open.perm-before-eisdir": 1 })
+    expect(judged(run, "linux").linearizable).toBe(false)
+  })
+
+  it("seed 9534: under remote_revalidating a removed directory's fstat refetches nlink 0, which statTo reports as 1", () => {
+    const run = replay("gofer-fstat-removed-dir-nlink-1.jsonl")
+    expect(run.verdict).toBe("pass")
+    expect(run.ops.find((o) => o.op.op === "fstat")?.result).toMatchObject({ type: "dir", nlink: 1 })
+    expect(judged(run, "gvisor-gofer-shared").departures).toMatchObject({ "gofer.fstat.zero-nlink-as-one": 1 })
+    // fscache never refetches: the stale 2 or Linux's 0, not 1.
+    expect(judged(run, "gvisor-gofer").linearizable).toBe(false)
+    expect(judged(run, "linux").linearizable).toBe(false)
+  })
 
   it("stale-permission-check: a mkdir checked before a chmod took the parent's search permission creates after it", () => {
     const run = replay("gofer-finding-stale-permission-check.jsonl")
@@ -72,6 +91,19 @@ describe("gofer findings", () => {
     expect(run.ops.find((o) => o.op.op === "read" && o.thread === "t2")?.result).toEqual({ data: "" })
     expect(judged(run, "gvisor-gofer").departures).toMatchObject({ "gofer.write.empty-append-moves-offset": 1 })
     expect(judged(run, "linux").linearizable).toBe(false)
+  })
+
+  it("external-user-under-exclusive-cache: under fscache the client never sees an external mkdir in its cached root; recognized only there", () => {
+    const run = replay("gofer-fscache-external-user.jsonl")
+    expect(run.verdict).toBe("fail")
+    expect(run.ops.find((o) => o.thread === "t0")?.result).toMatchObject({ nlink: 2 })
+    expect(goferRunFindings(run)).toEqual({ known: ["external-user-under-exclusive-cache"], unknown: [] })
+    const s = run.subject as Scenario
+    // Quiet under InteropModeShared, whose contract has other users, and without a successful external op.
+    const shared: RunReport = { ...run, subject: { ...s, mount: { kind: "gofer", options: "cache=remote_revalidating" } } }
+    expect(run.violations.some((v) => externalUserUnderExclusiveCache(shared, v))).toBe(false)
+    const none: RunReport = { ...run, ops: run.ops.filter((o) => o.thread !== "x0") }
+    expect(run.violations.some((v) => externalUserUnderExclusiveCache(none, v))).toBe(false)
   })
 
   it("the recognizer needs every violation to match", () => {

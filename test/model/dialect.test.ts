@@ -72,6 +72,23 @@ describe("the gvisor-gofer dialect", () => {
     expect(all).not.toContainEqual({ errno: "EISDIR" })
   })
 
+  it("checks the access of a directory reached through O_NOFOLLOW|O_DIRECTORY before EISDIR (seed 9969)", () => {
+    // MustBeDir follows the symlink, then dentry.open checks MayWrite first.
+    const link: Tree = { c: { type: "symlink", target: "./" } }
+    const op: Op = { op: "open", path: "c", flags: ["O_WRONLY", "O_DIRECTORY", "O_NOFOLLOW", "O_NONBLOCK"], fd: "f" }
+    expect(apply(initialState(link, undefined, undefined, 0), op, USER, 0).result).toEqual({ errno: "ENOTDIR" })
+    for (const name of ["gvisor-gofer", "gvisor-gofer-shared", "gvisor-gofer-none"] as const) {
+      const s = initialState(link, undefined, undefined, 0)
+      const g = dialectStep(dialectNamed(name)!, s, op, USER, apply(s, op, USER, 0))
+      expect(g.result).toEqual({ errno: "EACCES" })
+      expect(g.rule).toBe("gofer.open.perm-before-eisdir")
+      expect(g.alternatives).toEqual([])
+    }
+    // Root may write the directory: EISDIR, through the symlink as gVisor follows it.
+    expect(step(link, op, ROOT).result).toEqual({ errno: "EISDIR" })
+    expect(step(link, op, ROOT).rule).toBe("gofer.open.nofollow-directory-follows")
+  })
+
   it("keeps Linux's step where gVisor agrees", () => {
     const g = step(tree, { op: "stat", path: "/d/f" }, ROOT)
     expect(g.rule).toBeNull()

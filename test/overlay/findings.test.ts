@@ -5,8 +5,8 @@
 import { join } from "node:path"
 import { expect, test } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
-import { knownOverlayFinding, overlayLockCycleFinding, OVERLAY_FINDINGS, OVERLAY_RUN_FINDINGS, overlayRunFindings, setgidOnly } from "../../src/impl/overlay/findings.js"
-import type { Cred, Op, Tree } from "../../src/model/types.js"
+import { chownKeepsCachedSetid, knownOverlayFinding, overlayLockCycleFinding, OVERLAY_FINDINGS, OVERLAY_RUN_FINDINGS, overlayRunFindings, setgidOnly } from "../../src/impl/overlay/findings.js"
+import type { Cred, Op, Stat, Tree } from "../../src/model/types.js"
 import { replayTrace } from "../../src/sim/replay.js"
 import { historyOf, runSubject, type RunReport } from "../../src/sim/run.js"
 import { decodeScenario, overlayInitial, type Scenario } from "../../src/sim/scenario.js"
@@ -165,6 +165,20 @@ test("security-xattr-unchecked: a user who may write a file sets its security.* 
   const r = replayOverlay("overlay-finding-security-xattr-unchecked.jsonl")
   expect(r.ops.filter((o) => o.thread === "t0").map((o) => o.result)).toEqual([{}, { value: "x" }])
   expect(overlayRunFindings(r)).toEqual({ known: ["security-xattr-unchecked"], unknown: [] })
+})
+
+test("chown-keeps-cached-setid: a chown clears setuid on the upper file, and the dentry's cached mode keeps it (seed 534)", () => {
+  const r = replayOverlay("overlay-finding-chown-keeps-cached-setid.jsonl")
+  expect(r.ops.find((o) => o.op.op === "fstat")?.result).toMatchObject({ mode: 0o4755 })
+  // Once the dentry is dropped, the upper file's mode shows.
+  expect(r.ops.find((o) => o.thread === "fsim.final" && o.op.op === "lstat")?.result).toMatchObject({ mode: 0o755 })
+  expect(overlayRunFindings(r)).toEqual({ known: ["chown-keeps-cached-setid"], unknown: [] })
+  // Quiet where taking the setid bits out does not explain the run: a wrong permission bit as well.
+  const wrong: RunReport = { ...r, ops: r.ops.map((o) => (o.op.op === "fstat" ? { ...o, result: { ...(o.result as Stat), mode: 0o4711 } } : o)) }
+  expect(r.violations.every((v) => chownKeepsCachedSetid(wrong, v))).toBe(false)
+  // And without a chown in the run.
+  const noChown = { ...r, ops: r.ops.filter((o) => o.op.op !== "chown") }
+  expect(r.violations.some((v) => chownKeepsCachedSetid(noChown, v))).toBe(false)
 })
 
 test("a failure that is no finding stays unknown: the copy-up-short mutant's lost data", () => {

@@ -34,7 +34,35 @@ export function knownFinding(violations: readonly Violation[]): Finding | null {
   return null
 }
 
+/** The gofer mount's cache mode (gVisor's default when none is given: fscache). */
+function cacheMode(r: RunReport): string | null {
+  const s = r.subject
+  if (s.format !== "fsim.scenario/1" || s.mount.kind !== "gofer") return null
+  const opt = (s.mount.options ?? "").split(",").find((o) => o.startsWith("cache="))
+  return opt === undefined ? "fscache" : opt.slice("cache=".length)
+}
+
+/**
+ * Whether a run's lincheck violation is outside the contract of its cache
+ * mode: under cache=fscache (InteropModeExclusive, "the filesystem client is
+ * the only user of the remote filesystem") and fscache_writethrough
+ * (InteropModeWritethrough, "read-only users of the remote filesystem"; the
+ * client's cache is still authoritative, so it never sees their changes,
+ * nor their atimes) the client trusts what it has cached, and an external
+ * user's op that succeeded may never be seen by the client's threads. Such
+ * a run cannot be judged against one tree; every lincheck violation of a
+ * run with a successful external op under these modes is this.
+ */
+export function externalUserUnderExclusiveCache(r: RunReport, v: Violation): boolean {
+  if (v.check !== "lincheck") return false
+  const mode = cacheMode(r)
+  if (mode !== "fscache" && mode !== "fscache_writethrough") return false
+  const s = r.subject
+  const external = new Set(s.format === "fsim.scenario/1" ? (s.external ?? []).map((t) => t.name) : [])
+  return r.ops.some((o) => external.has(o.thread) && o.result !== null && !("errno" in o.result))
+}
+
 /** A run's failure, sorted: the findings its violations are instances of (by id), and what none accounts for. */
 export function goferRunFindings(r: RunReport): { readonly known: readonly string[]; readonly unknown: readonly string[] } {
-  return sortRunFindings(r, (v) => FINDINGS.find((f) => f.matches(v))?.id ?? null)
+  return sortRunFindings(r, (v) => FINDINGS.find((f) => f.matches(v))?.id ?? (externalUserUnderExclusiveCache(r, v) ? "external-user-under-exclusive-cache" : null))
 }

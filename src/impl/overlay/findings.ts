@@ -247,26 +247,34 @@ export function lookupInRemovedDirectory(r: RunReport, v: Violation): boolean {
 }
 
 const SETGID = 0o2000
+const SETUID = 0o4000
 
-function withoutSetgidTree(t: Tree): Tree {
+function withoutBitsTree(t: Tree, bits: number): Tree {
   const out: Record<string, TreeNode> = {}
   for (const [name, n] of Object.entries(t)) {
     if ("link" in n) out[name] = n
     else {
-      let node = n.type !== "whiteout" && n.mode !== undefined ? ({ ...n, mode: n.mode & ~SETGID } as TreeNode) : n
-      if (!("link" in node) && node.type === "dir" && node.children !== undefined) node = { ...node, children: withoutSetgidTree(node.children) }
+      let node = n.type !== "whiteout" && n.mode !== undefined ? ({ ...n, mode: n.mode & ~bits } as TreeNode) : n
+      if (!("link" in node) && node.type === "dir" && node.children !== undefined) node = { ...node, children: withoutBitsTree(node.children, bits) }
       out[name] = node
     }
   }
   return out
 }
 
-function withoutSetgidOp(op: Op): Op {
-  return "mode" in op && typeof op.mode === "number" ? ({ ...op, mode: op.mode & ~SETGID } as Op) : op
+function withoutBitsOp(op: Op, bits: number): Op {
+  return "mode" in op && typeof op.mode === "number" ? ({ ...op, mode: op.mode & ~bits } as Op) : op
 }
 
-function withoutSetgidResult(r: OpResult | null): OpResult | null {
-  return r !== null && "mode" in r && typeof r.mode === "number" ? ({ ...r, mode: r.mode & ~SETGID } as OpResult) : r
+function withoutBitsResult(r: OpResult | null, bits: number): OpResult | null {
+  return r !== null && "mode" in r && typeof r.mode === "number" ? ({ ...r, mode: r.mode & ~bits } as OpResult) : r
+}
+
+/** Whether the run's history, with `bits` taken out of every mode (the layers, the root, the ops' modes and the results), is linearizable. */
+function linearizableWithout(r: RunReport, bits: number): boolean {
+  const h = overlayHistory(r, { tree: (t) => withoutBitsTree(t, bits), root: (mode) => mode & ~bits })
+  if (h === null) return false
+  return linearizable(r, { ...h, ops: h.ops.map((o) => ({ ...o, op: withoutBitsOp(o.op, bits), result: withoutBitsResult(o.result, bits) })) })
 }
 
 /**
@@ -284,9 +292,24 @@ export function setgidOnly(r: RunReport, v: Violation): boolean {
   if (v.check !== "lincheck") return false
   const isDirStat = (o: OpRec): boolean => o.result !== null && "type" in o.result && o.result.type === "dir" && "mode" in o.result
   if (!r.ops.some((o) => inCore(v)(o) && isDirStat(o))) return false
-  const h = overlayHistory(r, { tree: withoutSetgidTree, root: (mode) => mode & ~SETGID })
-  if (h === null) return false
-  return linearizable(r, { ...h, ops: h.ops.map((o) => ({ ...o, op: withoutSetgidOp(o.op), result: withoutSetgidResult(o.result) })) })
+  return linearizableWithout(r, SETGID)
+}
+
+/**
+ * Whether a run's lincheck violation is the chown-keeps-cached-setid
+ * finding: the run holds a successful chown that changes an owner or a
+ * group (which the upper layer answers by clearing setuid, and setgid when
+ * group-executable, while updateAfterSetStatLocked leaves the dentry's
+ * cached mode as it was), the core holds a result with a mode, and the
+ * history with every setuid and setgid bit taken out is linearizable. Such
+ * a history differs from a correct one in those bits only.
+ */
+export function chownKeepsCachedSetid(r: RunReport, v: Violation): boolean {
+  if (v.check !== "lincheck") return false
+  const chowns = (o: OpRec): boolean => o.op.op === "chown" && (o.op.uid !== undefined || o.op.gid !== undefined) && succeeded(o)
+  if (!r.ops.some(chowns)) return false
+  if (!r.ops.some((o) => inCore(v)(o) && o.result !== null && "mode" in o.result)) return false
+  return linearizableWithout(r, SETUID | SETGID)
 }
 
 /**
@@ -326,6 +349,12 @@ export const OVERLAY_RUN_FINDINGS: readonly { readonly id: string; readonly titl
     id: "copy-up-dir-setgid",
     title: "as OVERLAY_FINDINGS', where the checker cannot name the mode the model would have given, or the bit reached a new subdirectory: the history differs from a linearizable one in setgid bits only",
     matches: setgidOnly,
+  },
+  {
+    id: "chown-keeps-cached-setid",
+    title:
+      "setStatLocked chowns the upper file, which clears setuid (and setgid when group-executable) there, as Linux's and gVisor's tmpfs do, and updateAfterSetStatLocked then updates only the dentry's cached owner and group, never its mode: stat and fstat (statInternalTo) show the bits the file no longer has until the dentry is dropped",
+    matches: chownKeepsCachedSetid,
   },
   {
     id: "copy-up-races-deletion",

@@ -67,6 +67,7 @@ interface CheckFlags {
   readonly saveDir: string
   readonly shrink: boolean
   readonly shrinkBudget: number
+  readonly checkBudget?: number
   readonly json?: boolean
   readonly mutant?: string
   readonly allowFindings?: boolean
@@ -102,6 +103,7 @@ export function registerCheck(program: Command, env: CliEnv): void {
     .option("--save-dir <dir>", "where failing runs' traces are written", "traces")
     .option("--no-shrink", "save failing runs as found, without shrinking them")
     .option("--shrink-budget <runs>", "most runs spent shrinking each failure", parsePositiveInt, 4_000)
+    .option("--check-budget <steps>", "model steps each run's linearizability check may take (its searches together) before the run is unknown (default 1000000; recorded in each scenario's budget.checks)", parsePositiveInt)
     .option("--json", "print the summary as JSON (fsim.campaign/1)")
     .option(
       "--allow-findings",
@@ -137,6 +139,7 @@ export function registerCheck(program: Command, env: CliEnv): void {
         privateFds: flags.fds === undefined ? dflt.privateFds : flags.fds === "private",
         slashOnlySymlinks: dflt.slashOnlySymlinks,
         setIdBits: dflt.setIdBits,
+        ...(flags.checkBudget !== undefined ? { checkBudget: flags.checkBudget } : {}),
       }
       const spec: CampaignSpec = { shape, seed: flags.seed, strategy }
       const options: CampaignOptions = { ...spec, mounts: env.mounts, lockOrders: env.lockOrders, ...(env.findings !== undefined ? { findings: env.findings } : {}) }
@@ -491,6 +494,8 @@ function campaignJson(
     steps: t.steps,
     events: t.events,
     verdicts: t.verdicts,
+    /** Inconclusive runs (unknown, budget_exhausted) by the reason each gave. */
+    unknown_by_reason: t.unknownReasons,
     violations_by_check: t.violationsByCheck,
     strategies: Object.fromEntries(
       Object.entries(t.strategies).map(([k, s]) => [k, { runs: s.runs, failing: s.failures, steps: s.steps, steps_per_run: Number((s.steps / Math.max(1, s.runs)).toFixed(1)), first_failing_seed: s.firstFailingSeed }]),
@@ -552,6 +557,8 @@ function describeCampaign(j: CampaignJson): string {
   const v = table(["runs", "steps", "pass", "fail", "budget", "unknown"])
   v.push([j.runs, j.steps, j.verdicts.pass, j.verdicts.fail, j.verdicts.budget_exhausted, j.verdicts.unknown])
   lines.push(v.toString())
+  const reasons = Object.entries(j.unknown_by_reason)
+  if (reasons.length > 0) lines.push(`inconclusive runs by reason: ${reasons.map(([r, n]) => `${r} ${n}`).join(", ")}`)
   const st = table(["strategy", "runs", "failing", "fail rate", "steps/run", "first failing seed"])
   for (const [name, s] of Object.entries(j.strategies)) st.push([name, s.runs, s.failing, `${((100 * s.failing) / Math.max(1, s.runs)).toFixed(2)}%`, s.steps_per_run, s.first_failing_seed ?? "-"])
   lines.push(st.toString())

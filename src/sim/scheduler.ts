@@ -433,8 +433,9 @@ export class Scheduler {
     return "pass"
   }
 
-  logEnd(verdict: Verdict): void {
-    if (this.log.enabled) this.log.add({ seq: this.log.nextSeq, kind: "end", verdict, steps: this.steps })
+  /** Logs the run's end; `reason` says why an inconclusive verdict is one. */
+  logEnd(verdict: Verdict, reason: string | null = null): void {
+    if (this.log.enabled) this.log.add({ seq: this.log.nextSeq, kind: "end", verdict, steps: this.steps, ...(reason !== null ? { reason } : {}) })
   }
 }
 

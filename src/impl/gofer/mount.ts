@@ -112,7 +112,8 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
     if (sys === null) return { errno: "EIO" }
     currentThread = thread.name
     const ctx: Ctx = { sched, creds: thread.cred, thread: thread.name }
-    const r = yield* sys.exec(ctx, op)
+    const r0 = yield* sys.exec(ctx, op)
+    const r = fs !== null && fs.opts.mutant === "stat-size-wrong" ? wrongStatSize(op, r0) : r0
     checkInvariants(false)
     if (fs !== null && fs.opts.interop === InteropModeWritethrough && (op.op === "write" || op.op === "pwrite") && !("errno" in r)) {
       checkWritethrough(op, thread.name)
@@ -257,3 +258,10 @@ function fileAt(tree: Tree, path: string): string | null {
 }
 
 export type { Scheduler }
+
+/** The stat-size-wrong mutant (mutants.ts): a file's stat result one byte too large. */
+function wrongStatSize(op: Op, r: OpResult): OpResult {
+  if (op.op !== "stat" && op.op !== "lstat" && op.op !== "fstat") return r
+  if (!("size" in r) || !("type" in r) || r.type !== "file") return r
+  return { ...r, size: r.size + 1 } as OpResult
+}

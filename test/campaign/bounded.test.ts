@@ -31,13 +31,13 @@ describe("bounded checking under a mutant that corrupts every stat", () => {
 
   it("a small check budget: the run is unknown with its reason, counted by reason, saved, and replays", { timeout: 300_000 }, () => {
     const dir = tempDir("bounded")
-    const r = fsim(["check", ...FLAGS, "--seed", "12", "--runs", "6", "--workers", "2", "--check-budget", "100000", "--no-shrink", "--json", "--save-dir", dir])
+    // Seed 13's verdict needs 127k model steps (seed 14 passes).
+    const r = fsim(["check", ...FLAGS, "--seed", "13", "--runs", "2", "--workers", "2", "--check-budget", "100000", "--no-shrink", "--json", "--save-dir", dir])
     const j = JSON.parse(r.stdout) as { runs: number; verdicts: Record<string, number>; unknown_by_reason: Record<string, number>; saved: { check: string; trace: string }[] }
-    expect(j.runs).toBe(6)
-    expect(Object.values(j.verdicts).reduce((a, b) => a + b, 0)).toBe(6)
-    expect(j.verdicts.unknown).toBeGreaterThan(0)
-    expect(j.unknown_by_reason).toEqual({ "lincheck budget": j.verdicts.unknown })
-    expect(r.status).toBe(1) // other seeds still fail
+    expect(j.runs).toBe(2)
+    expect(j.verdicts).toEqual({ pass: 1, fail: 0, budget_exhausted: 0, unknown: 1 })
+    expect(j.unknown_by_reason).toEqual({ "lincheck budget": 1 })
+    expect(r.status).toBe(3)
     const unknown = j.saved.find((s) => s.check === "unknown")!
     const trace = loadTrace(unknown.trace)
     expect(trace.header.verdict).toBe("unknown")

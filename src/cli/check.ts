@@ -617,7 +617,7 @@ function describeCampaign(j: CampaignJson): string {
     )
   }
   for (const s of j.saved) {
-    const how = s.shrunk === null ? (j.interrupted ? " (not shrunk: interrupted; fsim shrink it)" : " (as found)") : ` (shrunk: ${describeSize(s.shrunk.after)})`
+    const how = s.shrunk === null ? (j.interrupted ? " (not shrunk: interrupted; fsim shrink it)" : " (as found)") : ` (shrunk${s.shrunk.cut ? ", cut short" : ""}: ${describeSize(s.shrunk.after)})`
     const where = s.trace_seed === s.seed ? `seed ${s.seed}` : `seed ${s.seed} (the shrunk run is seed ${s.trace_seed})`
     lines.push(`${s.check} at ${where}${knownLabel(s)}: ${s.trace}${how}`)
     lines.push(`  fsim replay ${s.trace}    fsim show ${s.trace}`)

@@ -34,8 +34,6 @@ export interface RunOptions {
   readonly lockOrders?: readonly LockOrderSpec[]
   /** Overrides the subject's step budget. */
   readonly budgetSteps?: number
-  /** Overrides the subject's check budget (budget.checks). */
-  readonly budgetChecks?: number
   /** Leaves the linearizability check out (a dry run that only measures the run's length). */
   readonly skipLincheck?: boolean
 }
@@ -104,9 +102,12 @@ function budgetOf(subject: RunSubject, options: RunOptions): number {
 }
 
 /**
- * The work the checkers that judge a run after it ends may do: model steps
- * of the linearizability check, its verdict's searches together. Counted in
- * work, never in time, so an inconclusive verdict repeats with its seed.
+ * The work a run's checkers may do beyond the scheduler's steps, each
+ * counted in its own unit (budget.checks): model steps of the
+ * linearizability check, its verdict's searches together; dentries visited
+ * by the gofer's invariant checks. Counted in work, never in time, so an
+ * inconclusive verdict repeats with its seed. (The final read-back runs as
+ * a thread under the step budget.)
  */
 export const DEFAULT_BUDGET_CHECKS = 1_000_000
 
@@ -119,14 +120,15 @@ export const DEFAULT_BUDGET_CHECKS = 1_000_000
 const EXPLAIN_MIN = 20_000
 const EXPLAIN_MAX = 200_000
 
-function checkBudgetOf(s: Scenario, options: RunOptions): number {
-  return options.budgetChecks ?? s.budget?.checks ?? DEFAULT_BUDGET_CHECKS
+function checkBudgetOf(s: Scenario): number {
+  return s.budget?.checks ?? DEFAULT_BUDGET_CHECKS
 }
 
 /** The reasons an inconclusive run gives (RunReport.reason, the end event, a campaign's unknown_by_reason). */
 export const REASONS = {
   steps: "step budget",
   lincheck: "lincheck budget",
+  invariants: "invariants budget",
   mount: "mount did not complete",
 } as const
 
@@ -231,11 +233,11 @@ function runScenario(s: Scenario, options: RunOptions, strategy: Strategy): RunR
   }
   let lincheckUnknown = false
   if (checks.has("lincheck") && options.skipLincheck !== true && end.kind !== "stopped" && end.kind !== "divergence") {
-    lincheckUnknown = !judgeHistory(s, ops, sched, mount.dialect ?? "linux", checkBudgetOf(s, options), mount.initialTree?.())
+    lincheckUnknown = !judgeHistory(s, ops, sched, mount.dialect ?? "linux", checkBudgetOf(s), mount.initialTree?.())
   }
   let verdict = sched.verdictOf(end)
   if (verdict === "pass" && lincheckUnknown) verdict = "unknown"
-  const reason = verdict === "budget_exhausted" ? REASONS.steps : verdict === "unknown" ? REASONS.lincheck : null
+  const reason = verdict === "budget_exhausted" ? REASONS.steps : verdict === "unknown" ? (sched.gaveUp ?? REASONS.lincheck) : null
   sched.logEnd(verdict, reason)
   return reportOf(s, options, strategy, sched, end, verdict, reason, ops, final)
 }

@@ -9,6 +9,9 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
 import { Campaign, PORTFOLIO, shapeDefaults, type ScenarioShape } from "../../src/sim/campaign.js"
+import { LockGraph } from "../../src/sim/lockorder.js"
+import { runSubject } from "../../src/sim/run.js"
+import type { Scenario } from "../../src/sim/scenario.js"
 import { loadTrace } from "../../src/sim/trace.js"
 import { fsim, tempDir } from "../cli/helpers.js"
 
@@ -47,5 +50,30 @@ describe("bounded checking under a mutant that corrupts every stat", () => {
     expect(replay.status).toBe(0)
     expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([])
     expect(readdirSync(dir).map((f) => join(dir, f)).length).toBe(j.saved.length)
+  })
+})
+
+describe("the gofer's invariant checks count the dentries they visit", () => {
+  const scenario = (checks?: number): Scenario => ({
+    format: "fsim.scenario/1",
+    name: "stats",
+    mount: { kind: "gofer", options: "cache=fscache" },
+    remote: { a: { type: "file", data: "x" }, d: { type: "dir", children: { b: { type: "file" } } } },
+    threads: [{ name: "t0", ops: Array.from({ length: 40 }, (_, i) => ({ op: "stat" as const, path: i % 2 === 0 ? "/a" : "/d/b" })) }],
+    ...(checks !== undefined ? { budget: { checks } } : {}),
+  })
+  const run = (s: Scenario) => runSubject(s, { seed: 1, strategy: { kind: "random" }, mounts: env.mounts, lockOrders: env.lockOrders, lockGraph: new LockGraph() })
+
+  it("past budget.checks the run is unknown, with the invariants' reason in its end event", () => {
+    const r = run(scenario(50))
+    expect(r.verdict).toBe("unknown")
+    expect(r.reason).toBe("invariants budget")
+    expect(r.events.at(-1)).toMatchObject({ kind: "end", verdict: "unknown", reason: "invariants budget" })
+  })
+
+  it("within the default budget the same run passes", () => {
+    const r = run(scenario())
+    expect(r.verdict).toBe("pass")
+    expect(r.reason).toBeNull()
   })
 })

@@ -8,13 +8,10 @@ import Table from "cli-table3"
 import { InvalidArgumentError, Option, type Command } from "commander"
 import { InputError } from "../model/schema.js"
 import {
-  arbScenario,
   emptyTally,
-  failsNew,
   lockCycles,
   mergeTally,
   PORTFOLIO,
-  rerun,
   shapeDefaults,
   sortedTally,
   strategyLabel,
@@ -36,14 +33,12 @@ import { TMPFS_MUTANTS } from "../impl/tmpfs/filesystem.js"
 
 /** Test-only mutants, by mount kind (each the mount's own option `mutant=NAME`). */
 const MUTANTS_BY_MOUNT: Readonly<Record<string, Readonly<Record<string, string>>>> = { model: MUTANTS, gofer: GOFER_MUTANTS, tmpfs: TMPFS_MUTANTS, overlay: OVERLAY_MUTANTS }
-import type { RunReport } from "../sim/run.js"
-import type { Layer, Mount, Scenario } from "../sim/scenario.js"
-import { shrinkFailure, type ShrinkResult, type Size } from "../sim/shrink.js"
+import type { Layer, Mount } from "../sim/scenario.js"
+import type { Size } from "../sim/shrink.js"
 import { parseStrategy, type StrategySpec } from "../sim/strategy.js"
-import { traceText } from "../sim/trace.js"
 import type { CliEnv } from "./env.js"
 import { checkOutputDir, EXIT, parsePositiveInt, parseSeed, tryWriteOutput } from "./io.js"
-import { Aborted, InlineRunner, WorkerRunner, type RangeRunner } from "./pool.js"
+import { Aborted, SaveWorker, WorkerRunner, type RangeRunner } from "./pool.js"
 import { formatSecs, Progress } from "./progress.js"
 import { mountLabel } from "./run.js"
 
@@ -67,6 +62,7 @@ interface CheckFlags {
   readonly saveDir: string
   readonly shrink: boolean
   readonly shrinkBudget: number
+  readonly checkBudget?: number
   readonly json?: boolean
   readonly mutant?: string
   readonly allowFindings?: boolean
@@ -102,6 +98,7 @@ export function registerCheck(program: Command, env: CliEnv): void {
     .option("--save-dir <dir>", "where failing runs' traces are written", "traces")
     .option("--no-shrink", "save failing runs as found, without shrinking them")
     .option("--shrink-budget <runs>", "most runs spent shrinking each failure", parsePositiveInt, 4_000)
+    .option("--check-budget <steps>", "model steps each run's linearizability check may take (its searches together) before the run is unknown (default 1000000; recorded in each scenario's budget.checks)", parsePositiveInt)
     .option("--json", "print the summary as JSON (fsim.campaign/1)")
     .option(
       "--allow-findings",
@@ -137,27 +134,43 @@ export function registerCheck(program: Command, env: CliEnv): void {
         privateFds: flags.fds === undefined ? dflt.privateFds : flags.fds === "private",
         slashOnlySymlinks: dflt.slashOnlySymlinks,
         setIdBits: dflt.setIdBits,
+        ...(flags.checkBudget !== undefined ? { checkBudget: flags.checkBudget } : {}),
       }
       const spec: CampaignSpec = { shape, seed: flags.seed, strategy }
       const options: CampaignOptions = { ...spec, mounts: env.mounts, lockOrders: env.lockOrders, ...(env.findings !== undefined ? { findings: env.findings } : {}) }
       const runs = flags.runs ?? (flags.time !== undefined ? Infinity : DEFAULT_RUNS)
       const timeMs = flags.time ?? Infinity
 
-      let interrupted = false
+      // SIGINT and SIGTERM alike: stop handing out runs, drop the ranges in
+      // flight, cut a shrink short, then save what was found and print the
+      // summary. Runs and shrinks happen in workers, so this thread sees the
+      // signal at once; it writes every file itself, synchronously, so no
+      // signal lands in the middle of a write.
+      let signal: NodeJS.Signals | null = null
+      const interrupted = (): boolean => signal !== null
       const runners: RangeRunner[] = []
-      const onSigint = (): void => {
-        interrupted = true
+      const saver = new SaveWorker(spec)
+      const onSignal = (s: NodeJS.Signals): void => {
+        if (signal !== null) {
+          // A second signal: no more waiting (every file written so far is whole).
+          process.stderr.write(`fsim: ${s} again: exiting without the summary\n`)
+          process.exit(s === "SIGTERM" ? EXIT.terminated : EXIT.interrupted)
+        }
+        signal = s
+        process.stderr.write(`fsim: ${s}: stopping; the failures found so far are saved, then the summary (${s} again to exit at once)\n`)
         for (const r of runners) r.abort()
+        saver.stop()
       }
-      process.on("SIGINT", onSigint)
+      process.on("SIGINT", onSignal)
+      process.on("SIGTERM", onSignal)
       try {
         const progress = new Progress({ runs, timeMs })
-        const tally = await runRanges(options, spec, flags.workers, runs, timeMs, progress, runners, () => interrupted)
+        const tally = await runRanges(spec, flags.workers, runs, timeMs, progress, runners, interrupted)
         progress.done()
         const elapsed = progress.elapsedMs()
-        const saved = await saveFailures(options, tally, flags, () => interrupted)
+        const saved = await saveFailures(options, tally, flags, interrupted, saver)
         const repeat = repeatCommand(cmd)
-        const summary = campaignJson(flags, spec, tally, saved, interrupted, elapsed, new DeclaredOrder(env.lockOrders), env.findings?.[mount.kind], repeat)
+        const summary = campaignJson(flags, spec, tally, saved, signal, elapsed, new DeclaredOrder(env.lockOrders), env.findings?.[mount.kind], repeat)
         process.stdout.write(flags.json === true ? JSON.stringify(summary) + "\n" : describeCampaign(summary))
         // With --allow-findings, what counts is what no documented finding
         // explains: failing runs with other violations, and lock-class
@@ -167,23 +180,25 @@ export function registerCheck(program: Command, env: CliEnv): void {
         const allowed = flags.allowFindings === true
         const failing = allowed ? tally.verdicts.fail - tally.explained : tally.verdicts.fail
         const cycles = summary.coverage.lock_cycles.filter((c) => !allowed || (c.against_declared_order.length === 0 && c.finding === null)).length
-        process.exitCode = interrupted
-          ? EXIT.interrupted
+        process.exitCode = signal !== null
+          ? signal === "SIGTERM"
+            ? EXIT.terminated
+            : EXIT.interrupted
           : failing > 0 || cycles > 0
             ? EXIT.violation
             : tally.verdicts.budget_exhausted + tally.verdicts.unknown > 0
               ? EXIT.inconclusive
               : EXIT.ok
       } finally {
-        await Promise.all(runners.map((r) => r.close()))
-        process.off("SIGINT", onSigint)
+        await Promise.all([...runners.map((r) => r.close()), saver.close()])
+        process.off("SIGINT", onSignal)
+        process.off("SIGTERM", onSignal)
       }
     })
 }
 
-/** Hands out ranges of runs to the runners until the runs or the time run out, or Ctrl-C. */
+/** Hands out ranges of runs to the worker threads until the runs or the time run out, or a signal. */
 async function runRanges(
-  options: CampaignOptions,
   spec: CampaignSpec,
   workers: number,
   runs: number,
@@ -195,8 +210,7 @@ async function runRanges(
   const total = emptyTally()
   const started = Date.now()
   let next = 0
-  if (workers === 1) runners.push(new InlineRunner(options))
-  else for (let w = 0; w < workers; w++) runners.push(new WorkerRunner(spec))
+  for (let w = 0; w < workers; w++) runners.push(new WorkerRunner(spec))
   const loop = async (runner: RangeRunner): Promise<void> => {
     let count = 8
     while (!stopped() && next < runs && Date.now() - started < timeMs) {
@@ -347,38 +361,37 @@ function representatives(t: Tally): Representative[] {
   return out.sort((a, b) => order(a) - order(b))
 }
 
-async function saveFailures(o: CampaignOptions, t: Tally, flags: CheckFlags, stopped: () => boolean): Promise<Saved[]> {
+/** How often a shrink's progress (runs used of its budget) is shown. */
+const SHRINK_PROGRESS_MS = 3_000
+
+/**
+ * Re-makes each representative failure in the save worker, shrinks it there
+ * (unless stopped), and writes its trace here. After a signal the shrink in
+ * progress stops with the smallest failure so far, and the rest are saved as
+ * found.
+ */
+async function saveFailures(o: CampaignOptions, t: Tally, flags: CheckFlags, stopped: () => boolean, saver: SaveWorker): Promise<Saved[]> {
   const out: Saved[] = []
-  const classify = o.findings?.[o.shape.mount.kind]
   for (const { failure: f, check, isNew } of representatives(t)) {
-    const found = rerun(o, f.run)
-    let report: RunReport = found
-    let shrunk: Saved["shrunk"] = null
-    if (f.verdict === "fail" && flags.shrink && !stopped()) {
-      const scenario = found.subject as Scenario
-      process.stderr.write(`shrinking the ${check} failure of seed ${f.seed} (${scenario.threads.length} threads, ${opsCount(scenario)} ops)...\n`)
-      const r: ShrinkResult = await shrinkFailure({ scenario, seed: found.seed, events: found.events, strategy: found.strategy }, check as CheckName, {
-        mounts: o.mounts,
-        lockOrders: o.lockOrders,
-        origin: { arb: arbScenario(o.shape), seed: f.seed },
-        budgetRuns: flags.shrinkBudget,
-        ...(isNew ? { keep: (r: RunReport) => failsNew(r, check as CheckName, classify) } : {}),
-        shouldStop: stopped,
-        pause: letEventsIn,
-      })
-      report = r.report
-      shrunk = { before: r.before, after: r.after, runsUsed: r.runsUsed, cut: r.cut }
-      process.stderr.write(`  ${describeSize(r.before)} -> ${describeSize(r.after)} (${r.runsUsed} runs${r.cut ? ", cut short" : ""})\n`)
-    }
+    const shrink = f.verdict === "fail" && flags.shrink && !stopped()
+    let lastShown = Date.now()
+    const r = await saver.save({ run: f.run, seed: f.seed, check, shrink, isNew, budgetRuns: flags.shrinkBudget }, (m) => {
+      if (m.kind === "shrinking") process.stderr.write(`shrinking the ${check} failure of seed ${f.seed} (${m.threads} threads, ${m.ops} ops)...\n`)
+      else if (m.kind === "progress" && Date.now() - lastShown >= SHRINK_PROGRESS_MS) {
+        lastShown = Date.now()
+        process.stderr.write(`  shrinking: ${m.runsUsed}/${flags.shrinkBudget} runs\n`)
+      }
+    })
+    if (r.shrunk !== null) process.stderr.write(`  ${describeSize(r.shrunk.before)} -> ${describeSize(r.shrunk.after)} (${r.shrunk.runsUsed} runs${r.shrunk.cut ? ", cut short" : ""})\n`)
     // Named by the seed in its header: a shrink may settle on a neighbouring seed.
-    const file = join(flags.saveDir, `${check}-${mountLabel(o.shape.mount)}-${report.seed}.jsonl`)
-    const lost = tryWriteOutput(file, traceText(report))
+    const file = join(flags.saveDir, `${check}-${mountLabel(o.shape.mount)}-${r.seed}.jsonl`)
+    const lost = tryWriteOutput(file, r.text)
     if (lost !== null) {
       // The campaign's summary still follows; this run is lost as a file only.
       process.stderr.write(`fsim: ${lost}: the ${check} failure of seed ${f.seed} is not saved (fsim check --seed ${f.seed} --runs 1 with the same options finds it again)\n`)
       continue
     }
-    out.push({ check, seed: f.seed, traceSeed: report.seed, findings: isNew ? [] : f.findings, explained: !isNew && f.explained, trace: file, shrunk })
+    out.push({ check, seed: f.seed, traceSeed: r.seed, findings: isNew ? [] : f.findings, explained: !isNew && f.explained, trace: file, shrunk: r.shrunk })
   }
   return out
 }
@@ -386,10 +399,6 @@ async function saveFailures(o: CampaignOptions, t: Tally, flags: CheckFlags, sto
 /** Lets the event loop run (a Ctrl-C during a long shrink is seen at the next candidate). */
 export function letEventsIn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
-}
-
-function opsCount(s: Scenario): number {
-  return [...s.threads, ...(s.external ?? [])].reduce((n, t) => n + t.ops.length, 0)
 }
 
 function describeSize(s: Size): string {
@@ -455,7 +464,7 @@ function campaignJson(
   spec: CampaignSpec,
   raw: Tally,
   saved: Saved[],
-  interrupted: boolean,
+  signal: NodeJS.Signals | null,
   elapsedMs: number,
   declared: DeclaredOrder,
   findings: FindingsClassifier | undefined,
@@ -487,10 +496,14 @@ function campaignJson(
     strategy: campaignStrategyLabel(spec.strategy),
     seed: spec.seed,
     runs: t.runs,
-    interrupted,
+    interrupted: signal !== null,
+    /** The signal that stopped the campaign (SIGINT, SIGTERM), or null. */
+    signal,
     steps: t.steps,
     events: t.events,
     verdicts: t.verdicts,
+    /** Inconclusive runs (unknown, budget_exhausted) by the reason each gave. */
+    unknown_by_reason: t.unknownReasons,
     violations_by_check: t.violationsByCheck,
     strategies: Object.fromEntries(
       Object.entries(t.strategies).map(([k, s]) => [k, { runs: s.runs, failing: s.failures, steps: s.steps, steps_per_run: Number((s.steps / Math.max(1, s.runs)).toFixed(1)), first_failing_seed: s.firstFailingSeed }]),
@@ -547,11 +560,13 @@ function describeCampaign(j: CampaignJson): string {
   const mount = `${j.mount.kind}${j.mount.options !== undefined ? ` (${j.mount.options})` : ""}${layers}`
   const seeds = j.runs > 0 && !j.interrupted ? ` · seeds ${j.seed}..${j.seed + j.runs - 1}` : ""
   lines.push(
-    `campaign · mount ${mount} · ${j.strategy}${seeds} · ${j.timing.workers} worker${j.timing.workers === 1 ? "" : "s"} · ${formatSecs(j.timing.elapsed_ms / 1000)}, ${j.timing.runs_per_s.toFixed(0)} runs/s${j.interrupted ? " · INTERRUPTED (Ctrl-C): the summary of the runs completed (ranges in flight were dropped)" : ""}`,
+    `campaign · mount ${mount} · ${j.strategy}${seeds} · ${j.timing.workers} worker${j.timing.workers === 1 ? "" : "s"} · ${formatSecs(j.timing.elapsed_ms / 1000)}, ${j.timing.runs_per_s.toFixed(0)} runs/s${j.interrupted ? ` · INTERRUPTED (${j.signal === "SIGINT" ? "Ctrl-C" : j.signal}): the summary of the runs completed (ranges in flight were dropped)` : ""}`,
   )
   const v = table(["runs", "steps", "pass", "fail", "budget", "unknown"])
   v.push([j.runs, j.steps, j.verdicts.pass, j.verdicts.fail, j.verdicts.budget_exhausted, j.verdicts.unknown])
   lines.push(v.toString())
+  const reasons = Object.entries(j.unknown_by_reason)
+  if (reasons.length > 0) lines.push(`inconclusive runs by reason: ${reasons.map(([r, n]) => `${r} ${n}`).join(", ")}`)
   const st = table(["strategy", "runs", "failing", "fail rate", "steps/run", "first failing seed"])
   for (const [name, s] of Object.entries(j.strategies)) st.push([name, s.runs, s.failing, `${((100 * s.failing) / Math.max(1, s.runs)).toFixed(2)}%`, s.steps_per_run, s.first_failing_seed ?? "-"])
   lines.push(st.toString())
@@ -602,7 +617,7 @@ function describeCampaign(j: CampaignJson): string {
     )
   }
   for (const s of j.saved) {
-    const how = s.shrunk === null ? (j.interrupted ? " (not shrunk: interrupted; fsim shrink it)" : " (as found)") : ` (shrunk: ${describeSize(s.shrunk.after)})`
+    const how = s.shrunk === null ? (j.interrupted ? " (not shrunk: interrupted; fsim shrink it)" : " (as found)") : ` (shrunk${s.shrunk.cut ? ", cut short" : ""}: ${describeSize(s.shrunk.after)})`
     const where = s.trace_seed === s.seed ? `seed ${s.seed}` : `seed ${s.seed} (the shrunk run is seed ${s.trace_seed})`
     lines.push(`${s.check} at ${where}${knownLabel(s)}: ${s.trace}${how}`)
     lines.push(`  fsim replay ${s.trace}    fsim show ${s.trace}`)

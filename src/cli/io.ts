@@ -10,7 +10,7 @@ import { InputError } from "../model/schema.js"
 import { readTextFile, writeFileAtomic } from "../sim/trace.js"
 
 /** Exit statuses of the contract (section 5). */
-export const EXIT = { ok: 0, violation: 1, usage: 2, inconclusive: 3, interrupted: 130 } as const
+export const EXIT = { ok: 0, violation: 1, usage: 2, inconclusive: 3, interrupted: 130, terminated: 143 } as const
 
 /**
  * Reads and parses a JSON file, and checks fsim's input limits (size,

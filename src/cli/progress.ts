@@ -1,6 +1,7 @@
 // A campaign's progress on stderr: a bar on a terminal (cli-progress: it
 // redraws in place, hides the cursor and throttles redraws), plain lines
-// otherwise (a line at each tenth of the way, and at least every 10 s).
+// otherwise (a line once the first runs are done, when a run fails, at each
+// tenth of the way, and at least every 10 s).
 // Wall-clock time is read here, in the CLI, never inside a run.
 
 import cliProgress from "cli-progress"
@@ -29,6 +30,7 @@ export class Progress {
   private readonly stream: NodeJS.WritableStream
   private lastTenth = 0
   private lastLine = this.start
+  private shown = false
   private state: ProgressState = { runs: 0, failing: 0, violations: 0 }
 
   constructor(private readonly o: ProgressOptions) {
@@ -60,6 +62,7 @@ export class Progress {
   }
 
   update(s: ProgressState): void {
+    const newFailure = s.failing > this.state.failing
     this.state = s
     const f = this.fraction()
     if (this.bar !== null) {
@@ -68,7 +71,10 @@ export class Progress {
     }
     const tenth = Math.floor(f * 10)
     const now = Date.now()
-    if (tenth > this.lastTenth || now - this.lastLine >= PLAIN_EVERY_MS) {
+    // The first runs done get a line at once (a campaign shows it is under
+    // way), and so does a new failing run: a log shows when it was found.
+    if (tenth > this.lastTenth || now - this.lastLine >= PLAIN_EVERY_MS || !this.shown || newFailure) {
+      this.shown = true
       this.lastTenth = Math.max(this.lastTenth, tenth)
       this.lastLine = now
       this.stream.write(`${this.line()}\n`)

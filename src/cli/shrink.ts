@@ -37,11 +37,14 @@ export function registerShrink(program: Command, env: CliEnv): void {
       if (h.verdict !== "fail" || first === undefined) throw new InputError(`${file}: the recorded verdict is ${h.verdict}: there is no failure to shrink`)
       if (flags.out !== undefined) checkOutputFile(flags.out, "--out")
       else checkOutputDir(flags.saveDir, "--save-dir")
-      let interrupted = false
-      const onSigint = (): void => {
-        interrupted = true
+      // SIGINT and SIGTERM alike: the smallest failure so far is written, whole.
+      let signal: NodeJS.Signals | null = null
+      const interrupted = (): boolean => signal !== null
+      const onSignal = (s: NodeJS.Signals): void => {
+        signal ??= s
       }
-      process.on("SIGINT", onSigint)
+      process.on("SIGINT", onSignal)
+      process.on("SIGTERM", onSignal)
       try {
         // Said once the recorded run has been re-made: a scenario the mount
         // refuses (its options) is bad input, answered with its one line alone.
@@ -51,7 +54,7 @@ export function registerShrink(program: Command, env: CliEnv): void {
           mounts: env.mounts,
           lockOrders: env.lockOrders,
           budgetRuns: flags.budget,
-          shouldStop: () => interrupted,
+          shouldStop: interrupted,
           pause: () => {
             if (!started) process.stderr.write(`shrinking ${file} (${first.check}; ${threads} threads)... Ctrl-C stops with the smallest failure so far\n`)
             started = true
@@ -68,7 +71,7 @@ export function registerShrink(program: Command, env: CliEnv): void {
         }
         // The shrunk trace is shrink's product: without it, the command failed (the summary above says what it found).
         if (lost !== null) process.stderr.write(`fsim: ${lost}: the shrunk trace is lost\n`)
-        process.exitCode = lost !== null ? EXIT.usage : interrupted ? EXIT.interrupted : EXIT.ok
+        process.exitCode = lost !== null ? EXIT.usage : signal === null ? EXIT.ok : signal === "SIGTERM" ? EXIT.terminated : EXIT.interrupted
       } catch (e) {
         if (e instanceof InputError && /does not fail/.test(e.message)) {
           process.stderr.write(`fsim: ${file}: ${e.message}\n`)
@@ -77,7 +80,8 @@ export function registerShrink(program: Command, env: CliEnv): void {
         }
         throw e
       } finally {
-        process.off("SIGINT", onSigint)
+        process.off("SIGINT", onSignal)
+        process.off("SIGTERM", onSignal)
       }
     })
 }

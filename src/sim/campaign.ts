@@ -65,6 +65,8 @@ export interface ScenarioShape {
    * no per-op rule can follow either: gofer campaigns generate no such bits.
    */
   readonly setIdBits?: boolean
+  /** The scenarios' check budget (budget.checks: model steps of the linearizability check); default the run's. */
+  readonly checkBudget?: number
 }
 
 /** The shape's defaults for its mount: what a campaign of that filesystem can check (see ScenarioShape). */
@@ -113,6 +115,12 @@ export const arbFault: fc.Arbitrary<Fault> = fc.oneof(
  * An overlay's scenarios are generated over layers (overlaygen.ts).
  */
 export function arbScenario(shape: ScenarioShape): fc.Arbitrary<Scenario> {
+  const budget = shape.checkBudget
+  // In the scenario itself, so a saved trace replays under the same budget.
+  return budget === undefined ? arbUnbudgeted(shape) : arbUnbudgeted(shape).map((s) => ({ ...s, budget: { ...s.budget, checks: budget } }))
+}
+
+function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
   if (shape.mount.kind === "overlay") return arbOverlayCampaignScenario(shape)
   const thread: fc.Arbitrary<[Cred, SequentialStep[]]> = fc.tuple(arbCred, arbSteps(1, shape.ops))
   const none = fc.constant<[Cred, SequentialStep[]][]>([])
@@ -355,6 +363,8 @@ export interface Tally {
   steps: number
   events: number
   verdicts: Record<Verdict, number>
+  /** Inconclusive runs (unknown or budget_exhausted) by the reason their run gave (RunReport.reason). */
+  unknownReasons: Record<string, number>
   violationsByCheck: Partial<Record<CheckName, number>>
   strategies: Record<string, StrategyStats>
   /** Non-passing runs of the lowest seeds, sorted by seed (at most FAILURES_KEPT). */
@@ -379,6 +389,7 @@ export function emptyTally(): Tally {
     steps: 0,
     events: 0,
     verdicts: { pass: 0, fail: 0, budget_exhausted: 0, unknown: 0 },
+    unknownReasons: {},
     violationsByCheck: {},
     strategies: {},
     failures: [],
@@ -405,6 +416,7 @@ export function mergeTally(into: Tally, from: Tally): void {
   into.steps += from.steps
   into.events += from.events
   for (const v of Object.keys(into.verdicts) as Verdict[]) into.verdicts[v] += from.verdicts[v]
+  addCounts(into.unknownReasons, from.unknownReasons)
   addCounts(into.violationsByCheck, from.violationsByCheck)
   for (const [label, st] of Object.entries(from.strategies)) {
     const t = (into.strategies[label] ??= { runs: 0, failures: 0, steps: 0, firstFailingSeed: null })
@@ -436,6 +448,7 @@ function sortKeys<T>(r: Record<string, T>): Record<string, T> {
 export function sortedTally(t: Tally): Tally {
   return {
     ...t,
+    unknownReasons: sortKeys(t.unknownReasons),
     violationsByCheck: sortKeys(t.violationsByCheck as Record<string, number>) as Tally["violationsByCheck"],
     strategies: sortKeys(t.strategies),
     rpcs: sortKeys(t.rpcs),
@@ -486,6 +499,10 @@ export function tallyRun(t: Tally, r: RunReport, run: number, label: string, gra
     t.lockEdges[k] = Math.min(t.lockEdges[k] ?? r.seed, r.seed)
   }
   if (r.verdict === "pass") return
+  if (r.verdict === "unknown" || r.verdict === "budget_exhausted") {
+    const why = r.reason ?? r.verdict
+    t.unknownReasons[why] = (t.unknownReasons[why] ?? 0) + 1
+  }
   if (r.verdict === "fail") {
     st.failures++
     st.firstFailingSeed = minSeed(st.firstFailingSeed, r.seed)
@@ -502,7 +519,7 @@ export function tallyRun(t: Tally, r: RunReport, run: number, label: string, gra
   const explained = sorted !== null && sorted.known.length > 0 && sorted.unknown.length === 0
   if (explained) t.explained++
   const fresh = r.verdict === "fail" ? newViolations(r, sorted) : []
-  const first = r.violations[0]?.message ?? (r.verdict === "budget_exhausted" ? "the step budget ran out" : "a checker gave up (unknown)")
+  const first = r.violations[0]?.message ?? (r.verdict === "budget_exhausted" ? "the step budget ran out" : `a checker gave up (unknown: ${r.reason ?? "no reason given"})`)
   t.failures.push({
     seed: r.seed,
     run,

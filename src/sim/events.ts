@@ -56,7 +56,7 @@ export type Event =
   | { seq: number; kind: "choice"; what: string; value: number }
   | { seq: number; kind: "violation"; check: CheckName; message: string; events: number[] }
   /** The last event of a run. */
-  | { seq: number; kind: "end"; verdict: Verdict; steps: number }
+  | { seq: number; kind: "end"; verdict: Verdict; steps: number; reason?: string }
 
 export type EventKind = Event["kind"]
 export type EventOf<K extends EventKind> = Extract<Event, { kind: K }>
@@ -130,7 +130,7 @@ export const EventSchema: Schema.Codec<Event> = Schema.Union([
     message: Schema.String,
     events: Schema.Array(Seq),
   }),
-  Schema.Struct({ seq: Seq, kind: Schema.Literal("end"), verdict: Schema.Literals(VERDICTS), steps: Nat }),
+  Schema.Struct({ seq: Seq, kind: Schema.Literal("end"), verdict: Schema.Literals(VERDICTS), steps: Nat, reason: Schema.optionalKey(Schema.String) }),
 ]) as unknown as Schema.Codec<Event>
 
 export const ViolationSchema: Schema.Codec<Violation> = Schema.Struct({

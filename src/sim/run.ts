@@ -34,6 +34,8 @@ export interface RunOptions {
   readonly lockOrders?: readonly LockOrderSpec[]
   /** Overrides the subject's step budget. */
   readonly budgetSteps?: number
+  /** Leaves the linearizability check out (a dry run that only measures the run's length). */
+  readonly skipLincheck?: boolean
 }
 
 /** One operation as it ran: the contract's `ops` entry of a result. */
@@ -56,6 +58,8 @@ export interface RunReport {
   readonly violations: readonly Violation[]
   readonly events: readonly Event[]
   readonly end: RunEnd
+  /** Why the verdict is inconclusive (unknown or budget_exhausted), in a few words; null otherwise. */
+  readonly reason: string | null
   readonly ops: readonly OpRecord[]
   readonly final: { readonly tree: Tree; readonly root: Required<RootAttrs> } | null
 }
@@ -89,13 +93,44 @@ function makeStrategy(subject: RunSubject, options: RunOptions): Strategy {
 }
 
 function estimateSteps(subject: RunSubject, options: RunOptions): number {
-  const dry = runSubject(subject, { ...options, strategy: { kind: "random" }, lockGraph: new LockGraph() })
+  const dry = runSubject(subject, { ...options, strategy: { kind: "random" }, lockGraph: new LockGraph(), skipLincheck: true })
   return dry.steps
 }
 
 function budgetOf(subject: RunSubject, options: RunOptions): number {
   return options.budgetSteps ?? subject.budget?.steps ?? DEFAULT_BUDGET_STEPS
 }
+
+/**
+ * The work a run's checkers may do beyond the scheduler's steps, each
+ * counted in its own unit (budget.checks): model steps of the
+ * linearizability check, its verdict's searches together; dentries visited
+ * by the gofer's invariant checks. Counted in work, never in time, so an
+ * inconclusive verdict repeats with its seed. (The final read-back runs as
+ * a thread under the step budget.)
+ */
+export const DEFAULT_BUDGET_CHECKS = 1_000_000
+
+/**
+ * The explanation of a non-linearizable run (shrinking the history to a
+ * core) takes twice what the verdict took, within these bounds: it only
+ * words a verdict already reached, and a bug that makes every result wrong
+ * fails every run, so this cost is paid per run.
+ */
+const EXPLAIN_MIN = 20_000
+const EXPLAIN_MAX = 200_000
+
+function checkBudgetOf(s: Scenario): number {
+  return s.budget?.checks ?? DEFAULT_BUDGET_CHECKS
+}
+
+/** The reasons an inconclusive run gives (RunReport.reason, the end event, a campaign's unknown_by_reason). */
+export const REASONS = {
+  steps: "step budget",
+  lincheck: "lincheck budget",
+  invariants: "invariants budget",
+  mount: "mount did not complete",
+} as const
 
 function strategyName(options: RunOptions, strategy: Strategy): string {
   return options.strategy.kind === "replay" ? options.strategy.recorded : strategy.name
@@ -115,8 +150,9 @@ function runWorkload(w: Workload, options: RunOptions, strategy: Strategy): RunR
   spawnLockWorkload(sched, w, options.seed)
   const end = sched.run()
   const verdict = sched.verdictOf(end)
-  sched.logEnd(verdict)
-  return reportOf(w, options, strategy, sched, end, verdict, [], null)
+  const reason = verdict === "budget_exhausted" ? REASONS.steps : null
+  sched.logEnd(verdict, reason)
+  return reportOf(w, options, strategy, sched, end, verdict, reason, [], null)
 }
 
 function reportOf(
@@ -126,6 +162,7 @@ function reportOf(
   sched: Scheduler,
   end: RunEnd,
   verdict: Verdict,
+  reason: string | null,
   ops: readonly OpRecord[],
   final: RunReport["final"],
 ): RunReport {
@@ -138,6 +175,7 @@ function reportOf(
     violations: sched.found,
     events: sched.log.events,
     end,
+    reason,
     ops,
     final,
   }
@@ -171,8 +209,9 @@ function runScenario(s: Scenario, options: RunOptions, strategy: Strategy): RunR
       sched.stop(why)
       const end = sched.run()
       const verdict = sched.verdictOf(end) === "fail" ? "fail" : "unknown"
-      sched.logEnd(verdict)
-      return reportOf(s, options, strategy, sched, end, verdict, ops, null)
+      const reason = verdict === "unknown" ? REASONS.mount : null
+      sched.logEnd(verdict, reason)
+      return reportOf(s, options, strategy, sched, end, verdict, reason, ops, null)
     }
   }
   const spawnAll = (specs: readonly ThreadSpec[], external: boolean): void => {
@@ -193,13 +232,14 @@ function runScenario(s: Scenario, options: RunOptions, strategy: Strategy): RunR
     end = sched.run()
   }
   let lincheckUnknown = false
-  if (checks.has("lincheck") && end.kind !== "stopped" && end.kind !== "divergence") {
-    lincheckUnknown = !judgeHistory(s, ops, sched, mount.dialect ?? "linux", mount.initialTree?.())
+  if (checks.has("lincheck") && options.skipLincheck !== true && end.kind !== "stopped" && end.kind !== "divergence") {
+    lincheckUnknown = !judgeHistory(s, ops, sched, mount.dialect ?? "linux", checkBudgetOf(s), mount.initialTree?.())
   }
   let verdict = sched.verdictOf(end)
   if (verdict === "pass" && lincheckUnknown) verdict = "unknown"
-  sched.logEnd(verdict)
-  return reportOf(s, options, strategy, sched, end, verdict, ops, final)
+  const reason = verdict === "budget_exhausted" ? REASONS.steps : verdict === "unknown" ? (sched.gaveUp ?? REASONS.lincheck) : null
+  sched.logEnd(verdict, reason)
+  return reportOf(s, options, strategy, sched, end, verdict, reason, ops, final)
 }
 
 function* opThread(sched: Scheduler, mount: MountInstance, thread: OpThread, list: readonly Op[], ops: OpRecord[]): Sim<void> {
@@ -277,10 +317,18 @@ function externalFd(op: Op): Op {
  * false when the checker gave up within its budget (the verdict is then
  * unknown, never a pass).
  */
-function judgeHistory(s: Scenario, ops: readonly OpRecord[], sched: Scheduler, dialect: DialectName, initial?: { readonly tree: Tree; readonly root?: RootAttrs; readonly readOnly?: boolean }): boolean {
+function judgeHistory(
+  s: Scenario,
+  ops: readonly OpRecord[],
+  sched: Scheduler,
+  dialect: DialectName,
+  budget: number,
+  initial?: { readonly tree: Tree; readonly root?: RootAttrs; readonly readOnly?: boolean },
+): boolean {
   const history = historyOf(s, ops, dialect, initial)
   const readOnly = (s.mount.kind === "model" && s.mount.options !== undefined && parseModelOptions(s.mount.options).readOnly) || initial?.readOnly === true
-  const out = checkHistory(history, { readOnly })
+  const explainBudget = (explored: number): number => Math.min(budget, EXPLAIN_MAX, Math.max(EXPLAIN_MIN, 2 * explored))
+  const out = checkHistory(history, { readOnly, budget, explainBudget })
   if (out.linearizable === true) return true
   if (out.linearizable === null) return false
   const core = out.core ?? []

@@ -52,7 +52,7 @@ export interface Scenario {
   readonly external?: readonly ThreadSpec[]
   readonly checks?: readonly CheckName[]
   readonly faults?: readonly Fault[]
-  readonly budget?: { readonly steps: number }
+  readonly budget?: { readonly steps?: number; readonly checks?: number }
 }
 
 const Positive = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
@@ -98,7 +98,7 @@ export const ScenarioSchema: Schema.Codec<Scenario> = Schema.Struct({
   external: Schema.optionalKey(Schema.Array(ThreadSchema)),
   checks: Schema.optionalKey(Schema.Array(Schema.Literals(CHECK_NAMES))),
   faults: Schema.optionalKey(Schema.Array(FaultSchema)),
-  budget: Schema.optionalKey(Schema.Struct({ steps: Positive })),
+  budget: Schema.optionalKey(Schema.Struct({ steps: Schema.optionalKey(Positive), checks: Schema.optionalKey(Positive) })),
 }) as unknown as Schema.Codec<Scenario>
 
 /** Decodes and validates a scenario; throws InputError with one line naming the field. */
@@ -181,7 +181,7 @@ export interface LockWorkload {
   readonly ordered: boolean
   /** Some ops sleep on the simulated clock. */
   readonly sleeps: boolean
-  readonly budget?: { readonly steps: number }
+  readonly budget?: { readonly steps?: number; readonly checks?: number }
 }
 
 export type Workload = LockWorkload
@@ -196,7 +196,7 @@ export const WorkloadSchema: Schema.Codec<Workload> = Schema.Struct({
   nesting: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 16 })),
   ordered: Schema.Boolean,
   sleeps: Schema.Boolean,
-  budget: Schema.optionalKey(Schema.Struct({ steps: Positive })),
+  budget: Schema.optionalKey(Schema.Struct({ steps: Schema.optionalKey(Positive), checks: Schema.optionalKey(Positive) })),
 }) as unknown as Schema.Codec<Workload>
 
 export function decodeWorkload(input: unknown, where = "workload"): Workload {

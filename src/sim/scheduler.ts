@@ -163,6 +163,7 @@ export class Scheduler {
   private live = 0
   private nextLockId = 0
   private stopReason: string | null = null
+  private gaveUpReason: string | null = null
   readonly strategy: Strategy
   readonly budgetSteps: number
   /** Simulated time in ns. */
@@ -209,6 +210,18 @@ export class Scheduler {
     if (this.log.enabled) {
       this.log.add({ seq: this.log.nextSeq, kind: "violation", check: v.check, message: v.message, events: [...v.events] })
     }
+  }
+
+  /**
+   * A checker ran out of its own budget (`reason` says which): the run is
+   * inconclusive (unknown) unless something failed. The first reason stays.
+   */
+  giveUp(reason: string): void {
+    this.gaveUpReason ??= reason
+  }
+
+  get gaveUp(): string | null {
+    return this.gaveUpReason
   }
 
   /** Ends the run after the current step, e.g. after a violation that makes going on meaningless. */
@@ -430,11 +443,12 @@ export class Scheduler {
   verdictOf(e: RunEnd): Verdict {
     if (this.violations.length > 0) return "fail"
     if (e.kind === "budget_exhausted") return "budget_exhausted"
-    return "pass"
+    return this.gaveUpReason !== null ? "unknown" : "pass"
   }
 
-  logEnd(verdict: Verdict): void {
-    if (this.log.enabled) this.log.add({ seq: this.log.nextSeq, kind: "end", verdict, steps: this.steps })
+  /** Logs the run's end; `reason` says why an inconclusive verdict is one. */
+  logEnd(verdict: Verdict, reason: string | null = null): void {
+    if (this.log.enabled) this.log.add({ seq: this.log.nextSeq, kind: "end", verdict, steps: this.steps, ...(reason !== null ? { reason } : {}) })
   }
 }
 

@@ -1,5 +1,7 @@
-// Ctrl-C during a campaign: the workers stop, the summary so far is printed,
-// the exit status is 130, and every trace file left is whole.
+// SIGINT (Ctrl-C) or SIGTERM during a campaign, its runs or its shrinking,
+// with one worker or two: the workers stop, the summary so far is printed,
+// the exit status is 130 or 143, and every trace file left is whole and
+// replays.
 
 import { spawn } from "node:child_process"
 import { readdirSync } from "node:fs"
@@ -7,7 +9,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { loadTrace } from "../../src/sim/trace.js"
 import { MUTANT_FLAGS } from "../campaign/helpers.js"
-import { FSIM, ROOT, tempDir } from "./helpers.js"
+import { FSIM, fsim, ROOT, tempDir } from "./helpers.js"
 
 interface Ended {
   readonly status: number | null
@@ -17,8 +19,8 @@ interface Ended {
   readonly msToExit: number
 }
 
-/** Starts a campaign, sends SIGINT once it has reported progress, and waits for it to end. */
-function interruptCampaign(args: readonly string[]): Promise<Ended> {
+/** Starts a campaign, sends `sig` once stderr matches `when`, and waits for it to end. */
+function interruptCampaign(args: readonly string[], sig: NodeJS.Signals, when: RegExp): Promise<Ended> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [FSIM, "check", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
@@ -27,9 +29,9 @@ function interruptCampaign(args: readonly string[]): Promise<Ended> {
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
     child.stderr.on("data", (d: Buffer) => {
       stderr += d.toString()
-      if (sentAt === 0 && /runs \| \d+ runs\/s/.test(stderr)) {
+      if (sentAt === 0 && when.test(stderr)) {
         sentAt = Date.now()
-        child.kill("SIGINT")
+        child.kill(sig)
       }
     })
     const guard = setTimeout(() => {
@@ -44,25 +46,56 @@ function interruptCampaign(args: readonly string[]): Promise<Ended> {
   })
 }
 
-describe("Ctrl-C during fsim check", () => {
-  for (const workers of ["2", "1"]) {
-    it(`with --workers ${workers}: stops, prints the summary so far, exits 130, leaves no partial trace`, async () => {
-      const dir = tempDir(`sigint-${workers}`)
-      const e = await interruptCampaign([...MUTANT_FLAGS, "--runs", "30000", "--workers", workers, "--save-dir", dir])
-      expect(e.msToExit).toBeGreaterThan(0)
-      expect(e.signal).toBeNull()
-      expect(e.status).toBe(130)
-      expect(e.stdout).toMatch(/INTERRUPTED \(Ctrl-C\): the summary of the runs completed/)
-      const runs = Number(/│ (\d+) +│ \d+ +│ \d+ +│ \d+ +│ \d+ +│ \d+ +│/.exec(e.stdout)![1])
-      expect(runs).toBeGreaterThan(0)
-      expect(runs).toBeLessThan(30_000)
-      // Run 6 fails: its trace is saved whole, as found (no shrinking after Ctrl-C).
-      const files = readdirSync(dir)
-      expect(files.filter((f) => f.startsWith(".") || f.endsWith(".tmp"))).toEqual([])
-      expect(files).toContain("lincheck-model-mutant-rename-not-atomic-346.jsonl")
-      for (const f of files) expect(loadTrace(join(dir, f)).header.verdict).toBe("fail")
-      expect(e.stdout).toMatch(/not shrunk: interrupted; fsim shrink it/)
-    })
+const STATUS: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
+const SAID: Record<string, string> = { SIGINT: "Ctrl-C", SIGTERM: "SIGTERM" }
+
+/** Every file in `dir` is a whole trace that replays, and none is temporary. */
+function expectWholeTraces(dir: string): string[] {
+  const files = readdirSync(dir)
+  expect(files.filter((f) => f.startsWith(".") || f.endsWith(".tmp"))).toEqual([])
+  for (const f of files) {
+    expect(loadTrace(join(dir, f)).header.verdict).toBe("fail")
+    const r = fsim(["replay", join(dir, f)])
+    expect(r.status, r.stdout + r.stderr).toBe(0)
+  }
+  return files
+}
+
+// Runs and shrinks happen in worker threads whatever --workers says, so the
+// signal is taken at once in every case.
+describe("SIGINT and SIGTERM during fsim check", () => {
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    for (const workers of ["1", "2"]) {
+      it(`${sig} during the runs, --workers ${workers}: stops, prints the summary so far, exits ${STATUS[sig]}, saves whole traces`, { timeout: 120_000 }, async () => {
+        const dir = tempDir(`sig-runs-${sig}-${workers}`)
+        const e = await interruptCampaign([...MUTANT_FLAGS, "--runs", "30000", "--workers", workers, "--save-dir", dir], sig, /runs \| \d+ runs\/s \| [1-9]\d* violations/)
+        expect(e.msToExit).toBeGreaterThan(0)
+        expect(e.signal).toBeNull()
+        expect(e.status).toBe(STATUS[sig])
+        expect(e.stdout).toContain(`INTERRUPTED (${SAID[sig]}): the summary of the runs completed`)
+        const runs = Number(/│ (\d+) +│ \d+ +│ \d+ +│ \d+ +│ \d+ +│ \d+ +│/.exec(e.stdout)![1])
+        expect(runs).toBeGreaterThan(0)
+        expect(runs).toBeLessThan(30_000)
+        // Run 6 fails (the signal waits for a violation): its trace is saved whole, as found (no shrinking after a signal).
+        expect(expectWholeTraces(dir)).toContain("lincheck-model-mutant-rename-not-atomic-346.jsonl")
+        expect(e.stdout).toMatch(/not shrunk: interrupted; fsim shrink it/)
+      })
+
+      it(`${sig} while shrinking, --workers ${workers}: the shrink stops with the smallest failure so far, saved whole; exits ${STATUS[sig]}`, { timeout: 120_000 }, async () => {
+        const dir = tempDir(`sig-shrink-${sig}-${workers}`)
+        // A budget the shrink does not reach in the seconds before the signal; its progress is shown meanwhile.
+        const e = await interruptCampaign([...MUTANT_FLAGS, "--runs", "12", "--workers", workers, "--shrink-budget", "1000000", "--save-dir", dir, "--json"], sig, /  shrinking: \d+\/1000000 runs/)
+        expect(e.msToExit).toBeGreaterThan(0)
+        expect(e.signal).toBeNull()
+        expect(e.status).toBe(STATUS[sig])
+        const j = JSON.parse(e.stdout) as { runs: number; interrupted: boolean; signal: string; saved: { trace: string; shrunk: { cut: boolean; runsUsed: number } | null }[] }
+        expect(j).toMatchObject({ runs: 12, interrupted: true, signal: sig })
+        expect(j.saved.length).toBe(1)
+        expect(j.saved[0]!.shrunk).toMatchObject({ cut: true })
+        expect(j.saved[0]!.shrunk!.runsUsed).toBeLessThan(1_000_000)
+        expectWholeTraces(dir)
+      })
+    }
   }
 })
 

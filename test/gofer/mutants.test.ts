@@ -35,6 +35,7 @@ export const MUTANT_CASES: readonly MutantCase[] = [
   { mutant: "ref-leak-on-error", options: "cache=fscache", check: "invariants", budget: 50 },
   { mutant: "handle-downgrade", options: "cache=fscache", check: "invariants", budget: 100 },
   { mutant: "append-stale-size", options: "cache=fscache", check: "lincheck", budget: 4000, names: 1 },
+  { mutant: "stat-size-wrong", options: "cache=fscache", check: "lincheck", budget: 50 },
 ]
 
 function shapeOf(c: MutantCase, mutant: boolean): ScenarioShape {

@@ -29,6 +29,8 @@ export interface InvariantViolation {
 /** Per-dentry history for the monotonic checks. */
 export class InvariantState {
   readonly handles = new WeakMap<dentry, { r: boolean; w: boolean }>()
+  /** Dentries visited by the checks so far: their work, counted against the run's check budget. */
+  visited = 0
 }
 
 /** Every dentry reachable from the root through children (cached names). */
@@ -63,6 +65,7 @@ export function checkGofer(fs: filesystem, st: InvariantState, quiescent: boolea
     v.push({ message: d === null ? msg : `${d.pathForLog()}: ${msg}` })
   }
   const all = reachable(fs)
+  st.visited += all.length
 
   // The LRU.
   if (isFree(fs.cacheMu)) {

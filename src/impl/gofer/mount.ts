@@ -11,6 +11,7 @@ import { SimP9Server, type SimClient } from "../../sim/p9/sim.js"
 import { HIGHEST_VERSION } from "../../sim/p9/server.js"
 import { parseVersion } from "../../sim/p9/wire.js"
 import type { Scheduler, Sim } from "../../sim/scheduler.js"
+import { DEFAULT_BUDGET_CHECKS, REASONS } from "../../sim/run.js"
 import type { Ctx } from "../vfs/context.js"
 import type { FileDescription } from "../vfs/file_description.js"
 import { Syscalls } from "../vfs/syscalls.js"
@@ -44,6 +45,7 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
   let client: SimClient | null = null
   let sys: Syscalls | null = null
   const inv = new InvariantState()
+  const checkBudget = s.budget?.checks ?? DEFAULT_BUDGET_CHECKS
   const emit = (thread: string) => (cache: string, what: string, key: string) => {
     const log = sched.log
     if (log.enabled) log.add({ seq: log.nextSeq, kind: "cache", thread, cache, what, key })
@@ -79,6 +81,13 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
 
   function checkInvariants(quiescent: boolean): boolean {
     if (fs === null) return true
+    // Each check visits every cached dentry: past the run's check budget
+    // (in dentries visited) the checks after each op stop and the run is
+    // inconclusive; the one at quiescence is still made.
+    if (!quiescent && inv.visited > checkBudget) {
+      sched.giveUp(INVARIANTS_BUDGET)
+      return true
+    }
     const vs = [...checkGofer(fs, inv, quiescent, openFDCounts()), ...handlesOpenAsUsed(fs)]
     for (const v of vs) report("invariants", v.message)
     if (vs.length > 0) sched.stop("a gofer invariant broke")
@@ -112,7 +121,8 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
     if (sys === null) return { errno: "EIO" }
     currentThread = thread.name
     const ctx: Ctx = { sched, creds: thread.cred, thread: thread.name }
-    const r = yield* sys.exec(ctx, op)
+    const r0 = yield* sys.exec(ctx, op)
+    const r = fs !== null && fs.opts.mutant === "stat-size-wrong" ? wrongStatSize(op, r0) : r0
     checkInvariants(false)
     if (fs !== null && fs.opts.interop === InteropModeWritethrough && (op.op === "write" || op.op === "pwrite") && !("errno" in r)) {
       checkWritethrough(op, thread.name)
@@ -257,3 +267,12 @@ function fileAt(tree: Tree, path: string): string | null {
 }
 
 export type { Scheduler }
+
+const INVARIANTS_BUDGET = REASONS.invariants
+
+/** The stat-size-wrong mutant (mutants.ts): a file's stat result one byte too large. */
+function wrongStatSize(op: Op, r: OpResult): OpResult {
+  if (op.op !== "stat" && op.op !== "lstat" && op.op !== "fstat") return r
+  if (!("size" in r) || !("type" in r) || r.type !== "file") return r
+  return { ...r, size: r.size + 1 } as OpResult
+}

@@ -12,6 +12,7 @@ export const GOFER_MUTANTS = {
   "ref-leak-on-error": "getChildLocked takes a reference on the parent for a lookup that fails, and never drops it",
   "handle-downgrade": "ensureSharedHandle, asked for a read handle while holding a read-write one, replaces it with a read-only handle",
   "append-stale-size": "an O_APPEND write uses a stale size: read before taking metadataMu (two appends race to one offset), and not refreshed from the server where metadata is not authoritative",
+  "stat-size-wrong": "every stat, lstat and fstat of a file that succeeds answers a size one more than the file's (a bug that makes every result of one op kind wrong: the checkers' budgets must still end every run)",
 } as const
 
 export type GoferMutant = keyof typeof GOFER_MUTANTS

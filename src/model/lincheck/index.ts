@@ -22,7 +22,11 @@ export type { FsInput } from "./fs.js"
 export const LINCHECK_FORMAT = "fsim.lincheck/1"
 
 export interface CheckHistoryOptions {
-  /** Model steps the verdict may take; past it the answer is null. Default DEFAULT_BUDGET. */
+  /**
+   * Model steps the verdict may take, all its searches together (the atomic
+   * one and, for a dialect whose walks are not atomic, the second one); past
+   * it the answer is null. Default DEFAULT_BUDGET.
+   */
   readonly budget?: number
   /** Whether to explain a non-linearizable history (shrink it to a core). Default true. */
   readonly explain?: boolean
@@ -32,7 +36,7 @@ export interface CheckHistoryOptions {
    * the verdict's budget. Past it the explanation says so, and its core may
    * hold more ops than needed.
    */
-  readonly explainBudget?: number
+  readonly explainBudget?: number | ((verdictExplored: number) => number)
   /** The filesystem was mounted read-only (a run's mount option, not part of the history format). */
   readonly readOnly?: boolean
 }
@@ -43,7 +47,7 @@ export interface LincheckOutput {
   /** Op indices in the order they took effect (ops that never returned only if they did). */
   readonly witness: readonly number[] | null
   readonly explanation: string | null
-  /** Model steps the verdict took (the explanation's are not counted). */
+  /** Model steps the verdict took, all its searches together (the explanation's are not counted). */
   readonly explored: number
   /** When not linearizable and explained: the ops that cannot be ordered, by index. */
   readonly core?: readonly number[]
@@ -75,7 +79,7 @@ function departuresOf(model: Model<ModelState, FsInput, OpResult>, ops: readonly
  * The verdict with non-atomic walks (fs.ts), for a history the atomic
  * model rejected, on a system whose dialect says its walks are not atomic.
  */
-function checkWalks(history: History, options: CheckHistoryOptions, ops: readonly Operation<FsInput, OpResult>[], budget: number): LincheckOutput {
+function checkWalks(history: History, options: CheckHistoryOptions, ops: readonly Operation<FsInput, OpResult>[], budget: number, spent: number): LincheckOutput {
   const dialect = dialectNamed(history.dialect ?? "linux")
   const walks = fsWalksModel(history.initial ?? {}, {
     ...(history.root !== undefined ? { root: history.root } : {}),
@@ -85,9 +89,11 @@ function checkWalks(history: History, options: CheckHistoryOptions, ops: readonl
   // Early permission checks (early.ts) ride on the walk stages.
   const model = (dialect?.earlyPermissionChecks === true ? withEarlyPermissionChecks(walks) : walks) as unknown as Model<unknown, SplitInput, OpResult>
   const { ops: entries, origin } = split(ops)
-  const verdict = check(model, entries, { budget })
-  const base = { format: LINCHECK_FORMAT, explored: verdict.explored } as const
-  if (verdict.linearizable === null) return { ...base, linearizable: null, witness: null, explanation: gaveUp(verdict.explored) }
+  // The second search gets what the first left: the verdict's budget bounds both together.
+  const verdict = check(model, entries, { budget: budget - spent })
+  const explored = spent + verdict.explored
+  const base = { format: LINCHECK_FORMAT, explored } as const
+  if (verdict.linearizable === null) return { ...base, linearizable: null, witness: null, explanation: gaveUp(explored) }
   if (verdict.linearizable === false) {
     if (options.explain === false) return { ...base, linearizable: false, witness: null, explanation: null }
     const full = withDefaults(model)
@@ -124,7 +130,9 @@ function caveat(minimal: boolean): string {
 }
 
 function explainBudget(options: CheckHistoryOptions, budget: number, explored: number): number {
-  return options.explainBudget === undefined ? Math.min(budget, Math.max(100_000, 10 * explored)) : budgetOf(options.explainBudget)
+  const given = options.explainBudget
+  if (given === undefined) return Math.min(budget, Math.max(100_000, 10 * explored))
+  return budgetOf(typeof given === "function" ? given(explored) : given)
 }
 
 /** The ops of a history as the checker's operations. */
@@ -155,7 +163,7 @@ export function checkHistory(history: History, options: CheckHistoryOptions = {}
   }
   if (verdict.linearizable === null) return { ...base, linearizable: null, witness: null, explanation: gaveUp(verdict.explored) }
   const dialect = dialectNamed(history.dialect ?? "linux")
-  if (dialect?.nonAtomicWalks === true || dialect?.earlyPermissionChecks === true) return checkWalks(history, options, ops, budget)
+  if (dialect?.nonAtomicWalks === true || dialect?.earlyPermissionChecks === true) return checkWalks(history, options, ops, budget, verdict.explored)
   if (options.explain === false) return { ...base, linearizable: false, witness: null, explanation: null }
   const full = withDefaults(model)
   const e = explain(full, problemOf(full, ops), ops, ops.map((o) => o.output), budget, explainBudget(options, budget, verdict.explored), verdict.stuck)

@@ -145,6 +145,6 @@ export function registerServe(program: Command, _env: CliEnv): void {
           `fsim serve: stopped (${signal}): ${st.connections} connections, ${st.refused} closed at the cap of ${flags.maxConnections}, ${st.idleClosed} closed idle, at most ${st.peak} at once, ${st.throttled} times a connection was not read until its replies drained\n`,
         )
       }
-      process.exitCode = signal === "SIGINT" ? EXIT.interrupted : EXIT.ok
+      process.exitCode = signal === "SIGINT" ? EXIT.interrupted : EXIT.terminated
     })
 }

@@ -97,4 +97,18 @@ describe("fsim serve", () => {
     child.kill("SIGINT")
     expect(await status).toBe(130)
   })
+
+  test("SIGTERM ends it with 143, as the contract's exit statuses say", async () => {
+    const file = scenarioFile({ f: { type: "file", data: "x" } })
+    const child = spawn(process.execPath, [FSIM, "serve", "--listen", "127.0.0.1:0", "--tree", file], { stdio: ["ignore", "pipe", "pipe"] })
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on("data", (d: Buffer) => {
+        if (/127\.0\.0\.1:\d+/.test(d.toString())) resolve()
+      })
+      child.once("exit", (code) => reject(new Error(`fsim serve exited ${code}`)))
+    })
+    const status = new Promise<number | null>((r) => child.once("exit", (code) => r(code)))
+    child.kill("SIGTERM")
+    expect(await status).toBe(143)
+  })
 })

@@ -7,7 +7,8 @@ import type { DialectName } from "../model/index.js"
 import type { Event, Verdict, Violation } from "./events.js"
 import { EventLog } from "./log.js"
 import { DeclaredOrder, LockGraph, LockOrderChecker, type LockOrderSpec } from "./lockorder.js"
-import type { MountInstance, MountRegistry, OpThread } from "./mount.js"
+import type { FinalRecorder, MountInstance, MountRegistry, OpThread } from "./mount.js"
+import { finalSpans, type FinalSpans } from "./finalread.js"
 import { Scheduler, sleep, type RunEnd, type Sim, type Strategy } from "./scheduler.js"
 import { canonicalSubject, credOf, parseModelOptions, type RunSubject, type Scenario, type ThreadSpec, type Workload } from "./scenario.js"
 import { PctStrategy, RandomStrategy, ReplayStrategy, type Decision, type StrategySpec } from "./strategy.js"
@@ -189,7 +190,8 @@ function runScenario(s: Scenario, options: RunOptions, strategy: Strategy): RunR
     // Quiescence: every thread has finished. Close what is still open and
     // read the tree back through the mount, as a thread of its own since
     // doing so takes locks and sends RPCs like any other operation.
-    sched.spawn("fsim.final", finalThread(sched, mount, ops, (f) => (final = f)))
+    const spans = finalSpans(ops, [s.remote, mount.initialTree?.().tree, ...layerTrees(s)])
+    sched.spawn("fsim.final", finalThread(sched, mount, ops, spans, (f) => (final = f)))
     end = sched.run()
   }
   let lincheckUnknown = false
@@ -197,7 +199,9 @@ function runScenario(s: Scenario, options: RunOptions, strategy: Strategy): RunR
     lincheckUnknown = !judgeHistory(s, ops, sched, mount.dialect ?? "linux", mount.initialTree?.())
   }
   let verdict = sched.verdictOf(end)
-  if (verdict === "pass" && lincheckUnknown) verdict = "unknown"
+  // A run stopped with nothing found stopped at an internal limit (the
+  // final read-back's): nothing was judged, so it is inconclusive.
+  if (verdict === "pass" && (lincheckUnknown || end.kind === "stopped")) verdict = "unknown"
   sched.logEnd(verdict)
   return reportOf(s, options, strategy, sched, end, verdict, ops, final)
 }
@@ -223,10 +227,10 @@ function* opThread(sched: Scheduler, mount: MountInstance, thread: OpThread, lis
   }
 }
 
-function* finalThread(sched: Scheduler, mount: MountInstance, ops: OpRecord[], done: (f: NonNullable<RunReport["final"]>) => void): Sim<void> {
+function* finalThread(sched: Scheduler, mount: MountInstance, ops: OpRecord[], spans: FinalSpans, done: (f: NonNullable<RunReport["final"]>) => void): Sim<void> {
   const log = sched.log
   let index = 0
-  const record = function* (op: Op, run: () => Sim<OpResult>): Sim<OpResult> {
+  const recordOp = function* (op: Op, run: () => Sim<OpResult>): Sim<OpResult> {
     const invoke = log.nextSeq
     log.add({ seq: invoke, kind: "op_invoke", thread: FINAL_THREAD, index, op })
     const rec: OpRecord = { thread: FINAL_THREAD, index, op, result: null, invoke, return: null }
@@ -238,7 +242,15 @@ function* finalThread(sched: Scheduler, mount: MountInstance, ops: OpRecord[], d
     log.add({ seq: rec.return, kind: "op_return", thread: FINAL_THREAD, index: rec.index, result })
     return result
   }
+  const record: FinalRecorder = Object.assign(recordOp, { spans })
   done(yield* mount.finish(record))
+}
+
+/** The tree literals of an overlay's layers (what they hold at the start). */
+function layerTrees(s: Scenario): Tree[] {
+  if (s.mount.kind !== "overlay") return []
+  const layers = [...(s.mount.upper !== undefined ? [s.mount.upper] : []), ...s.mount.lower]
+  return layers.flatMap((l) => (l.tree !== undefined && l.tree !== "remote" ? [l.tree] : []))
 }
 
 /** The thread that reads the tree back at the end (its ops are part of the history, as root). */

@@ -251,8 +251,11 @@ function* readToBlocks(d: dentry, count: number, offset: number, direct: boolean
       if (offset + count < end) end = offset + count
       let out = ""
       let off = offset
+      // Every round caches the page at `off` or returns, and a hit moves
+      // past it: more rounds than pages would be a bug in this loop.
+      const rounds = Math.ceil((end - offset) / PAGE_SIZE) + 2
       for (let guard = 0; off < end; guard++) {
-        if (guard > 10000) throw new Error("gofer.readToBlocks did not converge")
+        if (guard > rounds) throw new Error("gofer.readToBlocks did not converge")
         const page = Math.floor(off / PAGE_SIZE)
         if (d.cache.isCached(page)) {
           d.fs.cacheEvent("page", "hit", d)

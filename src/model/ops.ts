@@ -513,19 +513,18 @@ export function pread(c: Ctx, op: OpOf<"pread">): Done {
   return isErrno(r) ? err(r) : done(r)
 }
 
-/** vfs_write at `pos` (or at the end with O_APPEND); returns the new end of the written range. */
-function writeAt(c: Ctx, f: OpenFile, pos: number, data: string): number | Errno {
+/** vfs_write at `pos` (or at the end with O_APPEND); returns the new end of the written range and the bytes written. */
+function writeAt(c: Ctx, f: OpenFile, pos: number, data: string): { end: number; count: number } | Errno {
   if (!f.writable) return "EBADF"
   const i = c.inode(f.ino)
-  if (data.length === 0) return pos
+  if (data.length === 0) return { end: pos, count: 0 }
   const at = f.append ? sizeOf(i.data) : pos
-  const end = at + data.length
   // generic_write_check_limits: a write starting at or past s_maxbytes is
-  // EFBIG, one crossing it is cut short there; fsim's limit has no partial
-  // writes (an end past 2^53 - 1 is not exact), so any crossing is EFBIG.
-  if (end > FILE_SIZE_MAX) return "EFBIG"
-  setData(c, f.ino, writeRange(i.data, at, data), true)
-  return end
+  // EFBIG, one crossing it is cut short there.
+  if (at >= FILE_SIZE_MAX) return "EFBIG"
+  const bytes = data.length <= FILE_SIZE_MAX - at ? data : data.slice(0, FILE_SIZE_MAX - at)
+  setData(c, f.ino, writeRange(i.data, at, bytes), true)
+  return { end: at + bytes.length, count: bytes.length }
 }
 
 export function write(c: Ctx, op: OpOf<"write">): Done {
@@ -535,10 +534,10 @@ export function write(c: Ctx, op: OpOf<"write">): Done {
     if (!f.writable) return err("EBADF")
     return fifoWrite(c, f, op.data)
   }
-  const end = writeAt(c, f, f.offset, op.data)
-  if (isErrno(end)) return err(end)
-  if (op.data.length > 0) c.tx.setFd(op.fd, { ...f, offset: end })
-  return done({ count: op.data.length })
+  const w = writeAt(c, f, f.offset, op.data)
+  if (isErrno(w)) return err(w)
+  if (w.count > 0) c.tx.setFd(op.fd, { ...f, offset: w.end })
+  return done({ count: w.count })
 }
 
 export function pwrite(c: Ctx, op: OpOf<"pwrite">): Done {
@@ -546,8 +545,8 @@ export function pwrite(c: Ctx, op: OpOf<"pwrite">): Done {
   const f = fdget(c, op.fd)
   if (isErrno(f)) return err(f)
   if (c.inode(f.ino).type === "fifo") return err("ESPIPE")
-  const end = writeAt(c, f, op.offset, op.data)
-  return isErrno(end) ? err(end) : done({ count: op.data.length })
+  const w = writeAt(c, f, op.offset, op.data)
+  return isErrno(w) ? err(w) : done({ count: w.count })
 }
 
 export function lseek(c: Ctx, op: OpOf<"lseek">): Done {

@@ -11,7 +11,7 @@ import { SETATTR_MODE, type P9File } from "../../sim/p9/api.js"
 import type { Ctx } from "../vfs/context.js"
 import type { FileDescription } from "../vfs/file_description.js"
 import type { Dirent } from "../vfs/filesystem.js"
-import { O_DSYNC, O_SYNC, PAGE_SIZE, SEEK_CUR, SEEK_END, SEEK_SET, pageRoundDown, pageRoundUp } from "../vfs/linux.js"
+import { CheckLimit, O_DSYNC, O_SYNC, PAGE_SIZE, SEEK_CUR, SEEK_END, SEEK_SET, pageRoundDown, pageRoundUp } from "../vfs/linux.js"
 import type { Mount } from "../vfs/mount.js"
 import { ClearSUIDAndSGID } from "../vfs/permissions.js"
 import type { dentry } from "./dentry.js"
@@ -119,6 +119,9 @@ export class regularFileFD extends fileDescription {
       }
       // Holding metadataMu is enough to read d.size.
       if (append) offset = staleSize ?? d.size
+      const [limit, limitErr] = CheckLimit(offset, src.length)
+      if (limitErr !== null) return [0, offset, limitErr]
+      src = src.slice(0, limit)
       if (d.fs.opts.interop !== InteropModeShared) {
         // Compare Linux's mm/filemap.c:__generic_file_write_iter() =>
         // file_update_time(); metadataMu is already held.

@@ -121,7 +121,7 @@ function describeRun(r: RunReport, trace: string | null, env: CliEnv): string {
   const mount = r.subject.format === "fsim.workload/1" ? `workload ${r.subject.name}` : `mount ${r.subject.mount.kind}`
   lines.push(`${subjectName(r)} · ${mount} · seed ${r.seed} · strategy ${r.strategy}`)
   const why = r.end.kind === "budget_exhausted" ? " (the step budget ran out)" : r.end.kind === "stopped" ? ` (stopped: ${r.end.why})` : ""
-  lines.push(`verdict: ${r.verdict}${why} after ${r.steps} steps, ${r.events.length} events`)
+  lines.push(`verdict: ${r.verdict}${why} after ${r.steps} steps, ${r.eventCount} events`)
   for (const v of r.violations) lines.push(`  [${v.check}] ${v.message}${v.events.length > 0 ? ` (events ${v.events.join(", ")})` : ""}`)
   const known = knownFindings(r, env)
   if (known !== null) lines.push(known)

@@ -72,7 +72,23 @@ const ok: Done = done(OK)
 /** EPIPE is what Linux returns for a write to a FIFO without readers; the contract's Errno list lacks it (see the report). */
 const EPIPE: Errno = "EPIPE"
 
+/**
+ * Stats by inode object: inodes are immutable, so a stat of one that has
+ * not changed is the same (frozen) object, and a long run of stats holds
+ * one result, not one per op.
+ */
+const stats = new WeakMap<Inode, Stat>()
+
 export function statOf(i: Inode): Stat {
+  let st = stats.get(i)
+  if (st === undefined) {
+    st = Object.freeze(makeStat(i))
+    stats.set(i, st)
+  }
+  return st
+}
+
+function makeStat(i: Inode): Stat {
   let size = 0
   if (i.type === "file") size = sizeOf(i.data)
   else if (i.type === "symlink") size = i.target.length

@@ -56,12 +56,17 @@ export interface RunReport {
   readonly steps: number
   readonly violations: readonly Violation[]
   readonly events: readonly Event[]
+  /** events.length, without making the events. */
+  readonly eventCount: number
   readonly end: RunEnd
   readonly ops: readonly OpRecord[]
   readonly final: { readonly tree: Tree; readonly root: Required<RootAttrs> } | null
 }
 
 export const DEFAULT_BUDGET_STEPS = 1_000_000
+
+/** The most ops of a run stopped by its step budget that lincheck still judges. */
+export const PARTIAL_LINCHECK_OPS = 10_000
 
 export function runSubject(made: RunSubject, options: RunOptions): RunReport {
   // Runs start from the contract's form of the subject, so what they record
@@ -130,6 +135,7 @@ function reportOf(
   ops: readonly OpRecord[],
   final: RunReport["final"],
 ): RunReport {
+  const log = sched.log
   return {
     subject,
     seed: options.seed,
@@ -137,7 +143,13 @@ function reportOf(
     verdict,
     steps: sched.steps,
     violations: sched.found,
-    events: sched.log.events,
+    // The log keeps its events in columns; as objects they cost several
+    // times more, so they are made only for a caller that reads them (a
+    // trace, a replay), not for every run of a campaign or a long run.
+    get events() {
+      return log.events
+    },
+    eventCount: log.length,
     end,
     ops,
     final,
@@ -195,7 +207,12 @@ function runScenario(s: Scenario, options: RunOptions, strategy: Strategy): RunR
     end = sched.run()
   }
   let lincheckUnknown = false
-  if (checks.has("lincheck") && end.kind !== "stopped" && end.kind !== "divergence") {
+  // A run cut short by its budget is inconclusive whatever lincheck says of
+  // the part that ran; that part is still judged when it is small, since a
+  // violation in it is a finding, but a long one is not handed to a search
+  // that would cost far more than the run did.
+  const judgeable = end.kind !== "stopped" && end.kind !== "divergence" && (end.kind !== "budget_exhausted" || ops.length <= PARTIAL_LINCHECK_OPS)
+  if (checks.has("lincheck") && judgeable) {
     lincheckUnknown = !judgeHistory(s, ops, sched, mount.dialect ?? "linux", mount.initialTree?.())
   }
   let verdict = sched.verdictOf(end)

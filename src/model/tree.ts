@@ -3,7 +3,7 @@
 import { InputError } from "./schema.js"
 import { EMPTY_DIRENTS, direntsOf } from "./dirents.js"
 import { BUCKET_BITS, BUCKET_MASK, BUCKET_SIZE, copyArray, emptyRecord, type Bucket, type Inode, type InodeType, type ModelStateShape, type OpenFile } from "./state.js"
-import { DENSE_MAX, fromExtents, treeFields, type FileData } from "./filedata.js"
+import { DENSE_MAX, fromExtents, treeFields, writeRange, type FileData } from "./filedata.js"
 import { FILE_SIZE_MAX, XATTR_NAME_MAX, XATTR_SIZE_MAX } from "./ops.js"
 import { NAME_MAX, PATH_MAX } from "./path.js"
 import type { NodeType, RootAttrs, Tree, TreeNode } from "./types.js"
@@ -250,20 +250,17 @@ function nodeOf(i: Inode, children: Tree | undefined, layer: boolean): TreeNode 
 }
 
 /**
- * A file node's contents: `data`, or (for a file longer than DENSE_MAX)
- * `size` with `extents` sorted, apart and within the size, as toTree writes
- * them. A tree with both forms or a short file in the long form is an input
- * error: one file has one spelling.
+ * A file node's contents: `data`, or `size` with `extents` sorted, apart and
+ * within the size (toTree writes a file longer than DENSE_MAX so). Either
+ * spelling is read for any size; both at once is an input error.
  */
 function fileDataOf(path: string, n: Extract<TreeNode, { type: "file" }>): FileData {
   if (n.size === undefined && n.extents === undefined) {
     const data = n.data ?? ""
-    if (data.length > DENSE_MAX) fail(path, `file data is longer than ${DENSE_MAX} bytes: give such a file as size and extents`)
-    return data
+    return data.length <= DENSE_MAX ? data : writeRange("", 0, data)
   }
   if (n.data !== undefined) fail(path, "a file has data, or size and extents, not both")
   const size = n.size ?? 0
-  if (size <= DENSE_MAX) fail(path, `a file of at most ${DENSE_MAX} bytes is given as data, not as size and extents`)
   if (size > FILE_SIZE_MAX) fail(path, `file size ${size} is more than ${FILE_SIZE_MAX}`)
   let end = 0
   for (const e of n.extents ?? []) {

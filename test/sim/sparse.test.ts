@@ -99,6 +99,22 @@ describe("pwrite at large offsets on every mount", () => {
     }
   }
 
+  for (const [name, mount] of Object.entries(MOUNTS)) {
+    it(`${name}: a write into cached pages of a long file, then a read, agree with the server`, () => {
+      const r = run(
+        scenario(mount, [
+          { op: "pwrite", fd: "f", offset: T40, data: "xyz" },
+          { op: "pread", fd: "f", offset: T40 - 2, count: 10 },
+          { op: "pwrite", fd: "f", offset: T40 + 1, data: "Q" },
+          { op: "ftruncate", fd: "f", length: T40 + 2 },
+          { op: "pread", fd: "f", offset: T40, count: 10 },
+        ]),
+      )
+      expect(r.violations).toEqual([])
+      expect(r.ops.filter((o) => o.thread === "t0" && o.op.op === "pread").map((o) => o.result)).toEqual([{ data: "\0\0xyz" }, { data: "xQ" }])
+    })
+  }
+
   it("all of the above together stay far under 300 MB", () => {
     const before = process.memoryUsage().heapUsed
     const kept: RunReport[] = []

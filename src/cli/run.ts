@@ -8,7 +8,7 @@ import { isErr, type OpResult } from "../model/types.js"
 import { runSubject, type RunReport } from "../sim/run.js"
 import { decodeSubject, type Mount } from "../sim/scenario.js"
 import { parseStrategy } from "../sim/strategy.js"
-import { traceText, writeFileAtomic } from "../sim/trace.js"
+import { traceChunks, writeFileAtomic } from "../sim/trace.js"
 import type { CliEnv } from "./env.js"
 import { EXIT, parsePositiveInt, parseSeed, readJsonFile, showBytes } from "./io.js"
 
@@ -44,7 +44,7 @@ export function registerRun(program: Command, env: CliEnv): void {
       const trace = tracePath(report, flags)
       if (trace !== null) {
         mkdirSync(dirname(trace), { recursive: true })
-        writeFileAtomic(trace, traceText(report))
+        writeFileAtomic(trace, traceChunks(report))
       }
       if (flags.json === true) process.stdout.write(JSON.stringify(resultJson(report, trace)) + "\n")
       else process.stdout.write(describeRun(report, trace, env))

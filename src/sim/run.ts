@@ -58,12 +58,17 @@ export interface RunReport {
   readonly events: readonly Event[]
   /** events.length, without making the events. */
   readonly eventCount: number
+  /** events[seq], made alone (undefined past the end). */
+  readonly eventAt: (seq: number) => Event | undefined
   readonly end: RunEnd
   readonly ops: readonly OpRecord[]
   readonly final: { readonly tree: Tree; readonly root: Required<RootAttrs> } | null
 }
 
 export const DEFAULT_BUDGET_STEPS = 1_000_000
+
+/** The largest count a read or pread may ask for in a run (16 MiB). */
+export const OP_READ_MAX = 1 << 24
 
 /** The most ops of a run stopped by its step budget that lincheck still judges. */
 export const PARTIAL_LINCHECK_OPS = 10_000
@@ -150,6 +155,7 @@ function reportOf(
       return log.events
     },
     eventCount: log.length,
+    eventAt: (seq) => log.at(seq),
     end,
     ops,
     final,
@@ -227,6 +233,13 @@ function* opThread(sched: Scheduler, mount: MountInstance, thread: OpThread, lis
   const log = sched.log
   for (let index = 0; index < list.length; index++) {
     const op = list[index]!
+    if ((op.op === "read" || op.op === "pread") && op.count > OP_READ_MAX) {
+      // Linux would return up to 2 GiB (MAX_RW_COUNT); fsim holds a result
+      // as one string in the log, so it stops here rather than run out of
+      // memory: an internal limit, inconclusive, not a verdict.
+      sched.stop(`internal limit: ${thread.name}#${index} reads up to ${op.count} bytes, more than fsim holds in one result (${OP_READ_MAX})`)
+      return
+    }
     const invoke = log.nextSeq
     log.add({ seq: invoke, kind: "op_invoke", thread: thread.name, index, op })
     const rec: OpRecord = { thread: thread.name, index, op, result: null, invoke, return: null }

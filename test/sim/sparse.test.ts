@@ -177,6 +177,15 @@ describe("the final read-back of a long file", () => {
   })
 })
 
+describe("a read larger than fsim holds in one result", () => {
+  it("ends the run as unknown (an internal limit), never a panic or a violation", () => {
+    const r = run(scenario({ kind: "gofer", options: "cache=fscache" }, [{ op: "pwrite", fd: "f", offset: T40, data: "xyz" }, { op: "pread", fd: "f", offset: 0, count: 2 ** 30 }]))
+    expect(r.violations).toEqual([])
+    expect(r.verdict).toBe("unknown")
+    expect(r.end).toMatchObject({ kind: "stopped", why: expect.stringContaining("internal limit") })
+  })
+})
+
 describe("a long run", () => {
   it("ends as budget_exhausted with memory bounded by the budget, not by the ops", () => {
     const ops: Op[] = Array.from({ length: 300_000 }, () => ({ op: "stat", path: "/" }) as const)

@@ -45,14 +45,17 @@ export function sizeOf(d: FileData): number {
   return typeof d === "string" ? d.length : d.size
 }
 
-const ZEROS_CHUNK = "\0".repeat(4096)
+let zeroChunk = ""
 
 /** `n` zero bytes (n is at most a read's or a dense file's length). */
 export function zeros(n: number): string {
   if (n <= 0) return ""
-  if (n <= ZEROS_CHUNK.length) return ZEROS_CHUNK.slice(0, n)
-  return "\0".repeat(n)
+  // One shared run of zeros, sliced (V8 slices without copying).
+  if (n > DENSE_MAX) return "\0".repeat(n)
+  if (zeroChunk.length === 0) zeroChunk = "\0".repeat(DENSE_MAX)
+  return zeroChunk.slice(0, n)
 }
+
 
 /** The bytes [pos, pos + count) that exist (none past the end); holes are zeros. */
 export function readRange(d: FileData, pos: number, count: number): string {
@@ -123,6 +126,9 @@ export function writeRange(d: FileData, pos: number, data: string): FileData {
   const s = sparseOf(d)
   const size = Math.max(s.size, end)
   if (data.length === 0) return canonical(size, s.extents)
+  // Zeros into a hole change nothing but the size (a copy of a long sparse
+  // file writes mostly these).
+  if (data.length <= DENSE_MAX && data === zeros(data.length) && !s.extents.some((e) => e.offset < end && e.offset + e.data.length > pos)) return canonical(size, s.extents)
   // Re-canonicalise only the neighbourhood of the write: extents further
   // than EXTENT_GAP from it are untouched and stay apart from it.
   const lo = pos - EXTENT_GAP

@@ -186,6 +186,18 @@ describe("a read larger than fsim holds in one result", () => {
   })
 })
 
+describe("copy-up of a long lower file", () => {
+  it("copies it whole, as gVisor does, and so ends budget_exhausted, not as a violation", () => {
+    const lower: Tree = { a: { type: "file", size: T40 + 3, extents: [{ offset: 0, data: "hello" }, { offset: T40, data: "xyz" }] } }
+    const s = scenario({ kind: "overlay", upper: { kind: "tmpfs" }, lower: [{ kind: "tmpfs", tree: lower }] }, [{ op: "pwrite", fd: "f", offset: 1, data: "E" }])
+    const before = process.memoryUsage().heapUsed
+    const r = run(s, 20_000)
+    expect(r.violations).toEqual([])
+    expect(r.verdict).toBe("budget_exhausted")
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(300 << 20)
+  })
+})
+
 describe("a long run", () => {
   it("ends as budget_exhausted with memory bounded by the budget, not by the ops", () => {
     const ops: Op[] = Array.from({ length: 300_000 }, () => ({ op: "stat", path: "/" }) as const)

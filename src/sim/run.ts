@@ -58,8 +58,11 @@ export interface RunReport {
   readonly events: readonly Event[]
   /** events.length, without making the events. */
   readonly eventCount: number
-  /** events[seq], made alone (undefined past the end). */
-  readonly eventAt: (seq: number) => Event | undefined
+  /**
+   * events[seq], made alone (undefined past the end). Not enumerable, so a
+   * report still crosses a worker boundary (a copy lacks it: use events).
+   */
+  readonly eventAt?: (seq: number) => Event | undefined
   readonly end: RunEnd
   readonly ops: readonly OpRecord[]
   readonly final: { readonly tree: Tree; readonly root: Required<RootAttrs> } | null
@@ -141,7 +144,7 @@ function reportOf(
   final: RunReport["final"],
 ): RunReport {
   const log = sched.log
-  return {
+  const report: RunReport = {
     subject,
     seed: options.seed,
     strategy: strategyName(options, strategy),
@@ -155,11 +158,12 @@ function reportOf(
       return log.events
     },
     eventCount: log.length,
-    eventAt: (seq) => log.at(seq),
     end,
     ops,
     final,
   }
+  Object.defineProperty(report, "eventAt", { value: (seq: number) => log.at(seq), enumerable: false })
+  return report
 }
 
 export function checksOf(s: Scenario): ReadonlySet<CheckName> {

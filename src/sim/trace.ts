@@ -70,9 +70,10 @@ export function traceText(r: RunReport): string {
  */
 export function* traceChunks(r: RunReport): Generator<string> {
   yield JSON.stringify(headerOf(r)) + "\n"
+  const at = r.eventAt ?? ((seq: number) => r.events[seq])
   let out = ""
   for (let seq = 0; seq < r.eventCount; seq++) {
-    out += JSON.stringify(r.eventAt(seq)) + "\n"
+    out += JSON.stringify(at(seq)) + "\n"
     if (out.length >= 1 << 20) {
       yield out
       out = ""

@@ -206,6 +206,10 @@ describe("a long run", () => {
     const r = run(s, 200_000)
     expect(r.verdict).toBe("budget_exhausted")
     expect(r.ops.length).toBeLessThanOrEqual(200_001)
+    // The events are made only when asked for, and a report can still be copied (a worker's message).
+    expect(r.eventCount).toBeGreaterThan(200_000)
+    const small = run(scenario({ kind: "model" }, [{ op: "fstat", fd: "f" }]))
+    expect(structuredClone(small).events).toEqual(small.events)
     expect(process.memoryUsage().heapUsed - before).toBeLessThan(300 << 20)
   })
 })

@@ -128,7 +128,7 @@ export function checkOutputFile(file: string, flag: string): void {
  * not (one line: the file and the error code) instead of throwing, so the
  * caller can still print what the work found and say what was lost.
  */
-export function tryWriteOutput(file: string, text: string): string | null {
+export function tryWriteOutput(file: string, text: string | Iterable<string>): string | null {
   try {
     mkdirSync(dirname(file), { recursive: true })
     writeFileAtomic(file, text)

@@ -7,7 +7,7 @@ import { isErr, type OpResult } from "../model/types.js"
 import { runSubject, type RunReport } from "../sim/run.js"
 import { decodeSubject, type Mount } from "../sim/scenario.js"
 import { parseStrategy } from "../sim/strategy.js"
-import { traceText } from "../sim/trace.js"
+import { traceChunks } from "../sim/trace.js"
 import type { CliEnv } from "./env.js"
 import { checkOutputFile, EXIT, parsePositiveInt, parseSeed, readJsonFile, showBytes, tryWriteOutput } from "./io.js"
 
@@ -44,7 +44,7 @@ export function registerRun(program: Command, env: CliEnv): void {
       let trace = tracePath(report, flags)
       // A trace that cannot be written (disk full, a directory gone) does
       // not undo the run: its result is printed, and the loss said.
-      const lost = trace === null ? null : tryWriteOutput(trace, traceText(report))
+      const lost = trace === null ? null : tryWriteOutput(trace, traceChunks(report))
       if (lost !== null) trace = null
       if (flags.json === true) process.stdout.write(JSON.stringify(resultJson(report, trace)) + "\n")
       else process.stdout.write(describeRun(report, trace, env))
@@ -122,7 +122,7 @@ function describeRun(r: RunReport, trace: string | null, env: CliEnv): string {
   const mount = r.subject.format === "fsim.workload/1" ? `workload ${r.subject.name}` : `mount ${r.subject.mount.kind}`
   lines.push(`${subjectName(r)} · ${mount} · seed ${r.seed} · strategy ${r.strategy}`)
   const why = r.end.kind === "budget_exhausted" ? " (the step budget ran out)" : r.end.kind === "stopped" ? ` (stopped: ${r.end.why})` : ""
-  lines.push(`verdict: ${r.verdict}${why} after ${r.steps} steps, ${r.events.length} events`)
+  lines.push(`verdict: ${r.verdict}${why} after ${r.steps} steps, ${r.eventCount} events`)
   for (const v of r.violations) lines.push(`  [${v.check}] ${v.message}${v.events.length > 0 ? ` (events ${v.events.join(", ")})` : ""}`)
   const known = knownFindings(r, env)
   if (known !== null) lines.push(known)

@@ -13,6 +13,7 @@
 // it has or has not looked up before), the ruling lists every result a
 // cache state could give.
 
+import { sizeOf } from "./filedata.js"
 import type { Dialect, DialectToken, Ruling } from "./dialect.js"
 import { Ctx, cleanPath, isErrno, lookupChild, MAXSYMLINKS, pathError, resolve } from "./path.js"
 import { MAY_EXEC, MAY_READ, MAY_WRITE, S_ISGID, S_ISUID, S_ISVTX, S_IXGRP, isRoot, mayAccess, ownerOrCapable, stickyForbids } from "./perm.js"
@@ -641,8 +642,8 @@ function emptyAppendWrite(g: G, op: OpOf<"write">): Ruling | null {
   const f = g.c.tx.fd(op.fd)
   if (f === undefined || f.pathOnly || !f.writable || !f.append) return null
   const i = g.inode(f.ino)
-  if (i.type !== "file" || f.offset === i.data.length) return null
-  const end = i.data.length
+  if (i.type !== "file" || f.offset === sizeOf(i.data)) return null
+  const end = sizeOf(i.data)
   return {
     rule: "gofer.write.empty-append-moves-offset",
     results: ["linux"],
@@ -675,13 +676,13 @@ function fifoWriteToPhantomReader(g: G, op: OpOf<"write">, linux: OpResult): Rul
   const f = g.c.tx.fd(op.fd)
   if (f === undefined || g.inode(f.ino).type !== "fifo") return null
   if (!hasMode3Description(g, f.ino)) return null
-  const room = PIPE_SIZE - g.inode(f.ino).data.length
+  const room = PIPE_SIZE - sizeOf(g.inode(f.ino).data)
   if (room <= 0 || (op.data.length <= PIPE_BUF && op.data.length > room)) return rule("gofer.open.fifo-mode-3", ["EAGAIN"])
   const n = Math.min(room, op.data.length)
   return {
     rule: "gofer.open.fifo-mode-3",
     results: [{ result: { count: n } }],
-    adjust: (tx) => tx.update(f.ino, { data: tx.must(f.ino).data + op.data.slice(0, n) }),
+    adjust: (tx) => tx.update(f.ino, { data: (tx.must(f.ino).data as string) + op.data.slice(0, n) }),
   }
 }
 

@@ -8,6 +8,7 @@
 // the linearizability checker from merging them.
 
 import { direntsEqual, type Dirents } from "./dirents.js"
+import { dataEqual, type SparseData } from "./filedata.js"
 import type { Bucket, Inode, ModelStateShape, OpenFile } from "./state.js"
 
 const inodeHashes = new WeakMap<Inode, number>()
@@ -35,6 +36,16 @@ function fmix(h: number): number {
 function mixNum(h: number, n: number): number {
   // Numbers up to 2^53: both 32-bit halves.
   return mix(mix(h, n | 0), Math.floor(n / 4294967296) | 0)
+}
+
+/** Canonical sparse contents (filedata.ts): equal bytes, equal extents, so equal hashes. */
+function mixSparse(h: number, d: SparseData): number {
+  h = mixNum(h, d.size)
+  for (const e of d.extents) {
+    h = mixNum(h, e.offset)
+    h = mixStr(h, e.data)
+  }
+  return h
 }
 
 function mixStr(h: number, s: string): number {
@@ -76,7 +87,7 @@ export function hashInode(i: Inode): number {
   h = mixNum(h, i.atime)
   h = mixNum(h, i.mtime)
   h = mixNum(h, i.ctime)
-  h = mixStr(h, i.data)
+  h = typeof i.data === "string" ? mixStr(h, i.data) : mixSparse(h, i.data)
   h = mixStr(h, i.target)
   h = hashDirents(h, i.children)
   h = mixNum(h, i.parent)
@@ -154,7 +165,7 @@ export function inodesEqual(a: Inode, b: Inode): boolean {
       a.atime === b.atime &&
       a.mtime === b.mtime &&
       a.ctime === b.ctime &&
-      a.data === b.data &&
+      dataEqual(a.data, b.data) &&
       a.target === b.target &&
       a.parent === b.parent &&
       (a.children === b.children || (a.children !== null && b.children !== null && direntsEqual(a.children, b.children))) &&

@@ -21,10 +21,17 @@ import {
 import { Ctx, Last, cleanPath, followLink, startWalk, pathError, createIn, isErrno, lastComponent, lookupChild, resolve, resolveParent, type ParentAt } from "./path.js"
 import { EMPTY_DIRENTS, direntDelete, direntSet } from "./dirents.js"
 import { contractType, withKey, type Inode, type InodeType, type OpenFile, type Tx } from "./state.js"
+import { readRange, resize, sizeOf, writeRange, type FileData } from "./filedata.js"
 import type { DirEntry, Errno, MknodType, Op, OpOf, OpResult, OpenFlag, RenameFlag, Stat, TimeSpec, XattrFlag } from "./types.js"
 
-/** The largest file the model stores (its data is a string); beyond it writes are EFBIG. See DIVERGENCES.md. */
-export const FILE_SIZE_MAX = 1 << 24
+/**
+ * The largest file size: Linux's is s_maxbytes, MAX_LFS_FILESIZE (2^63 - 1)
+ * on tmpfs; fsim's offsets are JS numbers, exact up to 2^53 - 1, so a size
+ * past that is EFBIG (DIVERGENCES.md). Ops cannot name a larger offset or
+ * length (the schema admits safe integers only): only a write ending past it
+ * meets the limit.
+ */
+export const FILE_SIZE_MAX = Number.MAX_SAFE_INTEGER
 /** XATTR_SIZE_MAX. */
 export const XATTR_SIZE_MAX = 65536
 /** XATTR_NAME_MAX. */
@@ -65,9 +72,25 @@ const ok: Done = done(OK)
 /** EPIPE is what Linux returns for a write to a FIFO without readers; the contract's Errno list lacks it (see the report). */
 const EPIPE: Errno = "EPIPE"
 
+/**
+ * Stats by inode object: inodes are immutable, so a stat of one that has
+ * not changed is the same (frozen) object, and a long run of stats holds
+ * one result, not one per op.
+ */
+const stats = new WeakMap<Inode, Stat>()
+
 export function statOf(i: Inode): Stat {
+  let st = stats.get(i)
+  if (st === undefined) {
+    st = Object.freeze(makeStat(i))
+    stats.set(i, st)
+  }
+  return st
+}
+
+function makeStat(i: Inode): Stat {
   let size = 0
-  if (i.type === "file") size = i.data.length
+  if (i.type === "file") size = sizeOf(i.data)
   else if (i.type === "symlink") size = i.target.length
   else if (i.type === "dir") {
     size = (2 + (i.children?.names.length ?? 0)) * BOGO_DIRENT_SIZE
@@ -167,14 +190,14 @@ function mayDelete(c: Ctx, dir: number, victim: number, isDir: boolean): Errno |
   return undefined
 }
 
-function setData(c: Ctx, ino: number, data: string, cred: boolean): void {
+function setData(c: Ctx, ino: number, data: FileData, cred: boolean): void {
   const i = c.inode(ino)
   c.tx.update(ino, { data, mtime: c.now, ctime: c.now, mode: cred ? modeAfterWrite(i, c.cred) : i.mode })
 }
 
-/** Data resized to `length`, zero-filled. */
-function resized(data: string, length: number): string {
-  return length <= data.length ? data.slice(0, length) : data + "\0".repeat(length - data.length)
+/** A FIFO's buffered bytes (never sparse: at most PIPE_SIZE). */
+function fifoBytes(i: Inode): string {
+  return i.data as string
 }
 
 // ---------------------------------------------------------------------------
@@ -449,14 +472,15 @@ export function close(c: Ctx, op: OpOf<"close">): Done {
 function fifoRead(c: Ctx, f: OpenFile, count: number): Done {
   const i = c.inode(f.ino)
   if (count === 0) return done({ data: "" })
-  if (i.data === "") {
+  const buf = fifoBytes(i)
+  if (buf === "") {
     // pipe_read: no data and no writer is end of file; with a writer, O_NONBLOCK
     // is EAGAIN and a blocking read would wait (the model answers EAGAIN too, see DIVERGENCES.md).
     if (!writers(c.tx, f.ino)) return done({ data: "" })
     return err("EAGAIN")
   }
-  const data = i.data.slice(0, count)
-  c.tx.update(f.ino, { data: i.data.slice(data.length), atime: c.now })
+  const data = buf.slice(0, count)
+  c.tx.update(f.ino, { data: buf.slice(data.length), atime: c.now })
   return done({ data })
 }
 
@@ -464,11 +488,11 @@ function fifoWrite(c: Ctx, f: OpenFile, data: string): Done {
   if (data.length === 0) return done({ count: 0 })
   if (!readers(c.tx, f.ino)) return err(EPIPE)
   const i = c.inode(f.ino)
-  const room = PIPE_SIZE - i.data.length
+  const room = PIPE_SIZE - fifoBytes(i).length
   // pipe_write: a write of at most PIPE_BUF is all or nothing; a larger one may be partial.
   if (room <= 0 || (data.length <= PIPE_BUF && data.length > room)) return err("EAGAIN")
   const n = Math.min(room, data.length)
-  c.tx.update(f.ino, { data: i.data + data.slice(0, n), mtime: c.now, ctime: c.now })
+  c.tx.update(f.ino, { data: fifoBytes(i) + data.slice(0, n), mtime: c.now, ctime: c.now })
   return done({ count: n })
 }
 
@@ -478,7 +502,7 @@ function readAt(c: Ctx, f: OpenFile, pos: number, count: number): { data: string
   const i = c.inode(f.ino)
   if (i.type === "dir") return "EISDIR"
   if (count === 0) return { data: "" }
-  const data = pos >= i.data.length ? "" : i.data.slice(pos, pos + count)
+  const data = readRange(i.data, pos, count)
   c.tx.update(f.ino, { atime: c.now })
   return { data }
 }
@@ -505,18 +529,18 @@ export function pread(c: Ctx, op: OpOf<"pread">): Done {
   return isErrno(r) ? err(r) : done(r)
 }
 
-/** vfs_write at `pos` (or at the end with O_APPEND); returns the new end of the written range. */
-function writeAt(c: Ctx, f: OpenFile, pos: number, data: string): number | Errno {
+/** vfs_write at `pos` (or at the end with O_APPEND); returns the new end of the written range and the bytes written. */
+function writeAt(c: Ctx, f: OpenFile, pos: number, data: string): { end: number; count: number } | Errno {
   if (!f.writable) return "EBADF"
   const i = c.inode(f.ino)
-  if (data.length === 0) return pos
-  const at = f.append ? i.data.length : pos
-  const end = at + data.length
-  if (end > FILE_SIZE_MAX) return "EFBIG"
-  const old = i.data
-  const next = at > old.length ? old + "\0".repeat(at - old.length) + data : old.slice(0, at) + data + old.slice(end)
-  setData(c, f.ino, next, true)
-  return end
+  if (data.length === 0) return { end: pos, count: 0 }
+  const at = f.append ? sizeOf(i.data) : pos
+  // generic_write_check_limits: a write starting at or past s_maxbytes is
+  // EFBIG, one crossing it is cut short there.
+  if (at >= FILE_SIZE_MAX) return "EFBIG"
+  const bytes = data.length <= FILE_SIZE_MAX - at ? data : data.slice(0, FILE_SIZE_MAX - at)
+  setData(c, f.ino, writeRange(i.data, at, bytes), true)
+  return { end: at + bytes.length, count: bytes.length }
 }
 
 export function write(c: Ctx, op: OpOf<"write">): Done {
@@ -526,10 +550,10 @@ export function write(c: Ctx, op: OpOf<"write">): Done {
     if (!f.writable) return err("EBADF")
     return fifoWrite(c, f, op.data)
   }
-  const end = writeAt(c, f, f.offset, op.data)
-  if (isErrno(end)) return err(end)
-  if (op.data.length > 0) c.tx.setFd(op.fd, { ...f, offset: end })
-  return done({ count: op.data.length })
+  const w = writeAt(c, f, f.offset, op.data)
+  if (isErrno(w)) return err(w)
+  if (w.count > 0) c.tx.setFd(op.fd, { ...f, offset: w.end })
+  return done({ count: w.count })
 }
 
 export function pwrite(c: Ctx, op: OpOf<"pwrite">): Done {
@@ -537,8 +561,8 @@ export function pwrite(c: Ctx, op: OpOf<"pwrite">): Done {
   const f = fdget(c, op.fd)
   if (isErrno(f)) return err(f)
   if (c.inode(f.ino).type === "fifo") return err("ESPIPE")
-  const end = writeAt(c, f, op.offset, op.data)
-  return isErrno(end) ? err(end) : done({ count: op.data.length })
+  const w = writeAt(c, f, op.offset, op.data)
+  return isErrno(w) ? err(w) : done({ count: w.count })
 }
 
 export function lseek(c: Ctx, op: OpOf<"lseek">): Done {
@@ -551,7 +575,7 @@ export function lseek(c: Ctx, op: OpOf<"lseek">): Done {
   else if (op.whence === "SEEK_CUR") pos = f.offset + op.offset
   // offset_dir_llseek has no SEEK_END.
   else if (i.type === "dir") return err("EINVAL")
-  else pos = i.data.length + op.offset
+  else pos = sizeOf(i.data) + op.offset
   if (pos < 0) return err("EINVAL")
   if (pos !== f.offset) c.tx.setFd(op.fd, { ...f, offset: pos })
   return done({ offset: pos })
@@ -565,7 +589,7 @@ export function ftruncate(c: Ctx, op: OpOf<"ftruncate">): Done {
   if (i.type !== "file" || !f.writable) return err("EINVAL")
   if (op.length > FILE_SIZE_MAX) return err("EFBIG")
   // do_truncate(ATTR_MTIME | ATTR_CTIME): times even when the size stays.
-  setData(c, f.ino, resized(i.data, op.length), true)
+  setData(c, f.ino, resize(i.data, op.length), true)
   return ok
 }
 
@@ -646,7 +670,7 @@ export function truncateOf(c: Ctx, ino: number, length: number): Done {
   if (denied !== undefined) return err(denied)
   if (length > FILE_SIZE_MAX) return err("EFBIG")
   // Measured on 6.18: mtime and ctime move even when the size stays (as for ftruncate).
-  setData(c, ino, resized(i.data, length), true)
+  setData(c, ino, resize(i.data, length), true)
   return ok
 }
 

@@ -105,7 +105,13 @@ const TreeSchemaLazy: Schema.Codec<Tree> = Schema.suspend(
     Schema.Record(
       Schema.String,
       Schema.Union([
-        Schema.Struct({ type: Schema.Literal("file"), data: Schema.optionalKey(Bytes), ...nodeCommon }),
+        Schema.Struct({
+          type: Schema.Literal("file"),
+          data: Schema.optionalKey(Bytes),
+          size: Schema.optionalKey(Nat),
+          extents: Schema.optionalKey(Schema.Array(Schema.Struct({ offset: Nat, data: Bytes }))),
+          ...nodeCommon,
+        }),
         Schema.Struct({ type: Schema.Literal("dir"), children: Schema.optionalKey(TreeSchemaLazy), opaque: Schema.optionalKey(Schema.Boolean), ...nodeCommon }),
         Schema.Struct({ type: Schema.Literal("symlink"), target: Schema.String, ...nodeCommon }),
         Schema.Struct({ type: Schema.Literals(["fifo", "socket"]), ...nodeCommon }),

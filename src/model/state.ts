@@ -11,6 +11,7 @@
 
 import type { Patch } from "immer"
 import type { Dirents } from "./dirents.js"
+import type { FileData } from "./filedata.js"
 import type { NodeType } from "./types.js"
 
 /**
@@ -39,8 +40,11 @@ export interface Inode {
   readonly atime: number
   readonly mtime: number
   readonly ctime: number
-  /** File contents, or a FIFO's buffered bytes; "" otherwise. One byte per code unit. */
-  readonly data: string
+  /**
+   * File contents (sparse past DENSE_MAX, see filedata.ts), or a FIFO's
+   * buffered bytes (always a string); "" otherwise. One byte per code unit.
+   */
+  readonly data: FileData
   /** Symlink target; "" otherwise. */
   readonly target: string
   /** Directory entries; null for non-directories. */

@@ -3,6 +3,7 @@
 import { InputError } from "./schema.js"
 import { EMPTY_DIRENTS, direntsOf } from "./dirents.js"
 import { BUCKET_BITS, BUCKET_MASK, BUCKET_SIZE, copyArray, emptyRecord, type Bucket, type Inode, type InodeType, type ModelStateShape, type OpenFile } from "./state.js"
+import { DENSE_MAX, fromExtents, treeFields, writeRange, type FileData } from "./filedata.js"
 import { FILE_SIZE_MAX, XATTR_NAME_MAX, XATTR_SIZE_MAX } from "./ops.js"
 import { NAME_MAX, PATH_MAX } from "./path.js"
 import type { NodeType, RootAttrs, Tree, TreeNode } from "./types.js"
@@ -94,8 +95,7 @@ export function buildState(tree: Tree, root: RootAttrs = {}, readOnly = false, n
           inodes.set(ino, mk(ino, "chardev", {}, dirIno, {}))
           break
         case "file": {
-          const data = n.data ?? ""
-          if (data.length > FILE_SIZE_MAX) fail(path, `file data is longer than the model's ${FILE_SIZE_MAX} bytes`)
+          const data = fileDataOf(path, n)
           inodes.set(ino, mk(ino, "file", n, dirIno, { data, xattrs: checkXattrs(path, "file", n.xattrs) }))
           break
         }
@@ -229,7 +229,7 @@ function defineEntry(out: Record<string, TreeNode>, name: string, node: TreeNode
 function nodeOf(i: Inode, children: Tree | undefined, layer: boolean): TreeNode {
   if (i.type === "chardev") return { type: "whiteout" }
   const n: Record<string, unknown> = { type: i.type }
-  if (i.type === "file") n["data"] = i.data
+  if (i.type === "file") Object.assign(n, treeFields(i.data))
   if (i.type === "symlink") n["target"] = i.target
   if (i.type === "dir") n["children"] = children
   if (layer && i.type === "dir" && i.xattrs !== null && i.xattrs[OVERLAY_OPAQUE_XATTR] === OVERLAY_OPAQUE_VALUE) n["opaque"] = true
@@ -247,4 +247,26 @@ function nodeOf(i: Inode, children: Tree | undefined, layer: boolean): TreeNode 
     if (any) n["xattrs"] = user
   }
   return n as TreeNode
+}
+
+/**
+ * A file node's contents: `data`, or `size` with `extents` sorted, apart and
+ * within the size (toTree writes a file longer than DENSE_MAX so). Either
+ * spelling is read for any size; both at once is an input error.
+ */
+function fileDataOf(path: string, n: Extract<TreeNode, { type: "file" }>): FileData {
+  if (n.size === undefined && n.extents === undefined) {
+    const data = n.data ?? ""
+    return data.length <= DENSE_MAX ? data : writeRange("", 0, data)
+  }
+  if (n.data !== undefined) fail(path, "a file has data, or size and extents, not both")
+  const size = n.size ?? 0
+  if (size > FILE_SIZE_MAX) fail(path, `file size ${size} is more than ${FILE_SIZE_MAX}`)
+  let end = 0
+  for (const e of n.extents ?? []) {
+    if (e.offset < end) fail(path, `extent at ${e.offset} overlaps or precedes the one before`)
+    end = e.offset + e.data.length
+    if (end > size) fail(path, `extent at ${e.offset} ends past the file size ${size}`)
+  }
+  return fromExtents(size, n.extents ?? [])
 }

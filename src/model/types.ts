@@ -153,6 +153,12 @@ export type TreeNode =
   | {
       readonly type: "file"
       readonly data?: string
+      /**
+       * A file longer than DENSE_MAX (1 MiB) is `size` and `extents` instead
+       * of `data`: its bytes at their offsets, zeros elsewhere (filedata.ts).
+       */
+      readonly size?: number
+      readonly extents?: readonly { readonly offset: number; readonly data: string }[]
       readonly mode?: number
       readonly uid?: number
       readonly gid?: number

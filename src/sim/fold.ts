@@ -211,8 +211,9 @@ function describeNode(node: TreeNode): string {
   const attrs = `${node.type} ${octal(node.mode ?? DEFAULT_MODE[node.type])} ${node.uid ?? 0}:${node.gid ?? 0}`
   switch (node.type) {
     case "file": {
-      const data = node.data ?? ""
       const x = node.xattrs !== undefined ? ` xattrs ${Object.keys(node.xattrs).join(",")}` : ""
+      if (node.data === undefined && node.size !== undefined) return `${attrs} ${node.size} bytes in ${(node.extents ?? []).length} extents${x}`
+      const data = node.data ?? ""
       return `${attrs} ${data.length} bytes ${JSON.stringify(data.length > 16 ? data.slice(0, 16) + "…" : data)}${x}`
     }
     case "symlink":

@@ -2,6 +2,7 @@
 // sim and cannot import impl, so each mount kind registers a factory and the
 // CLI (which imports everything) hands the registry to the runner.
 
+import type { FinalSpans } from "./finalread.js"
 import type { DialectName } from "../model/index.js"
 import type { Cred, Errno, Op, OpResult, RootAttrs, Tree } from "../model/types.js"
 import type { Scenario } from "./scenario.js"
@@ -56,7 +57,10 @@ export interface MountInstance {
  * history (thread fsim.final, as root), so the tree the mount shows at the
  * end is checked against the model like any other result.
  */
-export type FinalRecorder = (op: Op, run: () => Sim<OpResult>) => Sim<OpResult>
+export type FinalRecorder = ((op: Op, run: () => Sim<OpResult>) => Sim<OpResult>) & {
+  /** The ranges to read of a file longer than DENSE_MAX (finalread.ts). */
+  readonly spans?: FinalSpans
+}
 
 /** Builds the mount; throws InputError for options it rejects. */
 export type MountFactory = (ctx: MountContext) => MountInstance

@@ -7,7 +7,8 @@ import type { DialectName } from "../model/index.js"
 import type { Event, Verdict, Violation } from "./events.js"
 import { EventLog } from "./log.js"
 import { DeclaredOrder, LockGraph, LockOrderChecker, type LockOrderSpec } from "./lockorder.js"
-import type { MountInstance, MountRegistry, OpThread } from "./mount.js"
+import type { FinalRecorder, MountInstance, MountRegistry, OpThread } from "./mount.js"
+import { finalSpans, type FinalSpans } from "./finalread.js"
 import { Scheduler, sleep, type RunEnd, type Sim, type Strategy } from "./scheduler.js"
 import { canonicalSubject, credOf, parseModelOptions, type RunSubject, type Scenario, type ThreadSpec, type Workload } from "./scenario.js"
 import { PctStrategy, RandomStrategy, ReplayStrategy, type Decision, type StrategySpec } from "./strategy.js"
@@ -57,6 +58,13 @@ export interface RunReport {
   readonly steps: number
   readonly violations: readonly Violation[]
   readonly events: readonly Event[]
+  /** events.length, without making the events. */
+  readonly eventCount: number
+  /**
+   * events[seq], made alone (undefined past the end). Not enumerable, so a
+   * report still crosses a worker boundary (a copy lacks it: use events).
+   */
+  readonly eventAt?: (seq: number) => Event | undefined
   readonly end: RunEnd
   /** Why the verdict is inconclusive (unknown or budget_exhausted), in a few words; null otherwise. */
   readonly reason: string | null
@@ -65,6 +73,12 @@ export interface RunReport {
 }
 
 export const DEFAULT_BUDGET_STEPS = 1_000_000
+
+/** The largest count a read or pread may ask for in a run (16 MiB). */
+export const OP_READ_MAX = 1 << 24
+
+/** The most ops of a run stopped by its step budget that lincheck still judges. */
+export const PARTIAL_LINCHECK_OPS = 10_000
 
 export function runSubject(made: RunSubject, options: RunOptions): RunReport {
   // Runs start from the contract's form of the subject, so what they record
@@ -166,19 +180,28 @@ function reportOf(
   ops: readonly OpRecord[],
   final: RunReport["final"],
 ): RunReport {
-  return {
+  const log = sched.log
+  const report: RunReport = {
     subject,
     seed: options.seed,
     strategy: strategyName(options, strategy),
     verdict,
     steps: sched.steps,
     violations: sched.found,
-    events: sched.log.events,
+    // The log keeps its events in columns; as objects they cost several
+    // times more, so they are made only for a caller that reads them (a
+    // trace, a replay), not for every run of a campaign or a long run.
+    get events() {
+      return log.events
+    },
+    eventCount: log.length,
     end,
     reason,
     ops,
     final,
   }
+  Object.defineProperty(report, "eventAt", { value: (seq: number) => log.at(seq), enumerable: false })
+  return report
 }
 
 export function checksOf(s: Scenario): ReadonlySet<CheckName> {
@@ -228,16 +251,26 @@ function runScenario(s: Scenario, options: RunOptions, strategy: Strategy): RunR
     // Quiescence: every thread has finished. Close what is still open and
     // read the tree back through the mount, as a thread of its own since
     // doing so takes locks and sends RPCs like any other operation.
-    sched.spawn("fsim.final", finalThread(sched, mount, ops, (f) => (final = f)))
+    const spans = finalSpans(ops, [s.remote, mount.initialTree?.().tree, ...layerTrees(s)])
+    sched.spawn("fsim.final", finalThread(sched, mount, ops, spans, (f) => (final = f)))
     end = sched.run()
   }
   let lincheckUnknown = false
-  if (checks.has("lincheck") && options.skipLincheck !== true && end.kind !== "stopped" && end.kind !== "divergence") {
+  // A run cut short by its budget is inconclusive whatever lincheck says of
+  // the part that ran; that part is still judged when it is small, since a
+  // violation in it is a finding, but a long one is not handed to a search
+  // that would cost far more than the run did.
+  const judgeable = options.skipLincheck !== true && end.kind !== "stopped" && end.kind !== "divergence" && (end.kind !== "budget_exhausted" || ops.length <= PARTIAL_LINCHECK_OPS)
+  if (checks.has("lincheck") && judgeable) {
     lincheckUnknown = !judgeHistory(s, ops, sched, mount.dialect ?? "linux", checkBudgetOf(s), mount.initialTree?.())
   }
   let verdict = sched.verdictOf(end)
-  if (verdict === "pass" && lincheckUnknown) verdict = "unknown"
-  const reason = verdict === "budget_exhausted" ? REASONS.steps : verdict === "unknown" ? (sched.gaveUp ?? REASONS.lincheck) : null
+  // A run stopped with nothing found stopped at an internal limit (the
+  // final read-back's): nothing was judged, so it is inconclusive.
+  const stoppedClean = verdict === "pass" && end.kind === "stopped"
+  if (verdict === "pass" && (lincheckUnknown || stoppedClean)) verdict = "unknown"
+  const reason =
+    verdict === "budget_exhausted" ? REASONS.steps : verdict === "unknown" ? (sched.gaveUp ?? (stoppedClean && end.kind === "stopped" ? end.why : REASONS.lincheck)) : null
   sched.logEnd(verdict, reason)
   return reportOf(s, options, strategy, sched, end, verdict, reason, ops, final)
 }
@@ -246,6 +279,13 @@ function* opThread(sched: Scheduler, mount: MountInstance, thread: OpThread, lis
   const log = sched.log
   for (let index = 0; index < list.length; index++) {
     const op = list[index]!
+    if ((op.op === "read" || op.op === "pread") && op.count > OP_READ_MAX) {
+      // Linux would return up to 2 GiB (MAX_RW_COUNT); fsim holds a result
+      // as one string in the log, so it stops here rather than run out of
+      // memory: an internal limit, inconclusive, not a verdict.
+      sched.stop(`internal limit: ${thread.name}#${index} reads up to ${op.count} bytes, more than fsim holds in one result (${OP_READ_MAX})`)
+      return
+    }
     const invoke = log.nextSeq
     log.add({ seq: invoke, kind: "op_invoke", thread: thread.name, index, op })
     const rec: OpRecord = { thread: thread.name, index, op, result: null, invoke, return: null }
@@ -263,10 +303,10 @@ function* opThread(sched: Scheduler, mount: MountInstance, thread: OpThread, lis
   }
 }
 
-function* finalThread(sched: Scheduler, mount: MountInstance, ops: OpRecord[], done: (f: NonNullable<RunReport["final"]>) => void): Sim<void> {
+function* finalThread(sched: Scheduler, mount: MountInstance, ops: OpRecord[], spans: FinalSpans, done: (f: NonNullable<RunReport["final"]>) => void): Sim<void> {
   const log = sched.log
   let index = 0
-  const record = function* (op: Op, run: () => Sim<OpResult>): Sim<OpResult> {
+  const recordOp = function* (op: Op, run: () => Sim<OpResult>): Sim<OpResult> {
     const invoke = log.nextSeq
     log.add({ seq: invoke, kind: "op_invoke", thread: FINAL_THREAD, index, op })
     const rec: OpRecord = { thread: FINAL_THREAD, index, op, result: null, invoke, return: null }
@@ -278,7 +318,15 @@ function* finalThread(sched: Scheduler, mount: MountInstance, ops: OpRecord[], d
     log.add({ seq: rec.return, kind: "op_return", thread: FINAL_THREAD, index: rec.index, result })
     return result
   }
+  const record: FinalRecorder = Object.assign(recordOp, { spans })
   done(yield* mount.finish(record))
+}
+
+/** The tree literals of an overlay's layers (what they hold at the start). */
+function layerTrees(s: Scenario): Tree[] {
+  if (s.mount.kind !== "overlay") return []
+  const layers = [...(s.mount.upper !== undefined ? [s.mount.upper] : []), ...s.mount.lower]
+  return layers.flatMap((l) => (l.tree !== undefined && l.tree !== "remote" ? [l.tree] : []))
 }
 
 /** The thread that reads the tree back at the end (its ops are part of the history, as root). */

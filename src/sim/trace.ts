@@ -65,14 +65,34 @@ export function traceText(r: RunReport): string {
 }
 
 /**
+ * The trace's text in pieces of about a megabyte, each event made from the
+ * log's columns only when its line is written: a run of a million ops
+ * writes its trace without holding it, or its events as objects, whole.
+ */
+export function* traceChunks(r: RunReport): Generator<string> {
+  yield JSON.stringify(headerOf(r)) + "\n"
+  const at = r.eventAt ?? ((seq: number) => r.events[seq])
+  let out = ""
+  for (let seq = 0; seq < r.eventCount; seq++) {
+    out += JSON.stringify(at(seq)) + "\n"
+    if (out.length >= 1 << 20) {
+      yield out
+      out = ""
+    }
+  }
+  if (out !== "") yield out
+}
+
+/**
  * Writes `text` to `path` atomically: a temporary file in the same directory,
  * flushed, then renamed over the target, so no reader ever sees half a trace.
  */
-export function writeFileAtomic(path: string, text: string): void {
+export function writeFileAtomic(path: string, text: string | Iterable<string>): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`)
   const fd = openSync(tmp, "w", 0o644)
   try {
-    writeSync(fd, text)
+    if (typeof text === "string") writeSync(fd, text)
+    else for (const piece of text) writeSync(fd, piece)
     fsyncSync(fd)
   } catch (e) {
     closeSync(fd)

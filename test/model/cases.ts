@@ -46,6 +46,31 @@ const chain: Tree = (() => {
 
 export const CASES: readonly Case[] = [
   {
+    name: "long files: a pwrite at 2^40 leaves a hole that reads as zeros; truncate cuts and extends",
+    tree: { f: file("hello") },
+    steps: [
+      [open("/f", "f", "O_RDWR"), R, ok],
+      [{ op: "pwrite", fd: "f", offset: 2 ** 40, data: "xyz" }, R, { count: 3 }],
+      [{ op: "pread", fd: "f", offset: 2 ** 40 - 2, count: 10 }, R, { data: "\0\0xyz" }],
+      [{ op: "pread", fd: "f", offset: 3, count: 4 }, R, { data: "lo\0\0" }],
+      [{ op: "pread", fd: "f", offset: 2 ** 41, count: 4 }, R, { data: "" }],
+      [{ op: "lseek", fd: "f", offset: -1, whence: "SEEK_END" }, R, { offset: 2 ** 40 + 2 }],
+      [{ op: "write", fd: "f", data: "Z!" }, R, { count: 2 }],
+      [stat("/f"), R, { size: 2 ** 40 + 4 }],
+      [{ op: "ftruncate", fd: "f", length: 2 ** 40 + 1 }, R, ok],
+      [{ op: "pwrite", fd: "f", offset: 2 ** 30, data: "\0\0" }, R, { count: 2 }],
+      [{ op: "pwrite", fd: "f", offset: 2 ** 20, data: "mid" }, R, { count: 3 }],
+      [{ op: "truncate", path: "/f", length: 2 ** 50 }, R, ok],
+      [stat("/f"), R, { size: 2 ** 50 }],
+      [{ op: "pwrite", fd: "f", offset: -1, data: "x" }, R, e("EINVAL")],
+      [{ op: "truncate", path: "/f", length: 4 }, R, ok],
+      [{ op: "pread", fd: "f", offset: 0, count: 10 }, R, { data: "hell" }],
+      [{ op: "ftruncate", fd: "f", length: 3 * 2 ** 20 }, R, ok],
+      [{ op: "pwrite", fd: "f", offset: 2 ** 21, data: "tail" }, R, { count: 4 }],
+      [{ op: "close", fd: "f" }, R, ok],
+    ],
+  },
+  {
     name: "rename: file over file, dir over empty dir, and the refusals",
     tree: { f: file("x"), g: file("yy"), d: dir(), e: dir({ x: file() }), s: dir() },
     steps: [

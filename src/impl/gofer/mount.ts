@@ -3,6 +3,7 @@
 // tree, with the invariants checked after every operation and at
 // quiescence, and the coherence of the client's view with the server's.
 
+import { fromExtents, readRange, type FileData } from "../../model/filedata.js"
 import type { Errno, Op, OpResult, RootAttrs, Tree, TreeNode } from "../../model/types.js"
 import { InputError } from "../../model/schema.js"
 import type { FinalRecorder, MountContext, MountInstance, OpThread } from "../../sim/mount.js"
@@ -144,7 +145,7 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
       const end = Math.min(r.end, d.size)
       if (end <= r.start) continue
       const clientBytes = d.cache.read({ start: r.start, end })
-      const serverBytes = serverData.slice(r.start, end).padEnd(end - r.start, "\u0000")
+      const serverBytes = readRange(serverData, r.start, end - r.start).padEnd(end - r.start, "\u0000")
       if (clientBytes !== serverBytes) {
         report("coherence", `fscache_writethrough: after ${who}'s write to ${d.pathForLog()} returned, the server's bytes [${r.start}, ${end}) differ from the client's cache`)
         sched.stop("coherence")
@@ -249,8 +250,8 @@ function setIdBitsOnly(a: Tree, b: Tree, dir = ""): string[] | null {
   return out
 }
 
-/** A file's data at `path` in a contract tree (following a hard link node), or null. */
-function fileAt(tree: Tree, path: string): string | null {
+/** A file's contents at `path` in a contract tree (following a hard link node), or null. */
+function fileAt(tree: Tree, path: string): FileData | null {
   let cur: Tree | undefined = tree
   const parts = path.split("/").filter((p) => p !== "")
   for (let i = 0; i < parts.length; i++) {
@@ -258,7 +259,8 @@ function fileAt(tree: Tree, path: string): string | null {
     if (node === undefined) return null
     if (i === parts.length - 1) {
       if ("link" in node && node.link !== undefined) return fileAt(tree, node.link)
-      return node.type === "file" ? (node.data ?? "") : null
+      if (node.type !== "file") return null
+      return node.data ?? fromExtents(node.size ?? 0, node.extents ?? [])
     }
     if (node.type !== "dir") return null
     cur = node.children

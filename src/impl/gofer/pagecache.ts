@@ -154,25 +154,40 @@ export class FileCache {
 
   /** The cached and uncached stretches of [start, end), in order. */
   segments(r: Range): { cached: boolean; range: Range }[] {
+    // Walks the cached pages inside r, not every page of r (r may span a hole of any size).
+    const inside = [...this.pages.keys()].filter((p) => (p + 1) * PAGE_SIZE > r.start && p * PAGE_SIZE < r.end).sort((a, b) => a - b)
     const out: { cached: boolean; range: Range }[] = []
-    let off = r.start
-    while (off < r.end) {
-      const page = Math.floor(off / PAGE_SIZE)
-      const cached = this.pages.has(page)
-      let end = Math.min(r.end, (page + 1) * PAGE_SIZE)
-      while (end < r.end && this.pages.has(Math.floor(end / PAGE_SIZE)) === cached) end = Math.min(r.end, end + PAGE_SIZE)
-      out.push({ cached, range: { start: off, end } })
-      off = end
+    const push = (cached: boolean, start: number, end: number): void => {
+      if (end <= start) return
+      const last = out[out.length - 1]
+      if (last !== undefined && last.cached === cached && last.range.end === start) out[out.length - 1] = { cached, range: { start: last.range.start, end } }
+      else out.push({ cached, range: { start, end } })
     }
+    let off = r.start
+    for (const p of inside) {
+      const ps = Math.max(r.start, p * PAGE_SIZE)
+      const pe = Math.min(r.end, (p + 1) * PAGE_SIZE)
+      push(false, off, ps)
+      push(true, ps, pe)
+      off = pe
+    }
+    push(false, off, r.end)
     return out
   }
 
   /** The uncached pages around `off`, as a page-aligned range (the gap FileRangeSet.Find would return). */
   gapAround(off: number, limit: number): Range {
-    let start = pageRoundDown(off)
-    while (start > 0 && !this.pages.has(start / PAGE_SIZE - 1)) start -= PAGE_SIZE
-    let end = pageRoundDown(off) + PAGE_SIZE
-    while (end < limit && !this.pages.has(end / PAGE_SIZE)) end += PAGE_SIZE
+    // From the cached pages on either side, not page by page: a gap before
+    // a write at 2^40 is 2^28 pages.
+    const page = Math.floor(off / PAGE_SIZE)
+    let below = -1
+    let above = Infinity
+    for (const p of this.pages.keys()) {
+      if (p < page && p > below) below = p
+      if (p > page && p < above) above = p
+    }
+    const start = (below + 1) * PAGE_SIZE
+    const end = Math.max(pageRoundDown(off) + PAGE_SIZE, Math.min(limit, above * PAGE_SIZE))
     return { start, end }
   }
 

@@ -11,7 +11,7 @@ import { SETATTR_MODE, type P9File } from "../../sim/p9/api.js"
 import type { Ctx } from "../vfs/context.js"
 import type { FileDescription } from "../vfs/file_description.js"
 import type { Dirent } from "../vfs/filesystem.js"
-import { O_DSYNC, O_SYNC, PAGE_SIZE, SEEK_CUR, SEEK_END, SEEK_SET, pageRoundDown, pageRoundUp } from "../vfs/linux.js"
+import { CheckLimit, O_DSYNC, O_SYNC, PAGE_SIZE, SEEK_CUR, SEEK_END, SEEK_SET, pageRoundDown, pageRoundUp } from "../vfs/linux.js"
 import type { Mount } from "../vfs/mount.js"
 import { ClearSUIDAndSGID } from "../vfs/permissions.js"
 import type { dentry } from "./dentry.js"
@@ -119,6 +119,9 @@ export class regularFileFD extends fileDescription {
       }
       // Holding metadataMu is enough to read d.size.
       if (append) offset = staleSize ?? d.size
+      const [limit, limitErr] = CheckLimit(offset, src.length)
+      if (limitErr !== null) return [0, offset, limitErr]
+      src = src.slice(0, limit)
       if (d.fs.opts.interop !== InteropModeShared) {
         // Compare Linux's mm/filemap.c:__generic_file_write_iter() =>
         // file_update_time(); metadataMu is already held.
@@ -251,8 +254,11 @@ function* readToBlocks(d: dentry, count: number, offset: number, direct: boolean
       if (offset + count < end) end = offset + count
       let out = ""
       let off = offset
+      // Every round caches the page at `off` or returns, and a hit moves
+      // past it: more rounds than pages would be a bug in this loop.
+      const rounds = Math.ceil((end - offset) / PAGE_SIZE) + 2
       for (let guard = 0; off < end; guard++) {
-        if (guard > 10000) throw new Error("gofer.readToBlocks did not converge")
+        if (guard > rounds) throw new Error("gofer.readToBlocks did not converge")
         const page = Math.floor(off / PAGE_SIZE)
         if (d.cache.isCached(page)) {
           d.fs.cacheEvent("page", "hit", d)

@@ -8,7 +8,7 @@ import { Mutex } from "../../sim/sync.js"
 import type { Ctx } from "../vfs/context.js"
 import type { FileDescription } from "../vfs/file_description.js"
 import type { Dirent } from "../vfs/filesystem.js"
-import { S_IFREG, SEEK_CUR, SEEK_SET } from "../vfs/linux.js"
+import { CheckLimit, S_IFREG, SEEK_CUR, SEEK_SET } from "../vfs/linux.js"
 import type { Mount } from "../vfs/mount.js"
 import type { dentry } from "./dentry.js"
 import { fileDescription } from "./file_description.js"
@@ -95,6 +95,9 @@ export class specialFileFD extends fileDescription {
         yield d.metadataMu.Lock()
         metadataLocked = true
         if (this.vfsfd.IsAppend()) offset = d.size
+        const [limit, limitErr] = CheckLimit(offset, src.length)
+        if (limitErr !== null) return [0, offset, limitErr]
+        src = src.slice(0, limit)
       }
       if (d.cachedMetadataAuthoritative()) {
         if (metadataLocked) d.touchCMtimeLocked()

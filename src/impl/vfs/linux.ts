@@ -2,6 +2,7 @@
 // pkg/abi/linux), with Linux's x86-64 values.
 
 // The file type bits: 9P2000.L sends Linux's, so they are defined once, with the protocol.
+import { FILE_SIZE_MAX } from "../../model/ops.js"
 import { S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from "../../sim/p9/api.js"
 export { S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from "../../sim/p9/api.js"
 export const S_ISUID = 0o4000
@@ -80,4 +81,16 @@ export function pageRoundDown(x: number): number {
 
 export function pageRoundUp(x: number): number {
   return x % PAGE_SIZE === 0 ? x : x + PAGE_SIZE - (x % PAGE_SIZE)
+}
+
+/**
+ * vfs.CheckLimit: how much of a write of `size` bytes at `offset` may go
+ * ahead, or EFBIG for none. gVisor checks RLIMIT_FSIZE here (unlimited in a
+ * run); fsim checks its own largest file size, 2^53 - 1 (FILE_SIZE_MAX, the
+ * model's, where Linux's s_maxbytes is 2^63 - 1: past it a JS number is not
+ * exact), with the same rule, so a port and the model cut a write alike.
+ */
+export function CheckLimit(offset: number, size: number): [number, "EFBIG" | null] {
+  if (offset >= FILE_SIZE_MAX) return [0, "EFBIG"]
+  return [Math.min(size, FILE_SIZE_MAX - offset), null]
 }

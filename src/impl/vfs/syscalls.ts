@@ -6,6 +6,8 @@
 // directory is the mount root and the umask is 0; fd names are shared by all
 // threads, as the contract says.
 
+import { DENSE_MAX, fromExtents, treeFields, type Extent } from "../../model/filedata.js"
+import { EDGE_SPANS, FINAL_SPARSE_READ_MAX, type Span } from "../../sim/finalread.js"
 import type { Cred, DirEntry, Errno, NodeType, Op, OpResult, RootAttrs, Stat, Tree, TreeNode } from "../../model/types.js"
 import { cleanPath } from "../../model/index.js"
 import type { FinalRecorder } from "../../sim/mount.js"
@@ -428,6 +430,20 @@ export class Syscalls {
     const firstPath = new Map<number, string>()
     const self = this
     const exec = (op: Op): Sim<OpResult> => (record === undefined ? self.exec(rootCtx, op) : record(op, () => self.exec(rootCtx, op)))
+    let sparseRead = 0
+    // A long file is read in preads of at most DENSE_MAX bytes, each a
+    // piece of the tree's extents (a short read ends its span).
+    const readSpans = function* (fd: string, spans: readonly Span[], pieces: Extent[]): Sim<void> {
+      for (const sp of spans) {
+        for (let off = sp.start; off < sp.end; ) {
+          const count = Math.min(DENSE_MAX, sp.end - off)
+          const r = yield* exec({ op: "pread", fd, offset: off, count })
+          if (!("data" in r) || r.data.length === 0) break
+          pieces.push({ offset: off, data: r.data })
+          off += r.data.length
+        }
+      }
+    }
     const walk = function* (dir: string): Sim<Tree> {
       const fdName = `\u0000tree${dir}`
       const out: Record<string, TreeNode> = {}
@@ -452,13 +468,30 @@ export class Syscalls {
         if (st.type === "file") {
           const fd = `\u0000tree${path}`
           const o = yield* exec({ op: "open", path, flags: ["O_RDONLY", "O_NONBLOCK"], fd })
-          let data = ""
-          if (!("errno" in o)) {
-            const r = yield* exec({ op: "pread", fd, offset: 0, count: st.size })
-            if ("data" in r) data = r.data
-            yield* exec({ op: "close", fd })
+          if (st.size <= DENSE_MAX) {
+            let data = ""
+            if (!("errno" in o)) {
+              const r = yield* exec({ op: "pread", fd, offset: 0, count: st.size })
+              if ("data" in r) data = r.data
+              yield* exec({ op: "close", fd })
+            }
+            node["data"] = data
+          } else {
+            const pieces: Extent[] = []
+            if (!("errno" in o)) {
+              const spans = (record?.spans ?? EDGE_SPANS)(st.size)
+              let total = 0
+              for (const sp of spans) total += sp.end - sp.start
+              sparseRead += total
+              if (sparseRead > FINAL_SPARSE_READ_MAX) {
+                ctx.sched.stop(`internal limit: the final read-back of ${path} (${st.size} bytes) would read ${sparseRead} bytes of long files, more than ${FINAL_SPARSE_READ_MAX}`)
+                return out
+              }
+              yield* readSpans(fd, spans, pieces)
+              yield* exec({ op: "close", fd })
+            }
+            Object.assign(node, treeFields(fromExtents(st.size, pieces)))
           }
-          node["data"] = data
         }
         if (st.type === "symlink") {
           const r = yield* exec({ op: "readlink", path })

@@ -71,7 +71,7 @@ describe("codec", () => {
     const fsync = [...encode(5, { type: "Tfsync", fid: 9 })]
     const linux = [15, ...fsync.slice(1, 11), 1, 0, 0, 0]
     expect(decode(Uint8Array.from(linux)).msg).toEqual({ type: "Tfsync", fid: 9 })
-    // Strings are bytes, not UTF-8.
+    // Strings are bytes (UTF-8 text is made bytes before the codec: utf8.ts).
     expect(() => encode(1, { type: "Treadlink", fid: 1 } as Message)).not.toThrow()
     expect(() => encode(1, { type: "Rreadlink", target: "\u0100" })).toThrow(RangeError)
   })

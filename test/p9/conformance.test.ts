@@ -12,7 +12,7 @@ const SEQUENCES = Number(process.env["FSIM_P9_SEQUENCES"] ?? "100")
 const SEED = Number(process.env["FSIM_P9_SEED"] ?? "20251201")
 const MARKS = [
   "Twalk ok", "Twalk partial", "Twalk ENOENT", "Twalk ENOTDIR", "Tlcreate ok", "Tlcreate EEXIST", "Tlopen ok", "Tlopen EISDIR",
-  "Tread ok", "Tread EISDIR", "Tread ok (stale fid)", "Twrite ok", "Twrite ok (stale fid)", "Tmkdir ok", "Tmkdir EEXIST",
+  "Tauth ENOENT", "Tread ok", "Tread EISDIR", "Tread ok (stale fid)", "Twrite ok", "Twrite ok (stale fid)", "Tmkdir ok", "Tmkdir EEXIST",
   "Tremove ok", "Trename ok", "Tlink ok", "Tlink EPERM", "Tsymlink ok", "Treadlink EINVAL", "Tsetattr ok", "Tsetattr EISDIR",
   "Tclunk ok", "Tclunk unknown fid", "Tfsync ok", "Tstatfs ok", "readdir-all ok", "readdir-all paged",
 ]

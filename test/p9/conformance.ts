@@ -351,7 +351,10 @@ export async function runSequence(targets: readonly Target[], opts: SequenceOpti
       const r = await send(() => m, [])
       if (typeof r === "string") return { marks, steps, messages, mismatch: r }
     }
-    let r = await send((t) => ({ type: "Tattach", fid: 1, afid: NOFID, uname: "", aname: t.attachName, uid: 0 }), [])
+    // As diod's and Linux's clients do: Tauth first, and on its ENOENT an attach without an afid.
+    let r = await send((t) => ({ type: "Tauth", afid: 0, uname: "", aname: t.attachName, uid: 0 }), [])
+    if (typeof r === "string") return { marks, steps, messages, mismatch: r }
+    r = await send((t) => ({ type: "Tattach", fid: 1, afid: NOFID, uname: "", aname: t.attachName, uid: 0 }), [])
     if (typeof r === "string") return { marks, steps, messages, mismatch: r }
     known.add(1)
     r = await send(() => ({ type: "Tmkdir", directory: 1, name: opts.dirName, permissions: 0o755, gid: 0 }), [1])

@@ -7,6 +7,7 @@ import { createServer } from "node:net"
 import { join } from "node:path"
 import { describe, expect, test } from "vitest"
 import { NOFID } from "../../src/sim/p9/wire.js"
+import { parseListen } from "../../src/cli/serve.js"
 import { FSIM, fsim, tempDir } from "../cli/helpers.js"
 import { WireClient } from "./wireclient.js"
 
@@ -32,6 +33,13 @@ describe("fsim serve", () => {
       [["serve", "--listen", "127.0.0.1:0", "--tree", bad], /remote/],
       [["serve", "--listen", "127.0.0.1:0", "--tree", file, "--msize-max", "12"], /--msize-max/],
       [["serve", "--listen", "127.0.0.1:0", "--tree", file, "--qid-paths", "sometimes"], /unique.*reuse/],
+      [["serve", "--listen", "127.0.0.1:0", "--tree", file, "--max-connections", "0"], /--max-connections/],
+      [["serve", "--listen", "127.0.0.1:0", "--tree", file, "--idle-timeout", "soon"], /--idle-timeout.*duration/],
+      // Every interface only when spelled out.
+      [["serve", "--listen", ":5640", "--tree", file], /every interface.*write 0\.0\.0\.0 .* or \[::\]/],
+      [["serve", "--listen", "0:5640", "--tree", file], /"0" is a way of writing every interface.*0\.0\.0\.0/],
+      [["serve", "--listen", "0.0:5640", "--tree", file], /every interface/],
+      [["serve", "--listen", "[::0]:5640", "--tree", file], /every interface.*\[::\]/],
     ]
     for (const [args, msg] of cases) {
       const r = fsim(args)
@@ -40,6 +48,16 @@ describe("fsim serve", () => {
       expect(r.stderr).toMatch(msg)
       expect(r.stdout).toBe("")
     }
+  })
+
+  test("--listen: the wildcard addresses spelled out are taken as they are", () => {
+    // Not bound here: tests stay on loopback.
+    expect(parseListen("0.0.0.0:5640")).toEqual({ host: "0.0.0.0", port: 5640 })
+    expect(parseListen("[::]:0")).toEqual({ host: "::", port: 0 })
+    expect(parseListen("[::1]:5640")).toEqual({ host: "::1", port: 5640 })
+    expect(parseListen("localhost:5640")).toEqual({ host: "localhost", port: 5640 })
+    expect(parseListen("10.0.0.1:1")).toEqual({ host: "10.0.0.1", port: 1 })
+    for (const wild of [":1", "0:1", "00:1", "0x0:1", "0.0.0:1", "000.000.000.000:1", "[0::0]:1", "[::0.0.0.0]:1"]) expect(() => parseListen(wild), wild).toThrow(/every interface/)
   })
 
   test("a port in use is a one-line error", async () => {

@@ -58,12 +58,12 @@ describe("versions and sessions", () => {
     expect(h.server.fidTable()).toEqual([])
   })
 
-  test("attach to a subdirectory by name; Tauth is not supported", () => {
+  test("attach to a subdirectory by name; Tauth answers ENOENT, as diod does", () => {
     const h = new Harness()
     const r = h.ok({ type: "Tattach", fid: 5, afid: NOFID, uname: "", aname: "/d", uid: 1000 }) as Extract<Rmessage, { type: "Rattach" }>
     expect(r.qid.type).toBe(0x80)
     expect(h.server.fidTable().find((f) => f.fid === 5)?.path).toBe("/d")
-    expect(h.err({ type: "Tauth", afid: 9, uname: "", aname: "", uid: 0 })).toBe("ENOSYS")
+    expect(h.err({ type: "Tauth", afid: 9, uname: "", aname: "", uid: 0 })).toBe("ENOENT")
     expect(h.err({ type: "Tattach", fid: 6, afid: 3, uname: "", aname: "", uid: 0 })).toBe("EINVAL")
   })
 })

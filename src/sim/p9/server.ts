@@ -449,8 +449,10 @@ export class P9Server {
       case "Tversion":
         return this.version(s, m.msize, m.version, now)
       case "Tauth":
-        // No authentication: pkg/p9's answer.
-        return rlerror("ENOSYS")
+        // No authentication, said as diod says it: ENOENT, on which diod's
+        // and Linux's clients attach with afid NOFID (pkg/p9's ENOSYS makes
+        // diod's client tools give up).
+        return rlerror("ENOENT")
       case "Tattach":
         return this.attach(s, m.fid, m.afid, m.aname, m.uid, now)
       case "Tflush":

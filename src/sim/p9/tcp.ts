@@ -8,11 +8,23 @@
 // a request this server knows); a frame that cannot be delimited (declared
 // size below a header, or above the connection's msize) closes the
 // connection, since nothing after it can be trusted.
+//
+// Nor can one client starve the process or the others: a connection whose
+// replies pile up unsent (a client that pipelines reads and never reads the
+// replies) is not read from until they drain, so the server holds at most
+// about `maxUnsent` plus one reply per connection; connections beyond
+// `maxConnections` are closed as they arrive, and a connection with no
+// traffic either way for `idleTimeoutMs` is closed.
 
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net"
 import { decode, encode, FrameError, FrameReader } from "./codec.js"
 import type { P9Server, Session } from "./server.js"
 import { isRequest, rlerror, type Rmessage } from "./wire.js"
+
+/** Unsent reply bytes past which a connection is no longer read (a few replies at the largest msize). */
+export const DEFAULT_MAX_UNSENT = 4 << 20
+export const DEFAULT_MAX_CONNECTIONS = 256
+export const DEFAULT_IDLE_TIMEOUT_MS = 300_000
 
 export interface TcpServeOptions {
   readonly host: string
@@ -20,21 +32,61 @@ export interface TcpServeOptions {
   readonly port: number
   /** The time (ns) a request is handled at. */
   readonly clock: () => number
-  /** Told about each connection's end, with the reason when it was a protocol error. */
+  /** Connections served at once; one more is closed on arrival. */
+  readonly maxConnections?: number
+  /** A connection with no bytes in either direction for this long is closed; 0: never. */
+  readonly idleTimeoutMs?: number
+  /** See DEFAULT_MAX_UNSENT. */
+  readonly maxUnsent?: number
+  /** Told about each connection's end, with the reason when it was not the client's doing. */
   readonly onClose?: (peer: string, why: string | null) => void
+  /** Told when a connection is refused at the cap: `first` for the first of a run of refusals. */
+  readonly onRefuse?: (peer: string, first: boolean) => void
+  /** Told when connections are accepted again after `refused` were turned away at the cap. */
+  readonly onBelowCap?: (refused: number) => void
+}
+
+/** What a serving has seen so far. */
+export interface TcpStats {
+  /** Connections that arrived, refused ones included. */
+  readonly connections: number
+  readonly refused: number
+  readonly idleClosed: number
+  /** The most connections served at once. */
+  readonly peak: number
+  /** Times a connection stopped being read because its replies were not being taken. */
+  readonly throttled: number
 }
 
 export interface TcpServing {
   readonly address: AddressInfo
+  stats(): TcpStats
   close(): Promise<void>
 }
 
 /** Starts serving `server` on host:port; resolves once listening. */
 export function serveTcp(server: P9Server, options: TcpServeOptions): Promise<TcpServing> {
   const sockets = new Set<Socket>()
+  const cap = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+  const stats = { connections: 0, refused: 0, idleClosed: 0, peak: 0, throttled: 0 }
+  // Refusals since the server was last below its cap: reported once when the
+  // run starts and once when it ends, not once per connection.
+  let refusedRun = 0
   const net: Server = createServer((socket) => {
+    stats.connections++
+    if (sockets.size >= cap) {
+      stats.refused++
+      options.onRefuse?.(peerOf(socket), refusedRun++ === 0)
+      socket.destroy()
+      return
+    }
+    if (refusedRun > 0) {
+      options.onBelowCap?.(refusedRun)
+      refusedRun = 0
+    }
     sockets.add(socket)
-    serveConnection(server, socket, options, () => sockets.delete(socket))
+    stats.peak = Math.max(stats.peak, sockets.size)
+    serveConnection(server, socket, options, stats, () => sockets.delete(socket))
   })
   return new Promise((resolve, reject) => {
     net.once("error", reject)
@@ -42,6 +94,7 @@ export function serveTcp(server: P9Server, options: TcpServeOptions): Promise<Tc
       net.off("error", reject)
       resolve({
         address: net.address() as AddressInfo,
+        stats: () => ({ ...stats }),
         close: () =>
           new Promise<void>((done) => {
             for (const s of sockets) s.destroy()
@@ -52,12 +105,19 @@ export function serveTcp(server: P9Server, options: TcpServeOptions): Promise<Tc
   })
 }
 
-function serveConnection(server: P9Server, socket: Socket, options: TcpServeOptions, gone: () => void): void {
-  const peer = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`
+function peerOf(socket: Socket): string {
+  const host = socket.remoteAddress ?? "?"
+  return `${host.includes(":") ? `[${host}]` : host}:${socket.remotePort ?? "?"}`
+}
+
+function serveConnection(server: P9Server, socket: Socket, options: TcpServeOptions, stats: { idleClosed: number; throttled: number }, gone: () => void): void {
+  const peer = peerOf(socket)
   const session = server.connect(`tcp ${peer}`)
   const reader = new FrameReader(session.msize)
+  const maxUnsent = options.maxUnsent ?? DEFAULT_MAX_UNSENT
   let why: string | null = null
   let closed = false
+  let paused = false
   const end = (): void => {
     if (closed) return
     closed = true
@@ -70,13 +130,37 @@ function serveConnection(server: P9Server, socket: Socket, options: TcpServeOpti
     why ??= e.message
     end()
   })
-  socket.on("data", (chunk: Buffer) => {
-    if (closed) return
-    reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+  const idle = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+  if (idle > 0) {
+    socket.setTimeout(idle, () => {
+      why ??= `idle for ${idle / 1000}s`
+      stats.idleClosed++
+      socket.destroy()
+    })
+  }
+  // Answers buffered frames until none is left or the replies not yet taken
+  // by the client pass the bound; then reading waits for 'drain'. Checked
+  // before each frame, not each chunk: one chunk can hold thousands of
+  // small requests whose replies are large.
+  const pump = (): void => {
     try {
-      for (let frame = reader.next(); frame !== null; frame = reader.next()) {
+      while (!closed) {
+        if (socket.writableLength > maxUnsent) {
+          if (!paused) {
+            paused = true
+            stats.throttled++
+            socket.pause()
+          }
+          return
+        }
+        const frame = reader.next()
+        if (frame === null) break
         socket.write(answer(server, session, frame, options.clock))
         reader.maxSize = session.msize
+      }
+      if (paused) {
+        paused = false
+        socket.resume()
       }
     } catch (e) {
       // A frame that cannot be delimited, or (a bug) a request that threw:
@@ -84,7 +168,13 @@ function serveConnection(server: P9Server, socket: Socket, options: TcpServeOpti
       why = e instanceof FrameError ? e.message : `internal error: ${e instanceof Error ? e.message : String(e)}`
       socket.destroy()
     }
+  }
+  socket.on("data", (chunk: Buffer) => {
+    if (closed) return
+    reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+    pump()
   })
+  socket.on("drain", pump)
 }
 
 /** The reply frame to one request frame; throws FrameError when the connection must close. */

@@ -10,7 +10,8 @@
 // to 2^63) and travel exactly as bigints; times are
 // nanoseconds (the codec splits them into seconds and nanoseconds); strings
 // and file data hold one byte per code unit (Latin-1), as in the contract,
-// so names travel as the bytes they are, not as UTF-8 text.
+// so names travel as the bytes they are; where a name starts as text (a
+// served scenario's tree), utf8.ts turns it into its UTF-8 bytes first.
 
 import type { Errno } from "../../model/types.js"
 import type { Attr, AttrMask, FSStat, OpenFlags, QID, SetAttr, SetAttrMask } from "./api.js"

@@ -2,16 +2,18 @@
 // each has a trace in traces/ that fails as recorded, and the property
 // suites' recognizer tells the one it knows from other failures.
 
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
-import { goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
+import { emptyPwriteGrowsSize, goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
 import { checkHistory } from "../../src/model/lincheck/index.js"
+import type { Stat } from "../../src/model/types.js"
 import { replayTrace } from "../../src/sim/replay.js"
 import { historyOf, type RunReport } from "../../src/sim/run.js"
 import type { Scenario } from "../../src/sim/scenario.js"
 import { loadTrace } from "../../src/sim/trace.js"
-import { ROOT } from "../cli/helpers.js"
+import { fsim, ROOT, tempDir } from "../cli/helpers.js"
 
 const env = defaultEnv()
 
@@ -91,6 +93,37 @@ describe("gofer findings", () => {
     expect(run.ops.find((o) => o.op.op === "read" && o.thread === "t2")?.result).toEqual({ data: "" })
     expect(judged(run, "gvisor-gofer").departures).toMatchObject({ "gofer.write.empty-append-moves-offset": 1 })
     expect(judged(run, "linux").linearizable).toBe(false)
+  })
+
+  it("empty-pwrite-grows-size: under cache=none a stat racing a pwrite of no bytes past the end sees its offset as the size", () => {
+    const run = replay("gofer-finding-empty-pwrite-grows-size.jsonl")
+    expect(run.verdict).toBe("fail")
+    const stats = run.ops.filter((o) => o.op.op === "stat" && o.thread === "t1").map((o) => o.result)
+    expect(stats).toMatchObject([{ size: 0 }, { size: 4096 }])
+    // The server's file never grew: the final check's lstat refetches 0.
+    expect(run.ops.find((o) => o.op.op === "lstat" && o.thread === "fsim.final")?.result).toMatchObject({ size: 0 })
+    expect(knownFinding(run.violations)).toBeNull()
+    expect(goferRunFindings(run)).toEqual({ known: ["empty-pwrite-grows-size"], unknown: [] })
+  })
+
+  it("empty-pwrite-grows-size stays quiet where the size seen is not the empty pwrite's offset, or the pwrite wrote bytes", () => {
+    const run = replay("gofer-finding-empty-pwrite-grows-size.jsonl")
+    const v = run.violations[0]!
+    const seen = run.ops.findIndex((o) => o.op.op === "stat" && o.result !== null && "size" in o.result && o.result.size === 4096)
+    const otherSize: RunReport = { ...run, ops: run.ops.map((o, i) => (i === seen ? { ...o, result: { ...(o.result as Stat), size: 4095 } } : o)) }
+    expect(emptyPwriteGrowsSize(otherSize, v)).toBe(false)
+    const wrote: RunReport = { ...run, ops: run.ops.map((o) => (o.op.op === "pwrite" ? { ...o, op: { ...o.op, data: "x" }, result: { count: 1 } } : o)) }
+    expect(emptyPwriteGrowsSize(wrote, v)).toBe(false)
+    expect(goferRunFindings(wrote).unknown.length).toBe(1)
+  })
+
+  it("empty-pwrite-grows-size: fsim run names it as a documented finding", () => {
+    const header = JSON.parse(readFileSync(join(ROOT, "traces", "gofer-finding-empty-pwrite-grows-size.jsonl"), "utf8").split("\n")[0]!)
+    const file = join(tempDir("empty-pwrite"), "scenario.json")
+    writeFileSync(file, JSON.stringify(header.scenario))
+    const r = fsim(["run", file, "--seed", String(header.seed), "--no-trace"])
+    expect(r.status).toBe(1)
+    expect(r.stdout).toContain("every violation is an instance of a documented gVisor finding (src/impl/gofer/FINDINGS.md): empty-pwrite-grows-size")
   })
 
   it("the recognizer needs every violation to match", () => {

@@ -5,9 +5,11 @@
 // recognized in a failing run's violations so that the property suites can
 // tell them from anything new.
 
+import { checkHistory } from "../../model/lincheck/index.js"
 import type { Violation } from "../../sim/events.js"
 import { sortRunFindings } from "../../sim/campaign.js"
-import type { RunReport } from "../../sim/run.js"
+import { historyOf, type RunReport } from "../../sim/run.js"
+import { parseGoferOptions } from "./options.js"
 
 export interface Finding {
   readonly id: string
@@ -34,7 +36,58 @@ export function knownFinding(violations: readonly Violation[]): Finding | null {
   return null
 }
 
+type OpRec = RunReport["ops"][number]
+
+const STATS = new Set(["stat", "lstat", "fstat"])
+
+function overlaps(a: OpRec, b: OpRec): boolean {
+  return a.invoke < (b.return ?? Infinity) && b.invoke < (a.return ?? Infinity)
+}
+
+/**
+ * Whether a run's lincheck violation is the empty-pwrite-grows-size
+ * finding: the run is cache=none; its core holds a stat that overlaps a
+ * client's pwrite of no bytes and reports that pwrite's offset as the
+ * size; and the history without such stats is linearizable (the finding
+ * changes nothing but what those stats see: the server's file keeps its
+ * size, and the next getattr puts it back in the client's cache).
+ */
+export function emptyPwriteGrowsSize(r: RunReport, v: Violation): boolean {
+  if (v.check !== "lincheck") return false
+  const s = r.subject
+  if (s.format !== "fsim.scenario/1" || s.mount.kind !== "gofer") return false
+  let none: boolean
+  try {
+    none = parseGoferOptions(s.mount.options ?? "").regularFilesUseSpecialFileFD
+  } catch {
+    return false
+  }
+  if (!none) return false
+  const external = new Set((s.external ?? []).map((t) => t.name))
+  const empties = r.ops.filter((o) => o.op.op === "pwrite" && o.op.data === "" && !external.has(o.thread) && o.result !== null && "count" in o.result)
+  if (empties.length === 0) return false
+  const grown = (o: OpRec): boolean =>
+    STATS.has(o.op.op) &&
+    o.result !== null &&
+    "size" in o.result &&
+    empties.some((p) => p.op.op === "pwrite" && p.op.offset === (o.result as { size: number }).size && overlaps(o, p))
+  const core = new Set(v.events)
+  if (!r.ops.some((o) => core.has(o.invoke) && grown(o))) return false
+  const h = historyOf(s, r.ops.filter((o) => !grown(o)), "gvisor-gofer-none")
+  return checkHistory(h, { explain: false }).linearizable === true
+}
+
+/** Findings recognized from a violation and the run it comes from. */
+export const RUN_FINDINGS: readonly { readonly id: string; readonly title: string; readonly matches: (r: RunReport, v: Violation) => boolean }[] = [
+  {
+    id: "empty-pwrite-grows-size",
+    title:
+      "specialFileFD.pwrite (regular files under cache=none) sets the client's cached size to the final offset whenever it exceeds it, also after a write of no bytes: a pwrite of nothing past the end grows the size a racing stat reads after its own getattr, while the server's file keeps its size",
+    matches: emptyPwriteGrowsSize,
+  },
+]
+
 /** A run's failure, sorted: the findings its violations are instances of (by id), and what none accounts for. */
 export function goferRunFindings(r: RunReport): { readonly known: readonly string[]; readonly unknown: readonly string[] } {
-  return sortRunFindings(r, (v) => FINDINGS.find((f) => f.matches(v))?.id ?? null)
+  return sortRunFindings(r, (v) => (FINDINGS.find((f) => f.matches(v)) ?? RUN_FINDINGS.find((f) => f.matches(r, v)))?.id ?? null)
 }

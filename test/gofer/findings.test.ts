@@ -10,7 +10,7 @@ import { emptyPwriteGrowsSize, goferRunFindings, knownFinding } from "../../src/
 import { checkHistory } from "../../src/model/lincheck/index.js"
 import type { Stat } from "../../src/model/types.js"
 import { replayTrace } from "../../src/sim/replay.js"
-import { historyOf, type RunReport } from "../../src/sim/run.js"
+import { historyOf, runSubject, type RunReport } from "../../src/sim/run.js"
 import type { Scenario } from "../../src/sim/scenario.js"
 import { loadTrace } from "../../src/sim/trace.js"
 import { fsim, ROOT, tempDir } from "../cli/helpers.js"
@@ -115,6 +115,26 @@ describe("gofer findings", () => {
     const wrote: RunReport = { ...run, ops: run.ops.map((o) => (o.op.op === "pwrite" ? { ...o, op: { ...o.op, data: "x" }, result: { count: 1 } } : o)) }
     expect(emptyPwriteGrowsSize(wrote, v)).toBe(false)
     expect(goferRunFindings(wrote).unknown.length).toBe(1)
+  })
+
+  it("empty-pwrite-grows-size: a write of no bytes at a description offset past the end (after lseek) grows the size too", () => {
+    const scenario: Scenario = {
+      format: "fsim.scenario/1",
+      name: "empty-write-grows-size",
+      mount: { kind: "gofer", options: "cache=none" },
+      remote: { b: { type: "file", data: "" } },
+      threads: [
+        { name: "t0", ops: [{ op: "open", path: "b", flags: ["O_RDWR"], fd: "t0.f" }, { op: "lseek", fd: "t0.f", offset: 10, whence: "SEEK_SET" }, { op: "write", fd: "t0.f", data: "" }] },
+        { name: "t1", ops: [{ op: "stat", path: "b" }, { op: "stat", path: "b" }, { op: "stat", path: "b" }] },
+      ],
+    }
+    const run = runSubject(scenario, { seed: 1, strategy: { kind: "random" }, mounts: env.mounts, lockOrders: env.lockOrders })
+    expect(run.verdict).toBe("fail")
+    expect(run.violations[0]?.message).toMatch(/stat of b .* saw size 10;/)
+    expect(goferRunFindings(run)).toEqual({ known: ["empty-pwrite-grows-size"], unknown: [] })
+    // Another offset than the size seen: not this finding.
+    const elsewhere: RunReport = { ...run, ops: run.ops.map((o) => (o.op.op === "lseek" ? { ...o, result: { offset: 11 } } : o)) }
+    expect(emptyPwriteGrowsSize(elsewhere, run.violations[0]!)).toBe(false)
   })
 
   it("empty-pwrite-grows-size: fsim run names it as a documented finding", () => {

@@ -45,10 +45,33 @@ function overlaps(a: OpRec, b: OpRec): boolean {
 }
 
 /**
+ * The offset of `w`'s description when `w` (a write) ran, from its thread's
+ * earlier ops on that name (descriptions are named per thread), or null
+ * where it depends on a size the ops do not show (O_APPEND, SEEK_END
+ * answered by an error, an unknown open).
+ */
+function descriptionOffset(r: RunReport, w: OpRec): number | null {
+  if (!("fd" in w.op)) return null
+  const fd = w.op.fd
+  let offset: number | null = null
+  for (const o of r.ops) {
+    if (o === w) return offset
+    if (o.thread !== w.thread || !("fd" in o.op) || o.op.fd !== fd || o.result === null || "errno" in o.result) continue
+    const op = o.op
+    if (op.op === "open") offset = op.flags.includes("O_APPEND") ? null : 0
+    else if (op.op === "close") offset = null
+    else if (op.op === "lseek" && "offset" in o.result) offset = o.result.offset
+    else if (op.op === "read" && "data" in o.result && offset !== null) offset += o.result.data.length
+    else if (op.op === "write" && "count" in o.result && offset !== null) offset += o.result.count
+  }
+  return null
+}
+
+/**
  * Whether a run's lincheck violation is the empty-pwrite-grows-size
  * finding: the run is cache=none; its core holds a stat that overlaps a
- * client's pwrite of no bytes and reports that pwrite's offset as the
- * size; and the history without such stats is linearizable (the finding
+ * client's pwrite (or write) of no bytes and reports that write's offset
+ * as the size; and the history without such stats is linearizable (the finding
  * changes nothing but what those stats see: the server's file keeps its
  * size, and the next getattr puts it back in the client's cache).
  */
@@ -64,13 +87,18 @@ export function emptyPwriteGrowsSize(r: RunReport, v: Violation): boolean {
   }
   if (!none) return false
   const external = new Set((s.external ?? []).map((t) => t.name))
-  const empties = r.ops.filter((o) => o.op.op === "pwrite" && o.op.data === "" && !external.has(o.thread) && o.result !== null && "count" in o.result)
+  const empties: { readonly o: OpRec; readonly offset: number }[] = []
+  for (const o of r.ops) {
+    if ((o.op.op !== "pwrite" && o.op.op !== "write") || o.op.data !== "" || external.has(o.thread) || o.result === null || !("count" in o.result)) continue
+    const offset = o.op.op === "pwrite" ? o.op.offset : descriptionOffset(r, o)
+    if (offset !== null) empties.push({ o, offset })
+  }
   if (empties.length === 0) return false
   const grown = (o: OpRec): boolean =>
     STATS.has(o.op.op) &&
     o.result !== null &&
     "size" in o.result &&
-    empties.some((p) => p.op.op === "pwrite" && p.op.offset === (o.result as { size: number }).size && overlaps(o, p))
+    empties.some((p) => p.offset === (o.result as { size: number }).size && overlaps(o, p.o))
   const core = new Set(v.events)
   if (!r.ops.some((o) => core.has(o.invoke) && grown(o))) return false
   const h = historyOf(s, r.ops.filter((o) => !grown(o)), "gvisor-gofer-none")

@@ -8,6 +8,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
+import { goferRunFindings } from "../../src/impl/gofer/findings.js"
 import { arbScenario, cachedGoferMode } from "../../src/sim/campaign.js"
 import { runSubject } from "../../src/sim/run.js"
 import type { Scenario } from "../../src/sim/scenario.js"
@@ -74,6 +75,8 @@ describe("external users under cached gofer modes", () => {
   it("coherence fires on an external truncate under fscache, and is not reported where the scenario leaves it out", () => {
     const seed = [...Array(20).keys()].find((i) => run(truncateBehind, i).violations.some((v) => v.check === "coherence"))
     expect(seed).toBeDefined()
+    // Kept, it is named as what it is.
+    expect(goferRunFindings(run(truncateBehind, seed!))).toEqual({ known: ["external-user-under-exclusive-cache"], unknown: [] })
     const r = run({ ...truncateBehind, checks: [...WITHOUT] }, seed!)
     expect(r.violations).toEqual([])
     expect(r.verdict).toBe("pass")

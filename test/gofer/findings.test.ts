@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
-import { emptyPwriteGrowsSize, goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
+import { emptyPwriteGrowsSize, externalUserUnderExclusiveCache, goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
 import { checkHistory } from "../../src/model/lincheck/index.js"
 import type { Stat } from "../../src/model/types.js"
 import { replayTrace } from "../../src/sim/replay.js"
@@ -144,6 +144,19 @@ describe("gofer findings", () => {
     const r = fsim(["run", file, "--seed", String(header.seed), "--no-trace"])
     expect(r.status).toBe(1)
     expect(r.stdout).toContain("every violation is an instance of a documented gVisor finding (src/impl/gofer/FINDINGS.md): empty-pwrite-grows-size")
+  })
+
+  it("external-user-under-exclusive-cache: under fscache the client never sees an external mkdir in its cached root; recognized only there", () => {
+    const run = replay("gofer-fscache-external-user.jsonl")
+    expect(run.verdict).toBe("fail")
+    expect(run.ops.find((o) => o.thread === "t0")?.result).toMatchObject({ nlink: 2 })
+    expect(goferRunFindings(run)).toEqual({ known: ["external-user-under-exclusive-cache"], unknown: [] })
+    const s = run.subject as Scenario
+    // Quiet under InteropModeShared, whose contract has other users, and without a successful external op.
+    const shared: RunReport = { ...run, subject: { ...s, mount: { kind: "gofer", options: "cache=remote_revalidating" } } }
+    expect(run.violations.some((v) => externalUserUnderExclusiveCache(shared, v))).toBe(false)
+    const none: RunReport = { ...run, ops: run.ops.filter((o) => o.thread !== "x0") }
+    expect(run.violations.some((v) => externalUserUnderExclusiveCache(none, v))).toBe(false)
   })
 
   it("the recognizer needs every violation to match", () => {

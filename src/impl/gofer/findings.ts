@@ -105,6 +105,38 @@ export function emptyPwriteGrowsSize(r: RunReport, v: Violation): boolean {
   return checkHistory(h, { explain: false }).linearizable === true
 }
 
+/** The gofer mount's cache mode (gVisor's default when none is given: fscache). */
+function cacheMode(r: RunReport): string | null {
+  const s = r.subject
+  if (s.format !== "fsim.scenario/1" || s.mount.kind !== "gofer") return null
+  const opt = (s.mount.options ?? "").split(",").find((o) => o.startsWith("cache="))
+  return opt === undefined ? "fscache" : opt.slice("cache=".length)
+}
+
+/**
+ * Whether a run's lincheck violation is outside the contract of its cache
+ * mode: under cache=fscache (InteropModeExclusive, "the filesystem client is
+ * the only user of the remote filesystem") and fscache_writethrough
+ * (InteropModeWritethrough, "read-only users of the remote filesystem"; the
+ * client's cache is still authoritative, so it never sees their changes,
+ * nor their atimes) the client trusts what it has cached, and an external
+ * user's op that succeeded may never be seen by the client's threads. Such
+ * a run cannot be judged against one tree; every lincheck violation of a
+ * run with a successful external op under these modes is this, and so is
+ * every coherence violation (the client's tree after sync is not the
+ * server's). Generated scenarios leave both checks out there
+ * (campaign.ts, cachedGoferMode); this names what a scenario that keeps
+ * them shows.
+ */
+export function externalUserUnderExclusiveCache(r: RunReport, v: Violation): boolean {
+  if (v.check !== "lincheck" && v.check !== "coherence") return false
+  const mode = cacheMode(r)
+  if (mode !== "fscache" && mode !== "fscache_writethrough") return false
+  const s = r.subject
+  const external = new Set(s.format === "fsim.scenario/1" ? (s.external ?? []).map((t) => t.name) : [])
+  return r.ops.some((o) => external.has(o.thread) && o.result !== null && !("errno" in o.result))
+}
+
 /** Findings recognized from a violation and the run it comes from. */
 export const RUN_FINDINGS: readonly { readonly id: string; readonly title: string; readonly matches: (r: RunReport, v: Violation) => boolean }[] = [
   {
@@ -112,6 +144,12 @@ export const RUN_FINDINGS: readonly { readonly id: string; readonly title: strin
     title:
       "specialFileFD.pwrite (regular files under cache=none) sets the client's cached size to the final offset whenever it exceeds it, also after a write of no bytes: a pwrite of nothing past the end grows the size a racing stat reads after its own getattr, while the server's file keeps its size",
     matches: emptyPwriteGrowsSize,
+  },
+  {
+    id: "external-user-under-exclusive-cache",
+    title:
+      "documented behaviour, not a bug: under cache=fscache (InteropModeExclusive) and fscache_writethrough (InteropModeWritethrough) the client's cached metadata and data are authoritative, so another user's change to the share is never seen while it stays cached",
+    matches: externalUserUnderExclusiveCache,
   },
 ]
 

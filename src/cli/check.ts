@@ -85,7 +85,7 @@ export function registerCheck(program: Command, env: CliEnv): void {
     .option("--threads <n>", "most threads per scenario (each draws 2..n)", parsePositiveInt, 4)
     .option("--ops <n>", "most ops per thread (each draws 1..n)", parsePositiveInt, 12)
     .option("--names <n>", "namespace size: names per directory, 1-3 (fewer names, more contention)", parseNames, 3)
-    .option("--external <n>", "most external users of the 9P share per scenario (gofer mounts; an overlay's gofer lower layer, whose results are then not judged: src/impl/overlay/README.md)", parseNat, 0)
+    .option("--external <n>", "most external users of the 9P share per scenario (gofer mounts: judged under cache=remote_revalidating and none; under fscache and fscache_writethrough, which take the client to be the share's only writer, lincheck and coherence are left out: src/impl/gofer/README.md; an overlay's gofer lower layer, whose results are then not judged: src/impl/overlay/README.md)", parseNat, 0)
     .option("--faults <n>", "most injected server faults per scenario (gofer mounts)", parseNat, 0)
     .option("--links", "generate hard links (default: yes for the model, no for the gofer: see src/model/DIALECTS.md)")
     .option("--no-links", "generate no hard links")

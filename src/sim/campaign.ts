@@ -9,7 +9,7 @@
 import fc from "fast-check"
 import { arbCred, arbRoot, arbSteps, arbTree, NAMES, type SequentialStep } from "../model/arbitraries.js"
 import { ERRNOS, type Cred, type Errno, type Op, type Tree, type TreeNode } from "../model/types.js"
-import type { CheckName, Event, Verdict, Violation } from "./events.js"
+import { CHECK_NAMES, type CheckName, type Event, type Verdict, type Violation } from "./events.js"
 import { LockGraph, type LockOrderSpec } from "./lockorder.js"
 import type { MountRegistry } from "./mount.js"
 import { arbOverlayCampaignScenario } from "./overlaygen.js"
@@ -157,10 +157,30 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
         root,
         threads: threads.map(spec("t")),
         ...(external.length > 0 ? { external: external.map(spec("x")) } : {}),
+        ...(external.length > 0 && cachedGoferMode(shape.mount) ? { checks: CHECK_NAMES.filter((c) => c !== "lincheck" && c !== "coherence") } : {}),
         ...(faults.length > 0 ? { faults } : {}),
       }
       return s
     })
+}
+
+/**
+ * Whether a gofer mount caches as gVisor's InteropModeExclusive
+ * (cache=fscache, the default: "the filesystem client is the only user of
+ * the remote filesystem") or InteropModeWritethrough ("there are read-only
+ * users"), gofer.go. External users who change the share are outside what
+ * either mode promises: the client keeps what it cached, so neither its
+ * results nor its tree after sync can be held to the server's. Generated
+ * scenarios with external users leave lincheck and coherence out there,
+ * as the overlay's do (src/impl/overlay/README.md); the other checks stay.
+ */
+export function cachedGoferMode(mount: Mount): boolean {
+  if (mount.kind !== "gofer") return false
+  const cache = (mount.options ?? "")
+    .split(",")
+    .find((o) => o.startsWith("cache="))
+    ?.slice("cache=".length)
+  return cache === undefined || cache === "fscache" || cache === "fscache_writethrough"
 }
 
 function isSlashOnly(target: string): boolean {

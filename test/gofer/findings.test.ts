@@ -2,16 +2,18 @@
 // each has a trace in traces/ that fails as recorded, and the property
 // suites' recognizer tells the one it knows from other failures.
 
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
-import { externalUserUnderExclusiveCache, goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
+import { emptyPwriteGrowsSize, externalUserUnderExclusiveCache, goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
 import { checkHistory } from "../../src/model/lincheck/index.js"
+import type { Stat } from "../../src/model/types.js"
 import { replayTrace } from "../../src/sim/replay.js"
-import { historyOf, type RunReport } from "../../src/sim/run.js"
+import { historyOf, runSubject, type RunReport } from "../../src/sim/run.js"
 import type { Scenario } from "../../src/sim/scenario.js"
 import { loadTrace } from "../../src/sim/trace.js"
-import { ROOT } from "../cli/helpers.js"
+import { fsim, ROOT, tempDir } from "../cli/helpers.js"
 
 const env = defaultEnv()
 
@@ -91,6 +93,57 @@ describe("gofer findings", () => {
     expect(run.ops.find((o) => o.op.op === "read" && o.thread === "t2")?.result).toEqual({ data: "" })
     expect(judged(run, "gvisor-gofer").departures).toMatchObject({ "gofer.write.empty-append-moves-offset": 1 })
     expect(judged(run, "linux").linearizable).toBe(false)
+  })
+
+  it("empty-pwrite-grows-size: under cache=none a stat racing a pwrite of no bytes past the end sees its offset as the size", () => {
+    const run = replay("gofer-finding-empty-pwrite-grows-size.jsonl")
+    expect(run.verdict).toBe("fail")
+    const stats = run.ops.filter((o) => o.op.op === "stat" && o.thread === "t1").map((o) => o.result)
+    expect(stats).toMatchObject([{ size: 0 }, { size: 4096 }])
+    // The server's file never grew: the final check's lstat refetches 0.
+    expect(run.ops.find((o) => o.op.op === "lstat" && o.thread === "fsim.final")?.result).toMatchObject({ size: 0 })
+    expect(knownFinding(run.violations)).toBeNull()
+    expect(goferRunFindings(run)).toEqual({ known: ["empty-pwrite-grows-size"], unknown: [] })
+  })
+
+  it("empty-pwrite-grows-size stays quiet where the size seen is not the empty pwrite's offset, or the pwrite wrote bytes", () => {
+    const run = replay("gofer-finding-empty-pwrite-grows-size.jsonl")
+    const v = run.violations[0]!
+    const seen = run.ops.findIndex((o) => o.op.op === "stat" && o.result !== null && "size" in o.result && o.result.size === 4096)
+    const otherSize: RunReport = { ...run, ops: run.ops.map((o, i) => (i === seen ? { ...o, result: { ...(o.result as Stat), size: 4095 } } : o)) }
+    expect(emptyPwriteGrowsSize(otherSize, v)).toBe(false)
+    const wrote: RunReport = { ...run, ops: run.ops.map((o) => (o.op.op === "pwrite" ? { ...o, op: { ...o.op, data: "x" }, result: { count: 1 } } : o)) }
+    expect(emptyPwriteGrowsSize(wrote, v)).toBe(false)
+    expect(goferRunFindings(wrote).unknown.length).toBe(1)
+  })
+
+  it("empty-pwrite-grows-size: a write of no bytes at a description offset past the end (after lseek) grows the size too", () => {
+    const scenario: Scenario = {
+      format: "fsim.scenario/1",
+      name: "empty-write-grows-size",
+      mount: { kind: "gofer", options: "cache=none" },
+      remote: { b: { type: "file", data: "" } },
+      threads: [
+        { name: "t0", ops: [{ op: "open", path: "b", flags: ["O_RDWR"], fd: "t0.f" }, { op: "lseek", fd: "t0.f", offset: 10, whence: "SEEK_SET" }, { op: "write", fd: "t0.f", data: "" }] },
+        { name: "t1", ops: [{ op: "stat", path: "b" }, { op: "stat", path: "b" }, { op: "stat", path: "b" }] },
+      ],
+    }
+    const run = runSubject(scenario, { seed: 1, strategy: { kind: "random" }, mounts: env.mounts, lockOrders: env.lockOrders })
+    expect(run.verdict).toBe("fail")
+    expect(run.violations[0]?.message).toMatch(/stat of b .* saw size 10;/)
+    expect(goferRunFindings(run)).toEqual({ known: ["empty-pwrite-grows-size"], unknown: [] })
+    // Another offset than the size seen: not this finding.
+    const elsewhere: RunReport = { ...run, ops: run.ops.map((o) => (o.op.op === "lseek" ? { ...o, result: { offset: 11 } } : o)) }
+    expect(emptyPwriteGrowsSize(elsewhere, run.violations[0]!)).toBe(false)
+  })
+
+  it("empty-pwrite-grows-size: fsim run names it as a documented finding", () => {
+    const header = JSON.parse(readFileSync(join(ROOT, "traces", "gofer-finding-empty-pwrite-grows-size.jsonl"), "utf8").split("\n")[0]!)
+    const file = join(tempDir("empty-pwrite"), "scenario.json")
+    writeFileSync(file, JSON.stringify(header.scenario))
+    const r = fsim(["run", file, "--seed", String(header.seed), "--no-trace"])
+    expect(r.status).toBe(1)
+    expect(r.stdout).toContain("every violation is an instance of a documented gVisor finding (src/impl/gofer/FINDINGS.md): empty-pwrite-grows-size")
   })
 
   it("external-user-under-exclusive-cache: under fscache the client never sees an external mkdir in its cached root; recognized only there", () => {

@@ -83,14 +83,17 @@ describe("SIGINT and SIGTERM during fsim check", () => {
 
       it(`${sig} while shrinking, --workers ${workers}: the shrink stops with the smallest failure so far, saved whole; exits ${STATUS[sig]}`, { timeout: 120_000 }, async () => {
         const dir = tempDir(`sig-shrink-${sig}-${workers}`)
-        // A budget the shrink does not reach in the seconds before the signal; its progress is shown meanwhile.
-        const e = await interruptCampaign([...MUTANT_FLAGS, "--runs", "12", "--workers", workers, "--shrink-budget", "1000000", "--save-dir", dir, "--json"], sig, /  shrinking: \d+\/1000000 runs/)
+        // A failure whose shrink takes seconds (an overlay mutant's, about
+        // 1,100 runs of a 24-op scenario; the model mutant's 12-op one shrinks
+        // in under a second, before any progress line), and a budget it does
+        // not reach: the signal comes at the first progress line.
+        const e = await interruptCampaign(["--mount", "overlay", "--mutant", "copy-up-short", "--runs", "3", "--workers", workers, "--shrink-budget", "1000000", "--save-dir", dir, "--json"], sig, /  shrinking: \d+\/1000000 runs/)
         expect(e.msToExit).toBeGreaterThan(0)
         expect(e.signal).toBeNull()
         expect(e.status).toBe(STATUS[sig])
         const j = JSON.parse(e.stdout) as { runs: number; interrupted: boolean; signal: string; saved: { trace: string; shrunk: { cut: boolean; runsUsed: number } | null }[] }
-        expect(j).toMatchObject({ runs: 12, interrupted: true, signal: sig })
-        expect(j.saved.length).toBe(1)
+        expect(j).toMatchObject({ runs: 3, interrupted: true, signal: sig })
+        expect(j.saved.length).toBeGreaterThanOrEqual(1)
         expect(j.saved[0]!.shrunk).toMatchObject({ cut: true })
         expect(j.saved[0]!.shrunk!.runsUsed).toBeLessThan(1_000_000)
         expectWholeTraces(dir)

@@ -8,7 +8,7 @@
 // create asks for (the attaching uid where the message has none).
 //
 // Handling a request is one atomic step on the state: the simulated
-// transport (sim.ts) and the TCP server (tcp.ts) decide when it happens.
+// transport (sim.ts) and the TCP server (src/cli/tcp.ts, `fsim serve`) decide when it happens.
 //
 // Fids name files, not paths: a fid holds its inode by an open description
 // in the model's fd table (O_PATH until Tlopen), so it keeps naming the same

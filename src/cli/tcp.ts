@@ -1,7 +1,8 @@
 // The server over TCP, in real time: `fsim serve`. Frames are decoded with
 // the codec and handled one at a time in arrival order on each connection.
-// This is the one path of src/sim that runs outside a simulation: it reads
-// a clock it is given (the CLI passes the wall clock) and real sockets.
+// It runs outside any simulation (real sockets, a clock it is given, idle
+// timers), so it lives with the CLI, not in src/sim, whose code only ever
+// runs under the simulated scheduler and clock.
 //
 // Bad input never crashes it: a frame whose tag is readable but whose body
 // is not a request gets an Rlerror (EINVAL, or ENOSYS for a type that is not
@@ -17,9 +18,9 @@
 // traffic either way for `idleTimeoutMs` is closed.
 
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net"
-import { decode, encode, FrameError, FrameReader } from "./codec.js"
-import type { P9Server, Session } from "./server.js"
-import { isRequest, rlerror, type Rmessage } from "./wire.js"
+import { decode, encode, FrameError, FrameReader } from "../sim/p9/codec.js"
+import type { P9Server, Session } from "../sim/p9/server.js"
+import { isRequest, rlerror, type Rmessage } from "../sim/p9/wire.js"
 
 /** Unsent reply bytes past which a connection is no longer read (a few replies at the largest msize). */
 export const DEFAULT_MAX_UNSENT = 4 << 20

@@ -2,6 +2,7 @@
 // declared lock orders.
 
 import type { FindingsClassifier } from "../sim/campaign.js"
+import type { FilesystemDescriptor } from "../sim/descriptor.js"
 import type { StateFolderRegistry } from "../sim/fold.js"
 import type { LockOrderSpec } from "../sim/lockorder.js"
 import type { MountRegistry } from "../sim/mount.js"
@@ -20,4 +21,6 @@ export interface CliEnv {
    * by the faithful ports: each port's FINDINGS.md) a failing run shows.
    */
   readonly findings?: Readonly<Record<string, FindingsClassifier>>
+  /** Every filesystem's descriptor (src/impl/registry.ts). */
+  readonly descriptors: readonly FilesystemDescriptor[]
 }

@@ -1,5 +1,7 @@
 // `fsim run`: one scenario (or runtime workload), one seed, one strategy.
 
+import { mountLabelOf } from "../sim/descriptor.js"
+import { FILESYSTEMS } from "../impl/registry.js"
 import { join } from "node:path"
 import type { Command } from "commander"
 import { describeOp } from "../model/index.js"
@@ -67,22 +69,9 @@ export function traceStem(r: RunReport): string {
   return `${check}-${mount}-${r.seed}`
 }
 
-/** The mount in a file name: its kind, then what tells runs apart ("gofer-fscache", "model-mutant-rename-not-atomic", "overlay-gofer-remote_revalidating"). */
+/** The mount in a file name: its kind, then what tells runs apart ("gofer-fscache", "model-mutant-rename-not-atomic", "overlay-gofer-remote_revalidating"): its descriptor's words. */
 export function mountLabel(m: Mount): string {
-  const parts: string[] = [m.kind]
-  // An overlay: its gofer layer's cache mode, if it has one.
-  const gofer = m.kind === "overlay" ? m.lower.find((l) => l.kind === "gofer") : undefined
-  if (gofer !== undefined) {
-    const cache = /(?:^|,)cache=([^,]*)/.exec(gofer.options ?? "")?.[1]
-    parts.push("gofer", ...(cache !== undefined ? [cache] : []))
-  }
-  for (const o of (m.options ?? "").split(",")) {
-    const [k, v] = o.split("=", 2) as [string, string | undefined]
-    if (k === "cache" && v !== undefined) parts.push(v)
-    else if (k === "mutant" && v !== undefined) parts.push("mutant", v)
-    else if (k === "ro") parts.push("ro")
-  }
-  return parts.join("-").replace(/[^A-Za-z0-9_.-]/g, "_")
+  return mountLabelOf(FILESYSTEMS, m)
 }
 
 export function exitFor(r: RunReport): number {

@@ -17,3 +17,10 @@ export type MutantName = keyof typeof MUTANTS
 export function isMutantName(name: string): name is MutantName {
   return Object.hasOwn(MUTANTS, name)
 }
+
+/** The upstream gVisor fix a re-created bug (a mutant of the zoo) inverts, and what a run needs to show it. */
+export interface Upstream {
+  readonly commit: string
+  readonly subject: string
+  readonly needs: "race" | "external" | "pressure" | "sequential"
+}

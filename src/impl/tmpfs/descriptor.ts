@@ -1,0 +1,40 @@
+// The tmpfs port's descriptor (src/sim/descriptor.ts): the overlay's layer
+// filesystem, checked on its own holding the scenario's `remote` tree.
+
+import { withMutant, type FilesystemDescriptor, type MountPins } from "../../sim/descriptor.js"
+import type { Prng } from "../../sim/prng.js"
+import type { Mount } from "../../sim/scenario.js"
+import { TMPFS_LOCK_ORDER, TMPFS_MUTANTS } from "./filesystem.js"
+import { tmpfsMount } from "./mount.js"
+
+function mountWith(pins: MountPins): Mount {
+  const options = withMutant(pins.options, "tmpfs", pins)
+  return { kind: "tmpfs", ...(options !== undefined ? { options } : {}) }
+}
+
+export const TMPFS: FilesystemDescriptor = {
+  kind: "tmpfs",
+  label: "gVisor's tmpfs, alone (the overlay's layer filesystem)",
+  factory: tmpfsMount,
+  lockOrder: TMPFS_LOCK_ORDER,
+  mutants: TMPFS_MUTANTS,
+  upstream: {},
+  marks: {},
+  folders: [],
+  defaultWeight: 1,
+  // It applies the model's rules; gVisor's VFS in front of it resolves a
+  // link's old path in a call of its own, and mishandles a path past a "/"
+  // symlink target.
+  shapeDefaults: () => ({ links: false, privateFds: true, slashOnlySymlinks: false, setIdBits: true }),
+  externalUnjudged: () => false,
+  labelParts(mount: Mount) {
+    const mutant = /(?:^|,)mutant=([^,]*)/.exec(mount.options ?? "")?.[1]
+    return mutant !== undefined ? ["mutant", mutant] : []
+  },
+  drawMount(_rng: Prng, pins: MountPins) {
+    if (pins.lower !== undefined || (pins.mutant !== undefined && pins.mutant.kind !== "tmpfs")) return null
+    // No 9P server: no external users, no faults.
+    return { mount: mountWith(pins), external: 0, faults: 0, sharedFds: false, names: true }
+  },
+  fixedMount: mountWith,
+}

@@ -155,12 +155,50 @@ const FLAG_ODDS: readonly (readonly [OpenFlag, number])[] = [
   ["O_SYNC", 0.05],
 ]
 
-export const arbOpenFlags: fc.Arbitrary<OpenFlag[]> = fc
-  .tuple(
-    fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...ACCESS_MODES.slice(0, 4)) }, { weight: 1, arbitrary: fc.constant(ACCESS_MODES[4] as OpenFlag[]) }),
-    fc.tuple(...FLAG_ODDS.map(([, p]) => bit(p))),
-  )
-  .map(([acc, on]) => [...acc, ...FLAG_ODDS.filter((_, i) => on[i]).map(([f]) => f)])
+/**
+ * A swarm run's op profile (Groce et al., "Swarm Testing", ISSTA 2012): which
+ * groups of ops it generates, each off (0), on (1) or emphasized (a weight
+ * multiplier above 1), the odds of the open flags whose paths are rare, and
+ * whether symlink targets are drawn to form chains. Leaving features out
+ * makes the rest collide more; emphasizing one makes its rare paths common.
+ * No profile: the fixed mix below, the same generation as before profiles.
+ */
+export interface OpProfile {
+  readonly groups: Readonly<Record<OpGroup, number>>
+  /** Odds of these flags in an open (default FLAG_ODDS'), and in an open block's file opens. */
+  readonly flags: Readonly<Partial<Record<"O_DIRECT" | "O_APPEND" | "O_TRUNC", number>>>
+  /** Symlink targets drawn from names nearby, climbing with ".." and absolute, so walks meet chains of 2-4 links. */
+  readonly symlinkChains: boolean
+}
+
+/** Ops that a profile switches as one (open, close, read, write, lseek, fstat and stat are always on). */
+export const OP_GROUPS = ["truncate", "sync", "dirs", "rename", "links", "symlinks", "special", "attrs", "xattrs", "statfs"] as const
+export type OpGroup = (typeof OP_GROUPS)[number]
+
+function flagOdds(p: OpProfile | undefined): readonly (readonly [OpenFlag, number])[] {
+  if (p === undefined) return FLAG_ODDS
+  return FLAG_ODDS.map(([f, odds]) => [f, (p.flags as Partial<Record<string, number>>)[f] ?? odds] as const)
+}
+
+function openFlagsOf(p: OpProfile | undefined): fc.Arbitrary<OpenFlag[]> {
+  const odds = flagOdds(p)
+  return fc
+    .tuple(
+      fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...ACCESS_MODES.slice(0, 4)) }, { weight: 1, arbitrary: fc.constant(ACCESS_MODES[4] as OpenFlag[]) }),
+      fc.tuple(...odds.map(([, q]) => bit(q))),
+    )
+    .map(([acc, on]) => [...acc, ...odds.filter((_, i) => on[i]).map(([f]) => f)])
+}
+
+export const arbOpenFlags: fc.Arbitrary<OpenFlag[]> = openFlagsOf(undefined)
+
+/** Targets that make chains among the namespace's names: relative, climbing with "..", absolute, through a directory. */
+const CHAIN_TARGETS = ["a", "b", "c", "./b", "../a", "../b/c", "/a", "/b", "/c/a", "b/..", "/a/../c", "c/b"] as const
+
+function symlinkTargetOf(p: OpProfile | undefined): fc.Arbitrary<string> {
+  if (p === undefined || !p.symlinkChains) return arbSymlinkTarget
+  return fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...CHAIN_TARGETS) }, { weight: 1, arbitrary: arbSymlinkTarget })
+}
 
 const arbTime: fc.Arbitrary<TimeSpec | undefined> = fc.oneof(fc.constant(undefined), fc.constant("UTIME_NOW" as const), fc.constantFrom(0, 86_400_123_456_789))
 
@@ -169,77 +207,98 @@ const arbXattrName = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom("user.", "", "trusted.t", "security.s", "system.x", "other.o", "user." + "q".repeat(251)) },
 )
 
+type OpEntry = { readonly weight: number; readonly group: OpGroup | null; readonly arbitrary: fc.Arbitrary<Op> }
+
+/** The op mix, each entry with its group (null: always on). Its order and weights without a profile are the fixed mix's. */
+function opEntries(p: OpProfile | undefined): OpEntry[] {
+  const flags = openFlagsOf(p)
+  const target = symlinkTargetOf(p)
+  const entries: OpEntry[] = [
+    { weight: 12, group: null, arbitrary: fc.record({ op: fc.constant("open" as const), path: arbPath, flags, fd: arbFd }).chain((o) => fc.option(arbMode, { nil: undefined, freq: 2 }).map((mode) => (mode === undefined ? o : { ...o, mode }))) },
+    { weight: 1, group: null, arbitrary: fc.record({ op: fc.constant("close" as const), fd: arbFd }) },
+    { weight: 3, group: null, arbitrary: fc.record({ op: fc.constant("read" as const), fd: arbFd, count: arbCount }) },
+    { weight: 3, group: null, arbitrary: fc.record({ op: fc.constant("write" as const), fd: arbFd, data: arbData }) },
+    { weight: 1, group: null, arbitrary: fc.record({ op: fc.constant("pread" as const), fd: arbFd, offset: arbOffset, count: arbCount }) },
+    { weight: 1, group: null, arbitrary: fc.record({ op: fc.constant("pwrite" as const), fd: arbFd, offset: arbOffset, data: arbData }) },
+    { weight: 1, group: null, arbitrary: fc.record({ op: fc.constant("lseek" as const), fd: arbFd, offset: fc.integer({ min: -3, max: 12 }), whence: fc.constantFrom("SEEK_SET" as const, "SEEK_CUR" as const, "SEEK_END" as const) }) },
+    { weight: 1, group: "truncate", arbitrary: fc.record({ op: fc.constant("ftruncate" as const), fd: arbFd, length: fc.integer({ min: -1, max: 12 }) }) },
+    { weight: 1, group: "sync", arbitrary: fc.record({ op: fc.constantFrom("fsync" as const, "fdatasync" as const), fd: arbFd }) },
+    { weight: 2, group: null, arbitrary: fc.record({ op: fc.constant("fstat" as const), fd: arbFd }) },
+    { weight: 2, group: "dirs", arbitrary: fc.record({ op: fc.constant("getdents" as const), fd: arbFd }) },
+    { weight: 4, group: null, arbitrary: fc.record({ op: fc.constantFrom("stat" as const, "lstat" as const), path: arbPath }) },
+    {
+      weight: 2,
+      group: "attrs",
+      arbitrary: fc.record({ op: fc.constant("access" as const), path: arbPath, mode: fc.oneof(fc.constant("F_OK" as const), fc.subarray<AccessBit>(["R_OK", "W_OK", "X_OK"], { minLength: 1 })) }),
+    },
+    { weight: 1, group: "truncate", arbitrary: fc.record({ op: fc.constant("truncate" as const), path: arbPath, length: fc.integer({ min: -1, max: 12 }) }) },
+    { weight: 4, group: "dirs", arbitrary: fc.record({ op: fc.constant("mkdir" as const), path: arbPath }).chain((o) => fc.option(arbMode, { nil: undefined }).map((mode) => (mode === undefined ? o : { ...o, mode }))) },
+    { weight: 2, group: "dirs", arbitrary: fc.record({ op: fc.constantFrom("rmdir" as const, "unlink" as const), path: arbPath }) },
+    {
+      weight: 4,
+      group: "rename",
+      arbitrary: fc
+        .record({ op: fc.constant("rename" as const), from: arbPath, to: arbPath })
+        .chain((o) =>
+          fc
+            .oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 2, arbitrary: fc.subarray<RenameFlag>(["RENAME_NOREPLACE", "RENAME_EXCHANGE"]) })
+            .map((flags) => (flags === undefined ? o : { ...o, flags })),
+        ),
+    },
+    { weight: 2, group: "links", arbitrary: fc.record({ op: fc.constant("link" as const), from: arbPath, to: arbPath }) },
+    { weight: 2, group: "symlinks", arbitrary: fc.record({ op: fc.constant("symlink" as const), target, path: arbPath }) },
+    { weight: 1, group: "symlinks", arbitrary: fc.record({ op: fc.constant("readlink" as const), path: arbPath }) },
+    {
+      weight: 1,
+      group: "special",
+      arbitrary: fc
+        .record({ op: fc.constant("mknod" as const), path: arbPath, type: fc.constantFrom("fifo" as const, "socket" as const, "file" as const) })
+        .chain((o) => fc.option(arbMode, { nil: undefined }).map((mode) => (mode === undefined ? o : { ...o, mode }))),
+    },
+    { weight: 2, group: "attrs", arbitrary: fc.record({ op: fc.constant("chmod" as const), path: arbPath, mode: arbMode }) },
+    {
+      weight: 2,
+      group: "attrs",
+      arbitrary: fc.tuple(arbPath, fc.option(ids, { nil: undefined }), fc.option(ids, { nil: undefined })).map(([path, uid, gid]) => {
+        const o: { op: "chown"; path: string; uid?: number; gid?: number } = { op: "chown", path }
+        if (uid !== undefined) o.uid = uid
+        if (gid !== undefined) o.gid = gid
+        return o
+      }),
+    },
+    {
+      weight: 1,
+      group: "attrs",
+      arbitrary: fc.tuple(arbPath, arbTime, arbTime).map(([path, atime, mtime]) => {
+        const o: { op: "utimens"; path: string; atime?: TimeSpec; mtime?: TimeSpec } = { op: "utimens", path }
+        if (atime !== undefined) o.atime = atime
+        if (mtime !== undefined) o.mtime = mtime
+        return o
+      }),
+    },
+    { weight: 1, group: "xattrs", arbitrary: fc.record({ op: fc.constant("getxattr" as const), path: arbPath, name: arbXattrName }) },
+    {
+      weight: 2,
+      group: "xattrs",
+      arbitrary: fc
+        .record({ op: fc.constant("setxattr" as const), path: arbPath, name: arbXattrName, value: arbData })
+        .chain((o) => fc.option(fc.subarray<XattrFlag>(["XATTR_CREATE", "XATTR_REPLACE"], { minLength: 1 }), { nil: undefined }).map((flags) => (flags === undefined ? o : { ...o, flags }))),
+    },
+    { weight: 1, group: "xattrs", arbitrary: fc.record({ op: fc.constant("listxattr" as const), path: arbPath }) },
+    { weight: 1, group: "xattrs", arbitrary: fc.record({ op: fc.constant("removexattr" as const), path: arbPath, name: arbXattrName }) },
+    { weight: 1, group: "statfs", arbitrary: fc.record({ op: fc.constant("statfs" as const), path: arbPath }) },
+    { weight: 1, group: "sync", arbitrary: fc.constant({ op: "sync" as const }) },
+  ]
+  if (p === undefined) return entries
+  return entries.map((e) => (e.group === null ? e : { ...e, weight: e.weight * (p.groups[e.group] ?? 1) })).filter((e) => e.weight > 0)
+}
+
+function opOf(p: OpProfile | undefined): fc.Arbitrary<Op> {
+  return fc.oneof(...opEntries(p).map(({ weight, arbitrary }) => ({ weight, arbitrary })))
+}
+
 /** Every op and flag of the contract, but `sleep` (the runtime's business). */
-export const arbOp: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 12, arbitrary: fc.record({ op: fc.constant("open" as const), path: arbPath, flags: arbOpenFlags, fd: arbFd }).chain((o) => fc.option(arbMode, { nil: undefined, freq: 2 }).map((mode) => (mode === undefined ? o : { ...o, mode }))) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("close" as const), fd: arbFd }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant("read" as const), fd: arbFd, count: arbCount }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant("write" as const), fd: arbFd, data: arbData }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("pread" as const), fd: arbFd, offset: arbOffset, count: arbCount }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("pwrite" as const), fd: arbFd, offset: arbOffset, data: arbData }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("lseek" as const), fd: arbFd, offset: fc.integer({ min: -3, max: 12 }), whence: fc.constantFrom("SEEK_SET" as const, "SEEK_CUR" as const, "SEEK_END" as const) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("ftruncate" as const), fd: arbFd, length: fc.integer({ min: -1, max: 12 }) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constantFrom("fsync" as const, "fdatasync" as const), fd: arbFd }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("fstat" as const), fd: arbFd }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("getdents" as const), fd: arbFd }) },
-  { weight: 4, arbitrary: fc.record({ op: fc.constantFrom("stat" as const, "lstat" as const), path: arbPath }) },
-  {
-    weight: 2,
-    arbitrary: fc.record({ op: fc.constant("access" as const), path: arbPath, mode: fc.oneof(fc.constant("F_OK" as const), fc.subarray<AccessBit>(["R_OK", "W_OK", "X_OK"], { minLength: 1 })) }),
-  },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("truncate" as const), path: arbPath, length: fc.integer({ min: -1, max: 12 }) }) },
-  { weight: 4, arbitrary: fc.record({ op: fc.constant("mkdir" as const), path: arbPath }).chain((o) => fc.option(arbMode, { nil: undefined }).map((mode) => (mode === undefined ? o : { ...o, mode }))) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constantFrom("rmdir" as const, "unlink" as const), path: arbPath }) },
-  {
-    weight: 4,
-    arbitrary: fc
-      .record({ op: fc.constant("rename" as const), from: arbPath, to: arbPath })
-      .chain((o) =>
-        fc
-          .oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 2, arbitrary: fc.subarray<RenameFlag>(["RENAME_NOREPLACE", "RENAME_EXCHANGE"]) })
-          .map((flags) => (flags === undefined ? o : { ...o, flags })),
-      ),
-  },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("link" as const), from: arbPath, to: arbPath }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("symlink" as const), target: arbSymlinkTarget, path: arbPath }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("readlink" as const), path: arbPath }) },
-  {
-    weight: 1,
-    arbitrary: fc
-      .record({ op: fc.constant("mknod" as const), path: arbPath, type: fc.constantFrom("fifo" as const, "socket" as const, "file" as const) })
-      .chain((o) => fc.option(arbMode, { nil: undefined }).map((mode) => (mode === undefined ? o : { ...o, mode }))),
-  },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("chmod" as const), path: arbPath, mode: arbMode }) },
-  {
-    weight: 2,
-    arbitrary: fc.tuple(arbPath, fc.option(ids, { nil: undefined }), fc.option(ids, { nil: undefined })).map(([path, uid, gid]) => {
-      const o: { op: "chown"; path: string; uid?: number; gid?: number } = { op: "chown", path }
-      if (uid !== undefined) o.uid = uid
-      if (gid !== undefined) o.gid = gid
-      return o
-    }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.tuple(arbPath, arbTime, arbTime).map(([path, atime, mtime]) => {
-      const o: { op: "utimens"; path: string; atime?: TimeSpec; mtime?: TimeSpec } = { op: "utimens", path }
-      if (atime !== undefined) o.atime = atime
-      if (mtime !== undefined) o.mtime = mtime
-      return o
-    }),
-  },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("getxattr" as const), path: arbPath, name: arbXattrName }) },
-  {
-    weight: 2,
-    arbitrary: fc
-      .record({ op: fc.constant("setxattr" as const), path: arbPath, name: arbXattrName, value: arbData })
-      .chain((o) => fc.option(fc.subarray<XattrFlag>(["XATTR_CREATE", "XATTR_REPLACE"], { minLength: 1 }), { nil: undefined }).map((flags) => (flags === undefined ? o : { ...o, flags }))),
-  },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("listxattr" as const), path: arbPath }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("removexattr" as const), path: arbPath, name: arbXattrName }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("statfs" as const), path: arbPath }) },
-  { weight: 1, arbitrary: fc.constant({ op: "sync" as const }) },
-)
+export const arbOp: fc.Arbitrary<Op> = opOf(undefined)
 
 export interface SequentialStep {
   readonly op: Op
@@ -257,53 +316,97 @@ export interface SequentialScenario {
 export const arbStep: fc.Arbitrary<SequentialStep> = fc.record({ op: arbOp, cred: arbCred })
 
 const FD_OPS = new Set(["read", "write", "pread", "pwrite", "lseek", "ftruncate", "fsync", "fdatasync", "fstat", "getdents", "close"])
-const arbFdOp: fc.Arbitrary<Op> = arbOp.filter((o) => FD_OPS.has(o.op))
 
-/** Flags of an open meant to succeed on a regular file (and create it). */
-const arbFileOpenFlags: fc.Arbitrary<OpenFlag[]> = fc
-  .tuple(fc.constantFrom<OpenFlag[]>(["O_RDONLY"], ["O_WRONLY"], ["O_RDWR"], ["O_RDWR"]), bit(0.7), bit(0.15), bit(0.25), bit(0.3))
-  .map(([acc, creat, trunc, append, nonblock]) => [
+/** Flags of an open meant to succeed on a regular file (and create it); a profile's flag odds apply to O_TRUNC, O_APPEND and O_DIRECT. */
+function fileOpenFlagsOf(p: OpProfile | undefined): fc.Arbitrary<OpenFlag[]> {
+  const base = fc.tuple(fc.constantFrom<OpenFlag[]>(["O_RDONLY"], ["O_WRONLY"], ["O_RDWR"], ["O_RDWR"]), bit(0.7), bit(p?.flags.O_TRUNC ?? 0.15), bit(p?.flags.O_APPEND ?? 0.25), bit(0.3))
+  const made = base.map(([acc, creat, trunc, append, nonblock]) => [
     ...acc,
     ...(creat ? (["O_CREAT"] as const) : []),
     ...(trunc ? (["O_TRUNC"] as const) : []),
     ...(append ? (["O_APPEND"] as const) : []),
     ...(nonblock ? (["O_NONBLOCK"] as const) : []),
   ])
+  const direct = p?.flags.O_DIRECT
+  // O_DIRECT only under a profile that sets its odds: the fixed mix is unchanged.
+  if (direct === undefined) return made
+  return fc.tuple(made, bit(direct)).map(([f, d]) => (d ? [...f, "O_DIRECT" as const] : f))
+}
 
-/** An open followed by a few ops on the same fd (so I/O ops mostly meet a live description). */
-const arbOpenBlock: fc.Arbitrary<SequentialStep[]> = fc
-  .tuple(
-    fc.oneof(
-      arbOp.filter((o) => o.op === "open"),
-      fc.record({ op: fc.constant("open" as const), path: arbPath, flags: arbFileOpenFlags, fd: arbFd }),
-    ),
-    arbCred,
-    fc.array(fc.tuple(arbFdOp, arbCred), { maxLength: 4 }),
-  )
-  .map(([open, cred, rest]) => {
-    const fd = (open as { fd: string }).fd
-    return [{ op: open, cred }, ...rest.map(([op, c]) => ({ op: "fd" in op ? { ...op, fd } : op, cred: c }))]
-  })
+interface StepArbitraries {
+  readonly step: fc.Arbitrary<SequentialStep>
+  readonly openBlock: fc.Arbitrary<SequentialStep[]>
+  readonly pairBlock: fc.Arbitrary<SequentialStep[]>
+}
 
-/** Ops that build on one another over the same path, so success paths are reached as often as refusals. */
-const arbPairBlock: fc.Arbitrary<SequentialStep[]> = fc
-  .tuple(arbPath, arbPath, arbCred, arbXattrName, arbData, fc.nat(5))
-  .map(([p, q, cred, name, value, kind]): SequentialStep[] => {
-    const steps: Op[][] = [
-      [{ op: "mkdir", path: p }, { op: "stat", path: p }, { op: "rmdir", path: p }],
-      [{ op: "link", from: p, to: q }, { op: "lstat", path: q }, { op: "unlink", path: p }],
-      [{ op: "setxattr", path: p, name, value }, { op: "getxattr", path: p, name }, { op: "removexattr", path: p, name }],
-      [{ op: "symlink", target: q, path: p }, { op: "readlink", path: p }, { op: "stat", path: p }],
-      [{ op: "rename", from: p, to: q }, { op: "lstat", path: q }, { op: "rename", from: q, to: p, flags: ["RENAME_EXCHANGE"] }],
-      [{ op: "mknod", path: p, type: "file" }, { op: "truncate", path: p, length: 3 }, { op: "unlink", path: p }],
-    ]
-    return (steps[kind] as Op[]).map((op) => ({ op, cred }))
-  })
+const PAIR_GROUPS: readonly OpGroup[] = ["dirs", "links", "xattrs", "symlinks", "rename", "special"]
 
-export const arbSteps = (minLength: number, maxLength: number): fc.Arbitrary<SequentialStep[]> =>
-  fc
-    .array(fc.oneof({ weight: 4, arbitrary: arbStep.map((s) => [s]) }, { weight: 1, arbitrary: arbOpenBlock }, { weight: 1, arbitrary: arbPairBlock }), { minLength, maxLength, size: "max" })
+function stepArbitraries(p: OpProfile | undefined): StepArbitraries {
+  const op = p === undefined ? arbOp : opOf(p)
+  const step = p === undefined ? arbStep : fc.record({ op, cred: arbCred })
+  const fdOp = op.filter((o) => FD_OPS.has(o.op))
+  const target = symlinkTargetOf(p)
+  /** An open followed by a few ops on the same fd (so I/O ops mostly meet a live description). */
+  const openBlock = fc
+    .tuple(
+      fc.oneof(
+        op.filter((o) => o.op === "open"),
+        fc.record({ op: fc.constant("open" as const), path: arbPath, flags: fileOpenFlagsOf(p), fd: arbFd }),
+      ),
+      arbCred,
+      fc.array(fc.tuple(fdOp, arbCred), { maxLength: 4 }),
+    )
+    .map(([open, cred, rest]) => {
+      const fd = (open as { fd: string }).fd
+      return [{ op: open, cred }, ...rest.map(([o, c]) => ({ op: "fd" in o ? { ...o, fd } : o, cred: c }))]
+    })
+  /** Ops that build on one another over the same path, so success paths are reached as often as refusals. */
+  const kinds = p === undefined ? [0, 1, 2, 3, 4, 5] : PAIR_GROUPS.flatMap((g, i) => ((p.groups[g] ?? 1) > 0 ? [i] : []))
+  const pairBlock = fc
+    .tuple(arbPath, p === undefined ? arbPath : fc.oneof(arbPath, target), arbCred, arbXattrName, arbData, p === undefined ? fc.nat(5) : kinds.length === 0 ? fc.constant(-1) : fc.constantFrom(...kinds))
+    .map(([path, q, cred, name, value, kind]): SequentialStep[] => {
+      const steps: Op[][] = [
+        [{ op: "mkdir", path }, { op: "stat", path }, { op: "rmdir", path }],
+        [{ op: "link", from: path, to: q }, { op: "lstat", path: q }, { op: "unlink", path }],
+        [{ op: "setxattr", path, name, value }, { op: "getxattr", path, name }, { op: "removexattr", path, name }],
+        [{ op: "symlink", target: q, path }, { op: "readlink", path }, { op: "stat", path }],
+        [{ op: "rename", from: path, to: q }, { op: "lstat", path: q }, { op: "rename", from: q, to: path, flags: ["RENAME_EXCHANGE"] }],
+        [{ op: "mknod", path, type: "file" }, { op: "truncate", path, length: 3 }, { op: "unlink", path }],
+      ]
+      return kind < 0 ? [{ op: { op: "stat", path }, cred }] : (steps[kind] as Op[]).map((op) => ({ op, cred }))
+    })
+  return { step, openBlock, pairBlock }
+}
+
+const FIXED_STEPS = stepArbitraries(undefined)
+
+/**
+ * Sequences of steps: single ops, open blocks and pair blocks. With a
+ * profile, the ops it leaves out are absent and its emphasized ones common,
+ * and open blocks carry its flag odds (an O_DIRECT open followed by the read
+ * or write that matters).
+ */
+export const arbSteps = (minLength: number, maxLength: number, profile?: OpProfile): fc.Arbitrary<SequentialStep[]> => {
+  const a = profile === undefined ? FIXED_STEPS : stepArbitraries(profile)
+  return fc
+    .array(fc.oneof({ weight: 4, arbitrary: a.step.map((s) => [s]) }, { weight: 1, arbitrary: a.openBlock }, { weight: 1, arbitrary: a.pairBlock }), { minLength, maxLength, size: "max" })
     .map((blocks) => blocks.flat().slice(0, Math.max(maxLength, minLength)))
+}
+
+/**
+ * The tree with some names of its root replaced by symlinks drawn to form
+ * chains (a -> b -> c/.. ...): a profile's `symlinkChains` in the initial tree.
+ */
+export function arbChainedTree(tree: Tree): fc.Arbitrary<Tree> {
+  const slot = fc.option(fc.constantFrom(...CHAIN_TARGETS), { nil: undefined, freq: 2 })
+  return fc.tuple(slot, slot, slot).map((targets) => {
+    const out: Record<string, TreeNode> = { ...tree }
+    targets.forEach((t, i) => {
+      if (t !== undefined && t !== NAMES[i]) out[NAMES[i] as string] = { type: "symlink", target: t }
+    })
+    return out
+  })
+}
 
 export function arbSequentialScenario(opts: { minSteps?: number; maxSteps?: number; readOnlyFreq?: number } = {}): fc.Arbitrary<SequentialScenario> {
   const freq = opts.readOnlyFreq ?? 12

@@ -15,7 +15,7 @@
 // listings, stats, descriptions kept across a copy-up or a removal.
 
 import fc from "fast-check"
-import { arbCred, arbMode, arbRoot, arbSteps, ROOT_CRED, type SequentialStep } from "./arbitraries.js"
+import { arbCred, arbMode, arbRoot, arbSteps, ROOT_CRED, type OpProfile, type SequentialStep } from "./arbitraries.js"
 import { mergeLayers, withoutStrayWhiteouts, type OverlayLayers } from "./overlayfs.js"
 import type { MknodType, Op, OpenFlag, RenameFlag, RootAttrs, Tree, TreeNode } from "./types.js"
 
@@ -116,6 +116,8 @@ export interface OverlayScenarioOptions {
   readonly maxSteps?: number
   /** Hard links in lower layers (off: copy-up breaks them, DIALECTS.md). */
   readonly lowerLinks?: boolean
+  /** A swarm run's op profile for the untargeted steps (arbitraries.ts, OpProfile); none: the fixed mix. */
+  readonly profile?: OpProfile
 }
 
 /** Layered sequential scenarios: 1-3 lower layers, an upper layer five times in six (else two or three lowers, read-only). */
@@ -135,7 +137,7 @@ export function arbOverlayScenario(opts: OverlayScenarioOptions = {}): fc.Arbitr
   const max = opts.maxSteps ?? 40
   return fc.record({ layers, root: arbRoot }).chain(({ layers, root }) =>
     fc
-      .array(fc.oneof({ weight: 1, arbitrary: arbSteps(1, 3) }, { weight: 3, arbitrary: arbTargetedSteps(pathsOf(mergeLayers(layers))) }), { minLength: min, maxLength: max, size: "max" })
+      .array(fc.oneof({ weight: 1, arbitrary: arbSteps(1, 3, opts.profile) }, { weight: 3, arbitrary: arbTargetedSteps(pathsOf(mergeLayers(layers))) }), { minLength: min, maxLength: max, size: "max" })
       .map((blocks) => ({ layers, root, steps: blocks.flat().slice(0, Math.max(min, max)) })),
   )
 }

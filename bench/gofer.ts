@@ -7,7 +7,8 @@
 // machine. Each run is a campaign's run: its own LockGraph, strategy random,
 // seed = the run's seed, the CLI's mounts and lock orders.
 
-import { scenarioForSeed, shapeDefaults, type ScenarioShape } from "../src/sim/campaign.js"
+import { scenarioForSeed, type ScenarioShape } from "../src/sim/campaign.js"
+import { shapeDefaults } from "../src/impl/registry.js"
 import { generate, Rates, round2, runAll, type Pass } from "./passes.js"
 import type { Mount, Scenario } from "../src/sim/scenario.js"
 

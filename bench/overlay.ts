@@ -12,7 +12,8 @@
 // own LockGraph, strategy random, seed = the run's seed, the CLI's mounts and
 // lock orders.
 
-import { scenarioForSeed, shapeDefaults, type ScenarioShape } from "../src/sim/campaign.js"
+import { scenarioForSeed, type ScenarioShape } from "../src/sim/campaign.js"
+import { shapeDefaults } from "../src/impl/registry.js"
 import { generate, median, perS, Rates, round2, runAll, type Pass } from "./passes.js"
 import { overlayInitial, type Layer, type Mount, type Scenario } from "../src/sim/scenario.js"
 

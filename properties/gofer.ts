@@ -8,7 +8,8 @@
 // suite with the seed and the command that reproduces it.
 
 import { expect } from "vitest"
-import { Campaign, PORTFOLIO, emptyTally, mergeTally, shapeDefaults, type CampaignOptions, type ScenarioShape, type Tally } from "../src/sim/campaign.js"
+import { Campaign, PORTFOLIO, emptyTally, mergeTally, type CampaignOptions, type ScenarioShape, type Tally } from "../src/sim/campaign.js"
+import { shapeDefaults } from "../src/impl/registry.js"
 import { defaultEnv } from "../src/cli/mounts.js"
 import { knownFinding } from "../src/impl/gofer/findings.js"
 import { rerun } from "../src/sim/campaign.js"

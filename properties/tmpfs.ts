@@ -5,7 +5,8 @@
 // must pass; a failure names its seed and the command that reproduces it.
 
 import { defaultEnv } from "../src/cli/mounts.js"
-import { Campaign, emptyTally, lockCycles, mergeTally, PORTFOLIO, shapeDefaults, type CampaignOptions, type ScenarioShape, type Tally } from "../src/sim/campaign.js"
+import { Campaign, emptyTally, lockCycles, mergeTally, PORTFOLIO, type CampaignOptions, type ScenarioShape, type Tally } from "../src/sim/campaign.js"
+import { shapeDefaults } from "../src/impl/registry.js"
 
 /** Runs: FSIM_TMPFS_RUNS, default 200. */
 export function tmpfsRuns(): number {

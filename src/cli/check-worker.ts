@@ -4,7 +4,7 @@
 
 import { parentPort, workerData } from "node:worker_threads"
 import { Campaign, type CampaignSpec } from "../sim/campaign.js"
-import { defaultEnv } from "./mounts.js"
+import { campaignOptions, defaultEnv } from "./mounts.js"
 
 export interface RangeRequest {
   readonly first: number
@@ -14,7 +14,7 @@ export interface RangeRequest {
 const port = parentPort
 if (port === null) throw new Error("check-worker: not started as a worker thread")
 const env = defaultEnv()
-const campaign = new Campaign({ ...(workerData as CampaignSpec), mounts: env.mounts, lockOrders: env.lockOrders, ...(env.findings !== undefined ? { findings: env.findings } : {}) })
+const campaign = new Campaign(campaignOptions(workerData as CampaignSpec, env))
 port.on("message", (m: RangeRequest) => {
   port.postMessage({ first: m.first, count: m.count, tally: campaign.runRange(m.first, m.count) })
 })

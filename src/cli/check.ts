@@ -12,7 +12,7 @@ import {
   lockCycles,
   mergeTally,
   PORTFOLIO,
-  shapeDefaults,
+  shapeOfRun,
   sortedTally,
   strategyLabel,
   type CampaignOptions,
@@ -26,14 +26,11 @@ import {
 } from "../sim/campaign.js"
 import { CHECK_NAMES, type CheckName } from "../sim/events.js"
 import { DeclaredOrder } from "../sim/lockorder.js"
-import { MUTANTS } from "../sim/mutants.js"
-import { GOFER_MUTANTS } from "../impl/gofer/mutants.js"
-import { OVERLAY_MUTANTS } from "../impl/overlay/mutants.js"
-import { TMPFS_MUTANTS } from "../impl/tmpfs/filesystem.js"
-
-/** Test-only mutants, by mount kind (each the mount's own option `mutant=NAME`). */
-const MUTANTS_BY_MOUNT: Readonly<Record<string, Readonly<Record<string, string>>>> = { model: MUTANTS, gofer: GOFER_MUTANTS, tmpfs: TMPFS_MUTANTS, overlay: OVERLAY_MUTANTS }
-import type { Layer, Mount } from "../sim/scenario.js"
+import type { FilesystemDescriptor, MountKind, MountPins } from "../sim/descriptor.js"
+import { Prng } from "../sim/prng.js"
+import type { Mount } from "../sim/scenario.js"
+import { configJson, describeConfig, drawSwarmConfig, swarmKinds, type SwarmPins } from "../sim/swarm.js"
+import { availableParallelism } from "node:os"
 import type { Size } from "../sim/shrink.js"
 import { parseStrategy, type StrategySpec } from "../sim/strategy.js"
 import type { CliEnv } from "./env.js"
@@ -41,9 +38,12 @@ import { checkOutputDir, EXIT, parsePositiveInt, parseSeed, tryWriteOutput } fro
 import { Aborted, SaveWorker, WorkerRunner, type RangeRunner } from "./pool.js"
 import { formatSecs, Progress } from "./progress.js"
 import { mountLabel } from "./run.js"
+import { campaignOptions } from "./mounts.js"
 
-interface CheckFlags {
-  readonly mount: string
+export interface CheckFlags {
+  readonly mount?: string
+  readonly swarm: boolean
+  readonly explainConfig?: number
   readonly options?: string
   readonly lower?: "tmpfs" | "gofer"
   readonly lowerOptions?: string
@@ -66,9 +66,16 @@ interface CheckFlags {
   readonly json?: boolean
   readonly mutant?: string
   readonly allowFindings?: boolean
+  readonly firstFailure?: boolean
 }
 
+/** Runs of a fixed-configuration campaign (--no-swarm) unless --runs or --time. */
 const DEFAULT_RUNS = 50_000
+/**
+ * Runs of the default swarm campaign: sized so that `npx fsim check` on a
+ * fresh clone takes about a minute on 2 cores (the README's main job).
+ */
+const DEFAULT_SWARM_RUNS = 3_000
 /** Unexplained failing runs listed in the text summary (--json lists every one kept). */
 const UNEXPLAINED_SHOWN = 20
 /** Wall-clock time a range of runs should take, for progress and Ctrl-C latency. */
@@ -78,67 +85,47 @@ export function registerCheck(program: Command, env: CliEnv): void {
   program
     .command("check")
     .description("run a campaign: many seeded runs of generated concurrent scenarios, every check on; failures are shrunk and saved as traces")
-    .option("--mount <kind>", "the filesystem under test (model, gofer, tmpfs, overlay: as this fsim can mount)", "model")
-    .option("--options <string>", "mount options, as the scenario's mount.options (an overlay's own options)")
+    .option("--mount <kind>", "pin the filesystem under test (model, gofer, tmpfs, overlay); default: a swarm over the gofer, the overlay and tmpfs")
+    .option("--no-swarm", "one fixed configuration for every run (the mount's defaults and the options given), instead of one drawn from each run's seed")
+    .option("--explain-config <seed>", "print the configuration run SEED draws (with the other options given), and exit", parseSeed)
+    .option("--options <string>", "mount options, as the scenario's mount.options (an overlay's own options); a swarm keeps them and draws the rest")
     .addOption(new Option("--lower <kind>", "overlay: the lowest layer's filesystem (the others are tmpfs; the layers are generated)").choices(["tmpfs", "gofer"]))
     .option("--lower-options <string>", "overlay: the gofer lowest layer's mount options (cache=fscache|fscache_writethrough|remote_revalidating|none, ...)")
-    .option("--threads <n>", "most threads per scenario (each draws 2..n)", parsePositiveInt, 4)
-    .option("--ops <n>", "most ops per thread (each draws 1..n)", parsePositiveInt, 12)
-    .option("--names <n>", "namespace size: names per directory, 1-3 (fewer names, more contention)", parseNames, 3)
+    .option("--threads <n>", "most threads per scenario (each draws 2..n; default: drawn per run in a swarm, 4 without)", parsePositiveInt, 4)
+    .option("--ops <n>", "most ops per thread (each draws 1..n; default: drawn per run in a swarm, 12 without)", parsePositiveInt, 12)
+    .option("--names <n>", "namespace size: names per directory, 1-3 (fewer names, more contention; default: drawn in a swarm, 3 without)", parseNames, 3)
     .option("--external <n>", "most external users of the 9P share per scenario (gofer mounts: judged under cache=remote_revalidating and none; under fscache and fscache_writethrough, which take the client to be the share's only writer, lincheck and coherence are left out: src/impl/gofer/README.md; an overlay's gofer lower layer, whose results are then not judged: src/impl/overlay/README.md)", parseNat, 0)
-    .option("--faults <n>", "most injected server faults per scenario (gofer mounts)", parseNat, 0)
+    .option("--faults <n>", "most injected server faults per scenario (gofer mounts; default: drawn 0-3 in a swarm, 0 without)", parseNat, 0)
     .option("--links", "generate hard links (default: yes for the model, no for the gofer: see src/model/DIALECTS.md)")
     .option("--no-links", "generate no hard links")
     .addOption(new Option("--fds <how>", "descriptor names shared by all threads, or each thread's own (default: shared for the model, private otherwise)").choices(["shared", "private"]))
     .option("--strategy <s>", "random, pct:DEPTH, portfolio (rotates random, pct:2, pct:3) or portfolio:S1,S2,...", "portfolio")
-    .option("--runs <n>", `runs in the campaign (default ${DEFAULT_RUNS}, or unbounded under --time)`, parsePositiveInt)
+    .option("--runs <n>", `runs in the campaign (default ${DEFAULT_SWARM_RUNS} in a swarm, ${DEFAULT_RUNS} with --no-swarm; unbounded under --time)`, parsePositiveInt)
     .option("--time <duration>", "time budget (90s, 5m, 1h): stop handing out runs after it", parseDuration)
     .option("--seed <n>", "seed of the first run (run i uses seed + i)", parseSeed, 1)
-    .option("--workers <n>", "worker threads over disjoint seed ranges (same results as 1)", parsePositiveInt, 1)
+    .option("--workers <n>", "worker threads over disjoint seed ranges (same results as 1; default: the cores available)", parsePositiveInt, Math.max(1, Math.min(8, availableParallelism())))
     .option("--save-dir <dir>", "where failing runs' traces are written", "traces")
     .option("--no-shrink", "save failing runs as found, without shrinking them")
     .option("--shrink-budget <runs>", "most runs spent shrinking each failure", parsePositiveInt, 4_000)
     .option("--check-budget <steps>", "model steps each run's linearizability check may take (its searches together) before the run is unknown (default 1000000; recorded in each scenario's budget.checks)", parsePositiveInt)
     .option("--json", "print the summary as JSON (fsim.campaign/1)")
+    .option("--first-failure", "stop handing out runs once a run fails in a way no documented finding explains (the runs in flight finish, so the lowest failing seed is the campaign's first), and save only such failures")
     .option(
       "--allow-findings",
       "exit 0 when every failing run is an instance of a documented gVisor finding (src/impl/gofer/FINDINGS.md, src/impl/overlay/FINDINGS.md); they are still counted and listed",
     )
-    .addOption(new Option("--mutant <name>", "TEST ONLY: run the mount (model, gofer, tmpfs or overlay) under a deliberately wrong mutant").hideHelp())
+    .addOption(new Option("--mutant <name>", "TEST ONLY: run under a deliberately wrong mutant of a filesystem (NAME, or KIND:NAME where two have one of that name); the swarm keeps to configurations that mount it").hideHelp())
     .action(async (flags: CheckFlags, cmd: Command) => {
-      const mount = mountOf(flags)
-      if (env.mounts[mount.kind] === undefined) throw new InputError(`--mount: this fsim cannot mount ${mount.kind} yet (known: ${Object.keys(env.mounts).join(", ")})`)
-      if (mount.kind === "model" && (flags.external > 0 || flags.faults > 0)) {
-        throw new InputError(`--${flags.external > 0 ? "external" : "faults"}: external users and server faults need a 9P server (a gofer mount); the model mount has none`)
+      const spec = campaignSpecOf(flags, (k) => cmd.getOptionValueSource(k) === "cli", env.descriptors)
+      if (flags.explainConfig !== undefined) {
+        const shape = spec.swarm === undefined ? spec.shape : drawSwarmConfig(env.descriptors, spec.swarm, flags.explainConfig)
+        process.stdout.write(flags.json === true ? JSON.stringify(configJson(shape)) + "\n" : `seed ${flags.explainConfig}: ${describeConfig(shape)}\n${JSON.stringify(configJson(shape))}\n`)
+        return
       }
-      if (mount.kind === "overlay") {
-        if (flags.faults > 0) throw new InputError("--faults: overlay campaigns inject no server faults (the gvisor-overlay dialect has no rules for them)")
-        // The layered scenarios have names and descriptors of their own (src/sim/overlaygen.ts).
-        if (cmd.getOptionValueSource("names") !== "default") throw new InputError("--names: overlay campaigns draw their layers' names themselves (a, b, c, and n for new ones)")
-        if (flags.fds === "shared") throw new InputError("--fds: in overlay campaigns each thread has descriptors of its own (private)")
-        if (flags.external > 0 && mount.lower.every((l) => l.kind !== "gofer")) {
-          throw new InputError("--external: external users act on a gofer layer's server: give --lower gofer")
-        }
-      }
-      const strategy = parseCampaignStrategy(flags.strategy)
+      const mount = spec.shape.mount
       checkOutputDir(flags.saveDir, "--save-dir")
-      const dflt = shapeDefaults(mount)
-      const shape: ScenarioShape = {
-        mount,
-        threads: flags.threads,
-        ops: flags.ops,
-        names: flags.names,
-        external: flags.external,
-        faults: flags.faults,
-        links: flags.links ?? dflt.links,
-        privateFds: flags.fds === undefined ? dflt.privateFds : flags.fds === "private",
-        slashOnlySymlinks: dflt.slashOnlySymlinks,
-        setIdBits: dflt.setIdBits,
-        ...(flags.checkBudget !== undefined ? { checkBudget: flags.checkBudget } : {}),
-      }
-      const spec: CampaignSpec = { shape, seed: flags.seed, strategy }
-      const options: CampaignOptions = { ...spec, mounts: env.mounts, lockOrders: env.lockOrders, ...(env.findings !== undefined ? { findings: env.findings } : {}) }
-      const runs = flags.runs ?? (flags.time !== undefined ? Infinity : DEFAULT_RUNS)
+      const options: CampaignOptions = campaignOptions(spec, env)
+      const runs = flags.runs ?? (flags.time !== undefined ? Infinity : spec.swarm !== undefined ? DEFAULT_SWARM_RUNS : DEFAULT_RUNS)
       const timeMs = flags.time ?? Infinity
 
       // SIGINT and SIGTERM alike: stop handing out runs, drop the ranges in
@@ -165,7 +152,9 @@ export function registerCheck(program: Command, env: CliEnv): void {
       process.on("SIGTERM", onSignal)
       try {
         const progress = new Progress({ runs, timeMs })
-        const tally = await runRanges(spec, flags.workers, runs, timeMs, progress, runners, interrupted)
+        // Ranges are handed out in seed order and those in flight finish, so the runs done stay a prefix of the seed range.
+        const enough = (t: Tally): boolean => flags.firstFailure === true && t.failures.some((f) => f.verdict === "fail" && !f.explained)
+        const tally = await runRanges(spec, flags.workers, runs, timeMs, progress, runners, interrupted, enough)
         progress.done()
         const elapsed = progress.elapsedMs()
         const saved = await saveFailures(options, tally, flags, interrupted, saver)
@@ -206,6 +195,7 @@ async function runRanges(
   progress: Progress,
   runners: RangeRunner[],
   stopped: () => boolean,
+  enough: (t: Tally) => boolean = () => false,
 ): Promise<Tally> {
   const total = emptyTally()
   const started = Date.now()
@@ -213,7 +203,7 @@ async function runRanges(
   for (let w = 0; w < workers; w++) runners.push(new WorkerRunner(spec))
   const loop = async (runner: RangeRunner): Promise<void> => {
     let count = 8
-    while (!stopped() && next < runs && Date.now() - started < timeMs) {
+    while (!stopped() && !enough(total) && next < runs && Date.now() - started < timeMs) {
       const first = next
       const n = Math.min(count, runs - next)
       next += n
@@ -236,32 +226,111 @@ async function runRanges(
   return total
 }
 
-function mountOf(flags: CheckFlags): Mount {
-  const opts = [flags.options ?? ""].filter((o) => o !== "")
-  if (flags.mutant !== undefined) {
-    const known: Readonly<Record<string, string>> | undefined = MUTANTS_BY_MOUNT[flags.mount]
-    if (known === undefined) throw new InputError(`--mutant: the ${flags.mount} mount has no mutants (model, gofer, tmpfs and overlay have)`)
-    if (!Object.hasOwn(known, flags.mutant)) throw new InputError(`--mutant: unknown ${flags.mount} mutant ${JSON.stringify(flags.mutant)} (known: ${Object.keys(known).join(", ")})`)
-    opts.push(`mutant=${flags.mutant}`)
+/** The filesystem and name of `--mutant NAME` (or KIND:NAME): the registry's one filesystem with a mutant of that name. */
+function mutantOf(name: string, pinned: MountKind | undefined, descriptors: readonly FilesystemDescriptor[]): { readonly kind: MountKind; readonly name: string } {
+  const colon = name.indexOf(":")
+  const [kind, bare] = colon < 0 ? [pinned, name] : [name.slice(0, colon), name.slice(colon + 1)]
+  const owners = descriptors.filter((d) => Object.hasOwn(d.mutants, bare) && (kind === undefined || d.kind === kind || (pinned === "overlay" && d.kind === "gofer")))
+  if (owners.length === 0) {
+    const known = descriptors.flatMap((d) => Object.keys(d.mutants).map((m) => `${d.kind}:${m}`))
+    throw new InputError(`--mutant: unknown mutant ${JSON.stringify(name)} (known: ${known.join(", ")})`)
   }
-  const options = opts.length > 0 ? { options: opts.join(",") } : {}
-  if (flags.mount !== "overlay" && (flags.lower !== undefined || flags.lowerOptions !== undefined)) {
+  // Pinned to an overlay, a name both the overlay and the gofer have is the overlay's.
+  const own = owners.find((d) => d.kind === pinned)
+  if (owners.length > 1 && own === undefined) throw new InputError(`--mutant: ${JSON.stringify(name)} is a mutant of ${owners.map((d) => d.kind).join(" and ")}: say which (${owners.map((d) => `${d.kind}:${bare}`).join(" or ")})`)
+  return { kind: (own ?? owners[0]!).kind, name: bare }
+}
+
+/**
+ * The campaign the flags ask for: a swarm (each run's configuration drawn
+ * from its seed, within what the flags pin) unless --no-swarm, which runs
+ * every run in one configuration, the mount's defaults with the flags.
+ */
+export function campaignSpecOf(flags: CheckFlags, given: (option: keyof CheckFlags) => boolean, descriptors: readonly FilesystemDescriptor[]): CampaignSpec {
+  const known = descriptors.map((d) => d.kind)
+  if (flags.mount !== undefined && !(known as string[]).includes(flags.mount)) {
+    throw new InputError(`--mount: unknown mount kind ${JSON.stringify(flags.mount)} (expected ${known.join(", ")})`)
+  }
+  const pinnedKind = flags.mount as MountKind | undefined
+  const mutant = flags.mutant !== undefined ? mutantOf(flags.mutant, pinnedKind, descriptors) : undefined
+  if ((flags.lower !== undefined || flags.lowerOptions !== undefined) && pinnedKind !== undefined && pinnedKind !== "overlay") {
     throw new InputError(`--${flags.lower !== undefined ? "lower" : "lower-options"}: only an overlay mount has layers (--mount overlay)`)
   }
-  switch (flags.mount) {
-    case "model":
-    case "gofer":
-    case "tmpfs":
-      return { kind: flags.mount, ...options }
-    case "overlay": {
-      // A template: the lowest layer's kind and options; the layers are generated (src/sim/overlaygen.ts).
-      const kind = flags.lower ?? (flags.lowerOptions !== undefined ? "gofer" : "tmpfs")
-      if (kind === "tmpfs" && flags.lowerOptions !== undefined) throw new InputError("--lower-options: a tmpfs layer takes no options (give --lower gofer)")
-      const lowest: Layer = kind === "gofer" ? { kind: "gofer", ...(flags.lowerOptions !== undefined && flags.lowerOptions !== "" ? { options: flags.lowerOptions } : {}), tree: "remote" } : { kind: "tmpfs" }
-      return { kind: "overlay", lower: [lowest], ...options }
+  const lowerKind = flags.lower ?? (flags.lowerOptions !== undefined ? "gofer" : undefined)
+  if (lowerKind === "tmpfs" && flags.lowerOptions !== undefined) throw new InputError("--lower-options: a tmpfs layer takes no options (give --lower gofer)")
+  const pins: MountPins = {
+    ...(flags.options !== undefined && flags.options !== "" ? { options: flags.options } : {}),
+    ...(lowerKind !== undefined ? { lower: { kind: lowerKind, ...(flags.lowerOptions !== undefined && flags.lowerOptions !== "" ? { options: flags.lowerOptions } : {}) } } : {}),
+    ...(mutant !== undefined ? { mutant } : {}),
+  }
+  // --lower pins the overlay; a mutant pins its own filesystem unless a swarm can reach it through others.
+  const kinds: MountKind[] | undefined = pinnedKind !== undefined ? [pinnedKind] : lowerKind !== undefined ? ["overlay"] : mutant !== undefined && !flags.swarm ? [mutant.kind] : mutant?.kind === "model" ? ["model"] : undefined
+  const strategy = parseCampaignStrategy(flags.strategy)
+  const checkBudget = flags.checkBudget !== undefined ? { checkBudget: flags.checkBudget } : {}
+  if (!flags.swarm) {
+    if (kinds === undefined) throw new InputError("--no-swarm: give the filesystem (--mount KIND) whose one configuration every run uses")
+    const d = descriptors.find((x) => x.kind === kinds[0])!
+    if (pins.mutant !== undefined && d.drawMount(new Prng(1), pins) === null) throw new InputError(`--mutant: ${pins.mutant.kind}:${pins.mutant.name} is not a mutant of the ${d.kind} mount`)
+    const mount = d.fixedMount(pins)
+    checkFixed(flags, given, mount)
+    const dflt = d.shapeDefaults(mount)
+    const shape: ScenarioShape = {
+      mount,
+      threads: flags.threads,
+      ops: flags.ops,
+      names: flags.names,
+      external: flags.external,
+      faults: flags.faults,
+      links: flags.links ?? dflt.links,
+      privateFds: flags.fds === undefined ? dflt.privateFds : flags.fds === "private",
+      slashOnlySymlinks: dflt.slashOnlySymlinks,
+      setIdBits: dflt.setIdBits,
+      externalUnjudged: d.externalUnjudged(mount),
+      ...checkBudget,
     }
-    default:
-      throw new InputError(`--mount: unknown mount kind ${JSON.stringify(flags.mount)} (expected model, gofer, tmpfs or overlay)`)
+    return { shape, seed: flags.seed, strategy }
+  }
+  const swarm: SwarmPins = {
+    ...(kinds !== undefined ? { kinds } : {}),
+    mount: pins,
+    ...(given("threads") ? { threads: flags.threads } : {}),
+    ...(given("ops") ? { ops: flags.ops } : {}),
+    ...(given("names") ? { names: flags.names } : {}),
+    ...(given("external") ? { external: flags.external } : {}),
+    ...(given("faults") ? { faults: flags.faults } : {}),
+    ...(flags.fds !== undefined ? { privateFds: flags.fds === "private" } : {}),
+    ...(flags.links !== undefined ? { links: flags.links } : {}),
+    ...(flags.checkBudget !== undefined ? { checkBudget: flags.checkBudget } : {}),
+  }
+  const eligible = swarmKinds(descriptors, swarm)
+  if (eligible.length === 0) {
+    const what = pins.mutant !== undefined ? `--mutant ${pins.mutant.kind}:${pins.mutant.name}` : "the options given"
+    throw new InputError(`${what}: no filesystem${kinds !== undefined ? ` of ${kinds.join(", ")}` : ""} can be mounted with ${what === "the options given" ? "them" : "it"}`)
+  }
+  if (given("external") && flags.external > 0 && eligible.every(([d]) => d.drawMount(new Prng(1), pins)!.external === 0)) {
+    throw new InputError("--external: external users act on a 9P server's share: give a filesystem with one (--mount gofer, or --mount overlay --lower gofer)")
+  }
+  if (given("faults") && flags.faults > 0 && eligible.every(([d]) => d.drawMount(new Prng(1), pins)!.faults === 0)) {
+    throw new InputError("--faults: server faults need a gofer mount (overlay campaigns inject none: the gvisor-overlay dialect has no rules for them)")
+  }
+  // The nominal shape: the summary's header; each run draws its own.
+  const first = drawSwarmConfig(descriptors, swarm, flags.seed)
+  return { shape: first, swarm, seed: flags.seed, strategy }
+}
+
+/** The checks a fixed-configuration campaign makes of its flags (as before swarms). */
+function checkFixed(flags: CheckFlags, given: (option: keyof CheckFlags) => boolean, mount: Mount): void {
+  if (mount.kind === "model" && (flags.external > 0 || flags.faults > 0)) {
+    throw new InputError(`--${flags.external > 0 ? "external" : "faults"}: external users and server faults need a 9P server (a gofer mount); the model mount has none`)
+  }
+  if (mount.kind === "overlay") {
+    if (flags.faults > 0) throw new InputError("--faults: overlay campaigns inject no server faults (the gvisor-overlay dialect has no rules for them)")
+    // The layered scenarios have names and descriptors of their own (src/sim/overlaygen.ts).
+    if (given("names")) throw new InputError("--names: overlay campaigns draw their layers' names themselves (a, b, c, and n for new ones)")
+    if (flags.fds === "shared") throw new InputError("--fds: in overlay campaigns each thread has descriptors of its own (private)")
+    if (flags.external > 0 && mount.lower.every((l) => l.kind !== "gofer")) {
+      throw new InputError("--external: external users act on a gofer layer's server: give --lower gofer")
+    }
   }
 }
 
@@ -372,7 +441,8 @@ const SHRINK_PROGRESS_MS = 3_000
  */
 async function saveFailures(o: CampaignOptions, t: Tally, flags: CheckFlags, stopped: () => boolean, saver: SaveWorker): Promise<Saved[]> {
   const out: Saved[] = []
-  for (const { failure: f, check, isNew } of representatives(t)) {
+  // Stopped at the first new failure, only the new failures are what the user came for.
+  for (const { failure: f, check, isNew } of representatives(t).filter((r) => flags.firstFailure !== true || r.isNew)) {
     const shrink = f.verdict === "fail" && flags.shrink && !stopped()
     let lastShown = Date.now()
     const r = await saver.save({ run: f.run, seed: f.seed, check, shrink, isNew, budgetRuns: flags.shrinkBudget }, (m) => {
@@ -384,7 +454,7 @@ async function saveFailures(o: CampaignOptions, t: Tally, flags: CheckFlags, sto
     })
     if (r.shrunk !== null) process.stderr.write(`  ${describeSize(r.shrunk.before)} -> ${describeSize(r.shrunk.after)} (${r.shrunk.runsUsed} runs${r.shrunk.cut ? ", cut short" : ""})\n`)
     // Named by the seed in its header: a shrink may settle on a neighbouring seed.
-    const file = join(flags.saveDir, `${check}-${mountLabel(o.shape.mount)}-${r.seed}.jsonl`)
+    const file = join(flags.saveDir, `${check}-${mountLabel(shapeOfRun(o, f.seed).mount)}-${r.seed}.jsonl`)
     const lost = tryWriteOutput(file, r.text)
     if (lost !== null) {
       // The campaign's summary still follows; this run is lost as a file only.
@@ -431,7 +501,7 @@ function violationSet(t: Tally): string {
 }
 
 /** Options that say how a campaign runs, not which runs it is made of: left out of a command that repeats one run. */
-const NOT_OF_A_RUN = new Set(["runs", "time", "seed", "workers", "saveDir", "shrink", "shrinkBudget", "json", "allowFindings"])
+const NOT_OF_A_RUN = new Set(["runs", "time", "seed", "workers", "saveDir", "shrink", "shrinkBudget", "json", "allowFindings", "explainConfig", "firstFailure"])
 
 /** Quotes a word for a POSIX shell when it needs it. */
 function shellWord(w: string): string {
@@ -482,6 +552,8 @@ function campaignJson(
   const cacheReported = Object.keys(t.cache).length > 0
   return {
     format: "fsim.campaign/1",
+    /** A swarm campaign: each run's configuration drawn from its seed (`mount` and `shape` are then the first run's); null: one fixed configuration. */
+    swarm: spec.swarm === undefined ? null : { pins: spec.swarm },
     mount: spec.shape.mount,
     mutant: flags.mutant ?? null,
     shape: {
@@ -508,6 +580,8 @@ function campaignJson(
     strategies: Object.fromEntries(
       Object.entries(t.strategies).map(([k, s]) => [k, { runs: s.runs, failing: s.failures, steps: s.steps, steps_per_run: Number((s.steps / Math.max(1, s.runs)).toFixed(1)), first_failing_seed: s.firstFailingSeed }]),
     ),
+    /** By mount (kind and cache mode): runs, failing runs, RPCs sent, cache hits and misses. */
+    by_mount: Object.fromEntries(Object.entries(t.byMount).map(([k, m]) => [k, { runs: m.runs, failing: m.failing, rpcs: m.rpcs, rpcs_per_run: Number((m.rpcs / Math.max(1, m.runs)).toFixed(1)), cache_hits: m.hits, cache_misses: m.misses, hit_rate: m.hits + m.misses === 0 ? null : Number((m.hits / (m.hits + m.misses)).toFixed(4)) }])),
     /** null: the filesystem reported no RPCs (the model mount has none). */
     rpcs: rpcsReported ? { by_message: t.rpcs, errors: t.rpcErrors } : null,
     /** null: the filesystem reported no cache hits or misses. */
@@ -522,7 +596,7 @@ function campaignJson(
       kept: t.failures.length,
       first: t.failures
         .slice(0, 20)
-        .map((f) => ({ seed: f.seed, strategy: f.recorded, verdict: f.verdict, checks: f.checks, message: f.message, findings: f.findings, explained: f.explained, digest: f.digest, repeat: repeat(f.seed) })),
+        .map((f) => ({ seed: f.seed, strategy: f.recorded, verdict: f.verdict, checks: f.checks, message: f.message, findings: f.findings, explained: f.explained, digest: f.digest, config: f.config, repeat: repeat(f.seed) })),
     },
     /**
      * Failing runs that are instances of documented findings: gVisor's own
@@ -536,7 +610,7 @@ function campaignJson(
       /** Every failing run kept (the lowest FAILURES_KEPT) with a violation no finding explains: its new checks, their first message, the command that repeats it. */
       unexplained: t.failures
         .filter((f) => f.verdict === "fail" && !f.explained)
-        .map((f) => ({ seed: f.seed, strategy: f.recorded, checks: f.newChecks, message: f.newMessage ?? f.message, findings: f.findings, repeat: repeat(f.seed) })),
+        .map((f) => ({ seed: f.seed, strategy: f.recorded, checks: f.newChecks, message: f.newMessage ?? f.message, findings: f.findings, config: f.config, repeat: repeat(f.seed) })),
     },
     violation_set_sha256: violationSet(t),
     saved: saved.map((s) => ({ check: s.check, seed: s.seed, trace_seed: s.traceSeed, trace: s.trace, shrunk: s.shrunk, findings: s.findings, explained: s.explained, repeat: repeat(s.seed) })),
@@ -557,7 +631,8 @@ function describeCampaign(j: CampaignJson): string {
   const lines: string[] = []
   const lowest = j.mount.kind === "overlay" ? j.mount.lower[j.mount.lower.length - 1] : undefined
   const layers = lowest === undefined ? "" : ` over generated layers, the lowest ${lowest.kind}${lowest.kind === "gofer" && lowest.options !== undefined ? ` (${lowest.options})` : ""}`
-  const mount = `${j.mount.kind}${j.mount.options !== undefined ? ` (${j.mount.options})` : ""}${layers}`
+  const fixedMount = `${j.mount.kind}${j.mount.options !== undefined ? ` (${j.mount.options})` : ""}${layers}`
+  const mount = j.swarm === null ? fixedMount : `swarm over ${Object.keys(j.by_mount).length > 0 ? [...new Set(Object.keys(j.by_mount).map((k) => k.split("-")[0]))].join(", ") : "none"}${j.mutant !== null ? ` · mutant ${j.mutant}` : ""} (each run's configuration drawn from its seed: fsim check --explain-config SEED)`
   const seeds = j.runs > 0 && !j.interrupted ? ` · seeds ${j.seed}..${j.seed + j.runs - 1}` : ""
   lines.push(
     `campaign · mount ${mount} · ${j.strategy}${seeds} · ${j.timing.workers} worker${j.timing.workers === 1 ? "" : "s"} · ${formatSecs(j.timing.elapsed_ms / 1000)}, ${j.timing.runs_per_s.toFixed(0)} runs/s${j.interrupted ? ` · INTERRUPTED (${j.signal === "SIGINT" ? "Ctrl-C" : j.signal}): the summary of the runs completed (ranges in flight were dropped)` : ""}`,
@@ -570,6 +645,12 @@ function describeCampaign(j: CampaignJson): string {
   const st = table(["strategy", "runs", "failing", "fail rate", "steps/run", "first failing seed"])
   for (const [name, s] of Object.entries(j.strategies)) st.push([name, s.runs, s.failing, `${((100 * s.failing) / Math.max(1, s.runs)).toFixed(2)}%`, s.steps_per_run, s.first_failing_seed ?? "-"])
   lines.push(st.toString())
+  const mounts = Object.entries(j.by_mount)
+  if (mounts.length > 1 || j.swarm !== null) {
+    const mt = table(["mount", "runs", "failing", "RPCs/run", "cache hit rate"])
+    for (const [k, m] of mounts) mt.push([k, m.runs, m.failing, m.rpcs_per_run, m.hit_rate === null ? "-" : `${(100 * m.hit_rate).toFixed(1)}% of ${m.cache_hits + m.cache_misses}`])
+    lines.push(mt.toString())
+  }
   const checks = Object.entries(j.violations_by_check)
   lines.push(checks.length === 0 ? "violations by check: none" : `violations by check: ${checks.map(([c, n]) => `${c} ${n}`).join(", ")}`)
   if (j.rpcs === null) lines.push("RPCs by message type: not reported (this filesystem sends none)")
@@ -596,6 +677,7 @@ function describeCampaign(j: CampaignJson): string {
     lines.push(`failing or inconclusive runs: ${j.failures.count}${j.failures.count > j.failures.first.length ? `, the first ${j.failures.first.length}:` : ":"}`)
     for (const f of j.failures.first.slice(0, 10)) {
       lines.push(`  seed ${f.seed} (${f.strategy}): ${f.verdict}${f.checks.length > 0 ? ` [${f.checks.join(", ")}]` : ""}${knownLabel(f)}: ${f.message}`)
+      if (f.config !== "") lines.push(`    config: ${f.config}`)
       lines.push(`    ${f.repeat}`)
     }
   }
@@ -606,6 +688,7 @@ function describeCampaign(j: CampaignJson): string {
     lines.push(`UNEXPLAINED failing runs (no documented finding accounts for them): ${unexplained.length}${unexplained.length > shown.length ? `, the first ${shown.length} (all in --json)` : ""}`)
     for (const u of shown) {
       lines.push(`  seed ${u.seed} (${u.strategy}) [${u.checks.join(", ")}]: ${u.message}`)
+      if (u.config !== "") lines.push(`    config: ${u.config}`)
       lines.push(`    ${u.repeat}`)
     }
   }

@@ -6,13 +6,14 @@
 // shrink with the smallest failure found so far.
 
 import { parentPort, workerData } from "node:worker_threads"
-import { arbScenario, failsNew, rerun, type CampaignOptions, type CampaignSpec } from "../sim/campaign.js"
+import { arbScenario, failsNew, rerun, shapeOfRun, type CampaignOptions, type CampaignSpec } from "../sim/campaign.js"
+import { configJson } from "../sim/swarm.js"
 import type { CheckName } from "../sim/events.js"
 import type { RunReport } from "../sim/run.js"
 import type { Scenario } from "../sim/scenario.js"
 import { shrinkFailure, type Size } from "../sim/shrink.js"
 import { traceText } from "../sim/trace.js"
-import { defaultEnv } from "./mounts.js"
+import { campaignOptions, defaultEnv } from "./mounts.js"
 
 export interface SaveJob {
   /** The campaign's run (its index) to re-make. */
@@ -52,7 +53,7 @@ if (port === null) throw new Error("save-worker: not started as a worker thread"
 const data = workerData as SaveWorkerData
 const stop = new Int32Array(data.stop)
 const env = defaultEnv()
-const o: CampaignOptions = { ...data.spec, mounts: env.mounts, lockOrders: env.lockOrders, ...(env.findings !== undefined ? { findings: env.findings } : {}) }
+const o: CampaignOptions = campaignOptions(data.spec, env)
 const stopped = (): boolean => Atomics.load(stop, 0) !== 0
 
 port.on("message", (job: SaveJob) => {
@@ -64,16 +65,19 @@ port.on("message", (job: SaveJob) => {
 
 async function save(job: SaveJob): Promise<SaveMessage> {
   const found = rerun(o, job.run)
-  if (!job.shrink || found.verdict !== "fail" || stopped()) return { kind: "saved", text: traceText(found), seed: found.seed, shrunk: null }
+  // The configuration the run was drawn with, in its trace's header (a swarm's runs differ in it).
+  const shape = shapeOfRun(o, job.seed)
+  const config = o.swarm === undefined ? undefined : configJson(shape)
+  if (!job.shrink || found.verdict !== "fail" || stopped()) return { kind: "saved", text: traceText(found, config), seed: found.seed, shrunk: null }
   const scenario = found.subject as Scenario
   port!.postMessage({ kind: "shrinking", threads: scenario.threads.length, ops: [...scenario.threads, ...(scenario.external ?? [])].reduce((n, t) => n + t.ops.length, 0) } satisfies SaveMessage)
-  const classify = o.findings?.[o.shape.mount.kind]
+  const classify = o.findings?.[shape.mount.kind]
   const check = job.check as CheckName
   let asked = 0
   const r = await shrinkFailure({ scenario, seed: found.seed, events: found.events, strategy: found.strategy }, check, {
     mounts: o.mounts,
     lockOrders: o.lockOrders,
-    origin: { arb: arbScenario(o.shape), seed: job.seed },
+    origin: { arb: arbScenario(shape), seed: job.seed },
     budgetRuns: job.budgetRuns,
     ...(job.isNew ? { keep: (x: RunReport) => failsNew(x, check, classify) } : {}),
     shouldStop: () => {
@@ -82,5 +86,5 @@ async function save(job: SaveJob): Promise<SaveMessage> {
       return stopped()
     },
   })
-  return { kind: "saved", text: traceText(r.report), seed: r.report.seed, shrunk: { before: r.before, after: r.after, runsUsed: r.runsUsed, cut: r.cut } }
+  return { kind: "saved", text: traceText(r.report, config), seed: r.report.seed, shrunk: { before: r.before, after: r.after, runsUsed: r.runsUsed, cut: r.cut } }
 }

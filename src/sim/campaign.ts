@@ -7,7 +7,7 @@
 // workers gives the same tally as one worker.
 
 import fc from "fast-check"
-import { arbCred, arbRoot, arbSteps, arbTree, NAMES, type SequentialStep } from "../model/arbitraries.js"
+import { arbChainedTree, arbCred, arbRoot, arbSteps, arbTree, NAMES, type OpProfile, type SequentialStep } from "../model/arbitraries.js"
 import { ERRNOS, type Cred, type Errno, type Op, type Tree, type TreeNode } from "../model/types.js"
 import { CHECK_NAMES, type CheckName, type Event, type Verdict, type Violation } from "./events.js"
 import { LockGraph, type LockOrderSpec } from "./lockorder.js"
@@ -16,6 +16,8 @@ import { arbOverlayCampaignScenario } from "./overlaygen.js"
 import { runSubject, type RunReport } from "./run.js"
 import type { Fault, Mount, Scenario, ThreadSpec } from "./scenario.js"
 import type { StrategySpec } from "./strategy.js"
+import { mountLabelOf, type FilesystemDescriptor } from "./descriptor.js"
+import { describeConfig, drawSwarmConfig, type SwarmPins } from "./swarm.js"
 
 export interface ScenarioShape {
   /**
@@ -67,14 +69,14 @@ export interface ScenarioShape {
   readonly setIdBits?: boolean
   /** The scenarios' check budget (budget.checks: model steps of the linearizability check); default the run's. */
   readonly checkBudget?: number
-}
-
-/** The shape's defaults for its mount: what a campaign of that filesystem can check (see ScenarioShape). */
-export function shapeDefaults(mount: Mount): { readonly links: boolean; readonly privateFds: boolean; readonly slashOnlySymlinks: boolean; readonly setIdBits: boolean } {
-  if (mount.kind === "model") return { links: true, privateFds: false, slashOnlySymlinks: true, setIdBits: true }
-  // tmpfs applies the model's rules; gVisor's VFS in front of it resolves a link's old path in a call of its own, and mishandles a path past a "/" symlink target.
-  if (mount.kind === "tmpfs") return { links: false, privateFds: true, slashOnlySymlinks: false, setIdBits: true }
-  return { links: false, privateFds: true, slashOnlySymlinks: false, setIdBits: false }
+  /**
+   * External users are outside what the mount promises (its descriptor's
+   * externalUnjudged: a gofer in an exclusive cache mode): scenarios with
+   * some leave lincheck and coherence out; the other checks stay.
+   */
+  readonly externalUnjudged?: boolean
+  /** A swarm run's op profile (arbitraries.ts, OpProfile); none: the fixed mix. */
+  readonly profile?: OpProfile
 }
 
 /** 9P requests a generated fault may hit. */
@@ -122,7 +124,7 @@ export function arbScenario(shape: ScenarioShape): fc.Arbitrary<Scenario> {
 
 function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
   if (shape.mount.kind === "overlay") return arbOverlayCampaignScenario(shape)
-  const thread: fc.Arbitrary<[Cred, SequentialStep[]]> = fc.tuple(arbCred, arbSteps(1, shape.ops))
+  const thread: fc.Arbitrary<[Cred, SequentialStep[]]> = fc.tuple(arbCred, arbSteps(1, shape.ops, shape.profile))
   const none = fc.constant<[Cred, SequentialStep[]][]>([])
   const names = shape.names ?? NAMES.length
   const external = shape.external ?? 0
@@ -133,7 +135,7 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
   const setIdBits = shape.setIdBits ?? true
   return fc
     .record({
-      remote: arbTree,
+      remote: shape.profile?.symlinkChains === true ? arbTree.chain(arbChainedTree) : arbTree,
       root: arbRoot,
       threads: fc.array(thread, { minLength: Math.min(2, shape.threads), maxLength: shape.threads }),
       external: external > 0 ? fc.array(thread, { maxLength: external }) : none,
@@ -157,30 +159,11 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
         root,
         threads: threads.map(spec("t")),
         ...(external.length > 0 ? { external: external.map(spec("x")) } : {}),
-        ...(external.length > 0 && cachedGoferMode(shape.mount) ? { checks: CHECK_NAMES.filter((c) => c !== "lincheck" && c !== "coherence") } : {}),
+        ...(external.length > 0 && shape.externalUnjudged === true ? { checks: CHECK_NAMES.filter((c) => c !== "lincheck" && c !== "coherence") } : {}),
         ...(faults.length > 0 ? { faults } : {}),
       }
       return s
     })
-}
-
-/**
- * Whether a gofer mount caches as gVisor's InteropModeExclusive
- * (cache=fscache, the default: "the filesystem client is the only user of
- * the remote filesystem") or InteropModeWritethrough ("there are read-only
- * users"), gofer.go. External users who change the share are outside what
- * either mode promises: the client keeps what it cached, so neither its
- * results nor its tree after sync can be held to the server's. Generated
- * scenarios with external users leave lincheck and coherence out there,
- * as the overlay's do (src/impl/overlay/README.md); the other checks stay.
- */
-export function cachedGoferMode(mount: Mount): boolean {
-  if (mount.kind !== "gofer") return false
-  const cache = (mount.options ?? "")
-    .split(",")
-    .find((o) => o.startsWith("cache="))
-    ?.slice("cache=".length)
-  return cache === undefined || cache === "fscache" || cache === "fscache_writethrough"
 }
 
 function isSlashOnly(target: string): boolean {
@@ -288,10 +271,24 @@ export function strategyLabel(s: StrategySpec): string {
 
 /** What a campaign is, as plain data (what a worker thread is handed). */
 export interface CampaignSpec {
+  /** Every run's shape, unless the campaign is a swarm. */
   readonly shape: ScenarioShape
+  /**
+   * A swarm campaign (swarm.ts): each run draws its whole configuration
+   * from its seed, within what these pin; `shape` is then only the
+   * campaign's nominal one (its summary's header).
+   */
+  readonly swarm?: SwarmPins
   /** The seed of run 0. */
   readonly seed: number
   readonly strategy: CampaignStrategy
+}
+
+/** The shape of the run seeded `seed`: the campaign's, or its swarm configuration. A function of the seed alone. */
+export function shapeOfRun(o: CampaignOptions, seed: number): ScenarioShape {
+  if (o.swarm === undefined) return o.shape
+  if (o.descriptors === undefined) throw new Error("campaign: a swarm campaign needs the filesystems' descriptors")
+  return drawSwarmConfig(o.descriptors, o.swarm, seed)
 }
 
 /**
@@ -327,6 +324,8 @@ export function sortRunFindings(r: RunReport, finding: (v: Violation) => string 
 export interface CampaignOptions extends CampaignSpec {
   readonly mounts: MountRegistry
   readonly lockOrders: readonly LockOrderSpec[]
+  /** Every filesystem's descriptor: what a swarm draws configurations from (needed by a swarm campaign only). */
+  readonly descriptors?: readonly FilesystemDescriptor[]
   /** Classifiers of failing runs by mount kind (the gofer's and the overlay's findings). */
   readonly findings?: Readonly<Record<string, FindingsClassifier>>
 }
@@ -368,6 +367,8 @@ export interface FailureRecord {
   readonly newChecks: readonly CheckName[]
   /** The first of those violations' message (cut to 300 characters), or null. */
   readonly newMessage: string | null
+  /** The run's configuration in a few words (swarm.ts, describeConfig). */
+  readonly config: string
 }
 
 /** Failure records kept (those of the lowest seeds); the verdict counts cover them all. */
@@ -401,6 +402,16 @@ export interface Tally {
   findings: Record<string, { runs: number; firstSeed: number }>
   /** Failing runs whose every violation is an instance of a documented finding. */
   explained: number
+  /** By mount (its label: "gofer-none", "overlay-gofer-fscache"): runs, failing runs, RPCs sent, cache hits and misses. */
+  byMount: Record<string, MountStats>
+}
+
+export interface MountStats {
+  runs: number
+  failing: number
+  rpcs: number
+  hits: number
+  misses: number
 }
 
 export function emptyTally(): Tally {
@@ -419,6 +430,7 @@ export function emptyTally(): Tally {
     findings: {},
     explained: 0,
     lockEdges: {},
+    byMount: {},
   }
 }
 
@@ -458,6 +470,14 @@ export function mergeTally(into: Tally, from: Tally): void {
     t.firstSeed = Math.min(t.firstSeed, f.firstSeed)
   }
   into.explained += from.explained
+  for (const [k, m] of Object.entries(from.byMount)) {
+    const t = (into.byMount[k] ??= { runs: 0, failing: 0, rpcs: 0, hits: 0, misses: 0 })
+    t.runs += m.runs
+    t.failing += m.failing
+    t.rpcs += m.rpcs
+    t.hits += m.hits
+    t.misses += m.misses
+  }
 }
 
 function sortKeys<T>(r: Record<string, T>): Record<string, T> {
@@ -476,6 +496,7 @@ export function sortedTally(t: Tally): Tally {
     cache: sortKeys(t.cache),
     lockEdges: sortKeys(t.lockEdges),
     findings: sortKeys(t.findings),
+    byMount: sortKeys(t.byMount),
   }
 }
 
@@ -489,22 +510,29 @@ export function fnv1a(text: string): string {
   return (h >>> 0).toString(16).padStart(8, "0")
 }
 
-/** Counts a run's RPCs and cache transitions into `t`. */
-function countEvents(events: readonly Event[], t: Tally): void {
+/** Counts a run's RPCs and cache transitions into `t`, and into its mount's row. */
+function countEvents(events: readonly Event[], t: Tally, m: MountStats): void {
   for (const e of events) {
-    if (e.kind === "rpc_send") t.rpcs[e.msg] = (t.rpcs[e.msg] ?? 0) + 1
-    else if (e.kind === "rpc_reply" && e.outcome !== "ok") {
+    if (e.kind === "rpc_send") {
+      t.rpcs[e.msg] = (t.rpcs[e.msg] ?? 0) + 1
+      m.rpcs++
+    } else if (e.kind === "rpc_reply" && e.outcome !== "ok") {
       const k = `${e.msg} ${e.outcome}`
       t.rpcErrors[k] = (t.rpcErrors[k] ?? 0) + 1
     } else if (e.kind === "cache") {
       const k = `${e.cache} ${e.what}`
       t.cache[k] = (t.cache[k] ?? 0) + 1
+      if (e.what === "hit") m.hits++
+      else if (e.what === "miss") m.misses++
     }
   }
 }
 
 /** Tallies one run into `t`. */
-export function tallyRun(t: Tally, r: RunReport, run: number, label: string, graph: LockGraph, classify?: FindingsClassifier): void {
+export function tallyRun(t: Tally, r: RunReport, run: number, label: string, graph: LockGraph, classify?: FindingsClassifier, config = "", mount?: string): void {
+  const ms = (t.byMount[mount ?? (r.subject.format === "fsim.workload/1" ? "workload" : r.subject.mount.kind)] ??= { runs: 0, failing: 0, rpcs: 0, hits: 0, misses: 0 })
+  ms.runs++
+  if (r.verdict === "fail") ms.failing++
   t.runs++
   t.steps += r.steps
   t.events += r.events.length
@@ -513,7 +541,7 @@ export function tallyRun(t: Tally, r: RunReport, run: number, label: string, gra
   st.runs++
   st.steps += r.steps
   for (const v of r.violations) t.violationsByCheck[v.check] = (t.violationsByCheck[v.check] ?? 0) + 1
-  countEvents(r.events, t)
+  countEvents(r.events, t, ms)
   for (const [a, b] of graph.pairs()) {
     const k = `${a}\u0000${b}`
     t.lockEdges[k] = Math.min(t.lockEdges[k] ?? r.seed, r.seed)
@@ -553,6 +581,7 @@ export function tallyRun(t: Tally, r: RunReport, run: number, label: string, gra
     explained,
     newChecks: [...new Set(fresh.map((v) => v.check))],
     newMessage: fresh[0] === undefined ? null : cut300(fresh[0].message),
+    config,
   })
   if (t.failures.length > FAILURES_KEPT) t.failures.length = FAILURES_KEPT
 }
@@ -588,7 +617,7 @@ export function seedOf(seed: number, run: number): number {
 export function rerun(o: CampaignOptions, run: number): RunReport {
   const seed = seedOf(o.seed, run)
   const spec = strategyFor(o.strategy, seed)
-  const scenario = scenarioForSeed(o.shape, seed)
+  const scenario = scenarioForSeed(shapeOfRun(o, seed), seed)
   return runSubject(scenario, { seed, strategy: spec, mounts: o.mounts, lockOrders: o.lockOrders, lockGraph: new LockGraph(), runLabel: `seed ${seed}` })
 }
 
@@ -606,13 +635,15 @@ export class Campaign {
     for (let i = first; i < first + count; i++) {
       const seed = seedOf(o.seed, i)
       const spec = strategyFor(o.strategy, seed)
-      const scenario = scenarioForSeed(o.shape, seed)
+      const shape = shapeOfRun(o, seed)
+      const scenario = scenarioForSeed(shape, seed)
       // A lock graph per run: a run's outcome depends on its seed alone. The
       // campaign's union of edges is kept in the tally (lockEdges), and
       // cycles across runs are found in it (lockCycles).
       const graph = new LockGraph()
       const r = runSubject(scenario, { seed, strategy: spec, mounts: o.mounts, lockOrders: o.lockOrders, lockGraph: graph, runLabel: `seed ${seed}` })
-      tallyRun(t, r, i, strategyLabel(spec), graph, o.findings?.[o.shape.mount.kind])
+      const mount = o.descriptors === undefined ? shape.mount.kind : mountLabelOf(o.descriptors, shape.mount)
+      tallyRun(t, r, i, strategyLabel(spec), graph, o.findings?.[shape.mount.kind], o.swarm === undefined ? "" : describeConfig(shape), mount)
     }
     return t
   }

@@ -136,11 +136,11 @@ export function arbOverlayCampaignScenario(shape: ScenarioShape): fc.Arbitrary<S
   const maxSteps = Math.max(6, maxThreads * shape.ops)
   const externalMax = lowest.kind === "gofer" ? (shape.external ?? 0) : 0
   const cacheNone = lowest.kind === "gofer" && /(?:^|,)cache=none(?:,|$)/.test(lowest.options ?? "")
-  const layered = arbGvisorOverlayScenario({ minSteps: Math.min(6, maxSteps), maxSteps, links: shape.links ?? false, directOpens: !cacheNone })
+  const layered = arbGvisorOverlayScenario({ minSteps: Math.min(6, maxSteps), maxSteps, links: shape.links ?? false, directOpens: !cacheNone, ...(shape.profile !== undefined ? { profile: shape.profile } : {}) })
   return layered.chain((sc) => {
     const lowestTree = sc.layers.lower[sc.layers.lower.length - 1] ?? {}
     const extSteps = fc
-      .array(fc.oneof({ weight: 1, arbitrary: arbSteps(1, 3) }, { weight: 2, arbitrary: arbTargetedSteps(pathsOf(lowestTree)) }), { minLength: 1, maxLength: shape.ops })
+      .array(fc.oneof({ weight: 1, arbitrary: arbSteps(1, 3, shape.profile) }, { weight: 2, arbitrary: arbTargetedSteps(pathsOf(lowestTree)) }), { minLength: 1, maxLength: shape.ops })
       .map((blocks) => blocks.flat().slice(0, shape.ops))
     const ext = externalMax > 0 ? fc.array(fc.tuple(arbCred, extSteps), { maxLength: externalMax }) : fc.constant<[Cred, SequentialStep[]][]>([])
     return fc.tuple(fc.constant(sc), fc.integer({ min: Math.min(2, maxThreads), max: maxThreads }), ext)

@@ -22,6 +22,11 @@ export interface TraceHeader {
   readonly seed: number
   readonly verdict: Verdict
   readonly violations: readonly Violation[]
+  /**
+   * The swarm configuration the run was drawn with (swarm.ts, configJson),
+   * for the reader: a replay needs only the scenario, which holds it all.
+   */
+  readonly config?: unknown
 }
 
 export interface Trace {
@@ -39,9 +44,10 @@ const HeaderShape = Schema.Struct({
   seed: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 0xffff_ffff })),
   verdict: Schema.Literals(VERDICTS),
   violations: Schema.Array(ViolationSchema),
+  config: Schema.optionalKey(Schema.Unknown),
 })
 
-export function headerOf(r: RunReport): TraceHeader {
+export function headerOf(r: RunReport, config?: unknown): TraceHeader {
   return {
     format: TRACE_FORMAT,
     fsim: FSIM_VERSION,
@@ -50,6 +56,7 @@ export function headerOf(r: RunReport): TraceHeader {
     seed: r.seed,
     verdict: r.verdict,
     violations: r.violations,
+    ...(config !== undefined ? { config } : {}),
   }
 }
 
@@ -60,8 +67,8 @@ export function eventLines(events: readonly Event[]): string {
   return out
 }
 
-export function traceText(r: RunReport): string {
-  return JSON.stringify(headerOf(r)) + "\n" + eventLines(r.events)
+export function traceText(r: RunReport, config?: unknown): string {
+  return JSON.stringify(headerOf(r, config)) + "\n" + eventLines(r.events)
 }
 
 /**

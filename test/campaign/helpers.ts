@@ -14,4 +14,4 @@ export const MUTANT_CAMPAIGN: CampaignOptions = { shape: MUTANT_SHAPE, seed: 340
 export const MUTANT_FAILING_RUN = 6
 
 /** The same campaign's CLI flags. */
-export const MUTANT_FLAGS = ["--mutant", "rename-not-atomic", "--threads", "3", "--ops", "6", "--names", "2", "--seed", "340"]
+export const MUTANT_FLAGS = ["--no-swarm", "--mount", "model", "--mutant", "rename-not-atomic", "--threads", "3", "--ops", "6", "--names", "2", "--seed", "340"]

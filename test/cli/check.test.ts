@@ -22,7 +22,7 @@ describe("fsim check", () => {
 
   it("on the correct model: passes, and says what the filesystem does not report rather than inventing it", () => {
     const dir = tempDir("check-ok")
-    const r = fsim(["check", "--runs", "150", "--threads", "3", "--save-dir", dir])
+    const r = fsim(["check", "--mount", "model", "--no-swarm", "--workers", "1", "--runs", "150", "--threads", "3", "--save-dir", dir])
     expect(r.status).toBe(0)
     expect(r.stdout).toMatch(/^campaign · mount model · portfolio\(random,pct:2,pct:3\) · seeds 1\.\.150 · 1 worker · /)
     expect(r.stdout).toMatch(/│ 150 +│ \d+ +│ 150 +│ 0 +│ 0 +│ 0 +│/)
@@ -36,7 +36,7 @@ describe("fsim check", () => {
   })
 
   it("--json prints fsim.campaign/1", () => {
-    const r = fsim(["check", "--runs", "60", "--strategy", "pct:3", "--json"])
+    const r = fsim(["check", "--mount", "model", "--no-swarm", "--workers", "1", "--runs", "60", "--strategy", "pct:3", "--json"])
     expect(r.status).toBe(0)
     const j = JSON.parse(r.stdout)
     expect(j).toMatchObject({ format: "fsim.campaign/1", mount: { kind: "model" }, strategy: "pct:3", seed: 1, runs: 60, interrupted: false, rpcs: null, cache_hit_rates: null })
@@ -46,7 +46,7 @@ describe("fsim check", () => {
   })
 
   it("--time stops handing out runs when the budget is spent", () => {
-    const r = fsim(["check", "--time", "1s", "--json"])
+    const r = fsim(["check", "--mount", "model", "--no-swarm", "--time", "1s", "--json"])
     expect(r.status).toBe(0)
     const j = JSON.parse(r.stdout)
     expect(j.runs).toBeGreaterThan(0)
@@ -110,9 +110,11 @@ describe("fsim check", () => {
   describe("bad options: one line, exit 2, nothing written", () => {
     const cases: [string, string[], RegExp][] = [
       ["namespace too large", ["check", "--names", "4"], /^fsim: option '--names <n>' argument '4' is invalid/],
-      ["unknown mutant", ["check", "--mutant", "nope", "--runs", "1"], /^fsim: --mutant: unknown model mutant "nope"/],
-      ["unknown gofer mutant", ["check", "--mount", "gofer", "--mutant", "nope", "--runs", "1"], /^fsim: --mutant: unknown gofer mutant "nope" \(known: lock-order-inversion, /],
-      ["external users on a model mount", ["check", "--external", "1", "--runs", "1"], /^fsim: --external: external users and server faults need a 9P server/],
+      ["unknown mutant", ["check", "--mutant", "nope", "--runs", "1"], /^fsim: --mutant: unknown mutant "nope" \(known: model:rename-not-atomic, gofer:lock-order-inversion, /],
+      ["unknown gofer mutant", ["check", "--mount", "gofer", "--mutant", "nope", "--runs", "1"], /^fsim: --mutant: unknown mutant "nope" \(known: /],
+      ["a mutant two filesystems have, unqualified", ["check", "--mutant", "lock-order-inversion", "--runs", "1"], /^fsim: --mutant: "lock-order-inversion" is a mutant of gofer and overlay: say which \(gofer:lock-order-inversion or overlay:lock-order-inversion\)$/],
+      ["--no-swarm without a filesystem", ["check", "--no-swarm", "--runs", "1"], /^fsim: --no-swarm: give the filesystem \(--mount KIND\)/],
+      ["external users on a model mount", ["check", "--mount", "model", "--external", "1", "--runs", "1"], /^fsim: --external: external users and server faults need a 9P server/],
       ["unknown strategy", ["check", "--strategy", "dfs", "--runs", "1"], /^fsim: unknown strategy "dfs"/],
       ["bad portfolio", ["check", "--strategy", "portfolio:random,pct:x", "--runs", "1"], /^fsim: unknown strategy "pct:x"/],
       ["bad duration", ["check", "--time", "soon"], /^fsim: option '--time <duration>' argument 'soon' is invalid/],
@@ -131,7 +133,7 @@ describe("fsim check --mount overlay", () => {
   it("runs a campaign over generated tmpfs layers; a failing run is saved and replays", () => {
     const dir = tempDir("check-overlay")
     // Seed 38 (random): UnlinkAt or RmdirAt calls the upper layer under the overlay dentry's Dentry.mu (FINDINGS.md, layer-ops-under-dentry-mu).
-    const r = fsim(["check", "--mount", "overlay", "--threads", "3", "--ops", "8", "--strategy", "random", "--seed", "38", "--runs", "1", "--no-shrink", "--save-dir", dir, "--json"])
+    const r = fsim(["check", "--mount", "overlay", "--no-swarm", "--threads", "3", "--ops", "8", "--strategy", "random", "--seed", "38", "--runs", "1", "--no-shrink", "--save-dir", dir, "--json"])
     expect(r.status).toBe(1)
     const j = JSON.parse(r.stdout)
     expect(j).toMatchObject({ mount: { kind: "overlay", lower: [{ kind: "tmpfs" }] }, runs: 1, rpcs: null })
@@ -143,7 +145,7 @@ describe("fsim check --mount overlay", () => {
   })
 
   it("--allow-findings: exit 0 when every failure is a documented gVisor finding, 1 when a run shows anything else", () => {
-    const args = ["check", "--mount", "overlay", "--threads", "3", "--ops", "8", "--runs", "40", "--no-shrink", "--json"]
+    const args = ["check", "--mount", "overlay", "--no-swarm", "--threads", "3", "--ops", "8", "--runs", "40", "--no-shrink", "--json"]
     const known = fsim([...args, "--save-dir", tempDir("check-allow"), "--allow-findings"])
     expect(known.status).toBe(0)
     const j = JSON.parse(known.stdout)
@@ -164,7 +166,7 @@ describe("fsim check --mount overlay", () => {
   })
 
   it("over a gofer lower layer with external users of its server: RPCs reported, the runs with external users unjudged by lincheck", () => {
-    const r = fsim(["check", "--mount", "overlay", "--lower", "gofer", "--lower-options", "cache=remote_revalidating", "--external", "2", "--threads", "2", "--ops", "4", "--runs", "9", "--no-shrink", "--save-dir", tempDir("check-overlay-ext"), "--json"])
+    const r = fsim(["check", "--mount", "overlay", "--no-swarm", "--lower", "gofer", "--lower-options", "cache=remote_revalidating", "--external", "2", "--threads", "2", "--ops", "4", "--runs", "9", "--no-shrink", "--save-dir", tempDir("check-overlay-ext"), "--json"])
     expect([0, 1]).toContain(r.status)
     const j = JSON.parse(r.stdout)
     expect(j).toMatchObject({ mount: { kind: "overlay", lower: [{ kind: "gofer", options: "cache=remote_revalidating", tree: "remote" }] }, runs: 9, shape: { external: 2 } })
@@ -176,7 +178,7 @@ describe("fsim check --mount overlay", () => {
 
   describe("bad options: one line, exit 2", () => {
     const cases: [string, string[], RegExp][] = [
-      ["layers of a mount that has none", ["check", "--lower", "gofer", "--runs", "1"], /^fsim: --lower: only an overlay mount has layers/],
+      ["layers of a mount that has none", ["check", "--mount", "gofer", "--lower", "gofer", "--runs", "1"], /^fsim: --lower: only an overlay mount has layers/],
       ["options for a tmpfs layer", ["check", "--mount", "overlay", "--lower", "tmpfs", "--lower-options", "cache=none", "--runs", "1"], /^fsim: --lower-options: a tmpfs layer takes no options/],
       ["external users without a gofer layer", ["check", "--mount", "overlay", "--external", "1", "--runs", "1"], /^fsim: --external: external users act on a gofer layer's server: give --lower gofer/],
       ["server faults", ["check", "--mount", "overlay", "--lower", "gofer", "--faults", "1", "--runs", "1"], /^fsim: --faults: overlay campaigns inject no server faults/],

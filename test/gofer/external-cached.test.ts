@@ -2,14 +2,16 @@
 // (cache=fscache) takes the client to be the share's only user, and
 // InteropModeWritethrough its only writer (gofer.go). A change made behind
 // the client's back is outside both, so generated scenarios with external
-// users leave lincheck and coherence out there (campaign.ts,
-// cachedGoferMode); the other checks still run.
+// users leave lincheck and coherence out there (the gofer's descriptor,
+// externalUnjudged); the other checks still run.
 
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
 import { goferRunFindings } from "../../src/impl/gofer/findings.js"
-import { arbScenario, cachedGoferMode } from "../../src/sim/campaign.js"
+import { arbScenario } from "../../src/sim/campaign.js"
+import { shapeDefaults } from "../../src/impl/registry.js"
+import type { Mount } from "../../src/sim/scenario.js"
 import { runSubject } from "../../src/sim/run.js"
 import type { Scenario } from "../../src/sim/scenario.js"
 import { fsim, tempDir } from "../cli/helpers.js"
@@ -41,6 +43,8 @@ const truncateBehind: Scenario = {
 
 const WITHOUT = ["lock_order", "deadlock", "invariants"] as const
 
+const cachedGoferMode = (m: Mount): boolean => shapeDefaults(m).externalUnjudged
+
 describe("external users under cached gofer modes", () => {
   it("which modes are cached: fscache (also the default) and fscache_writethrough", () => {
     expect(cachedGoferMode({ kind: "gofer" })).toBe(true)
@@ -52,7 +56,8 @@ describe("external users under cached gofer modes", () => {
 
   it("generated scenarios with external users leave lincheck and coherence out in cached modes only", () => {
     for (const cache of ["fscache", "fscache_writethrough", "remote_revalidating", "none"]) {
-      const shape = { mount: { kind: "gofer" as const, options: `cache=${cache}` }, threads: 2, ops: 3, external: 2 }
+      const mount = { kind: "gofer" as const, options: `cache=${cache}` }
+      const shape = { mount, threads: 2, ops: 3, external: 2, externalUnjudged: shapeDefaults(mount).externalUnjudged }
       let withExternal = 0
       fc.assert(
         fc.property(arbScenario(shape), (s) => {

@@ -5,7 +5,8 @@
 // one of gVisor's own that the port reproduces (FINDINGS.md).
 
 import { describe, expect, it } from "vitest"
-import { scenarioForSeed, seedOf, shapeDefaults, strategyFor, PORTFOLIO, type ScenarioShape } from "../../src/sim/campaign.js"
+import { scenarioForSeed, seedOf, strategyFor, PORTFOLIO, type ScenarioShape } from "../../src/sim/campaign.js"
+import { shapeDefaults } from "../../src/impl/registry.js"
 import type { CheckName } from "../../src/sim/events.js"
 import { LockGraph } from "../../src/sim/lockorder.js"
 import { runSubject, type RunReport } from "../../src/sim/run.js"

@@ -1,0 +1,133 @@
+// Swarm configurations (Groce et al., "Swarm Testing", ISSTA 2012; as
+// TigerBeetle's VOPR does, the configuration comes from the seed): each run
+// of a swarm campaign draws its whole configuration from its seed: the
+// filesystem and its mount options (each descriptor's configuration space),
+// external users and server faults where the filesystem has a server,
+// threads, ops per thread, the namespace's size, shared or private
+// descriptor names, and an op profile that leaves some groups of ops out and
+// makes others common. A run is still a function of its seed alone, so
+// `fsim check --seed S --runs 1` repeats it, and its scenario, saved in its
+// trace, replays with no option.
+
+import { OP_GROUPS, type OpGroup, type OpProfile } from "../model/arbitraries.js"
+import type { ScenarioShape } from "./campaign.js"
+import { weighted, type FilesystemDescriptor, type MountKind, type MountPins } from "./descriptor.js"
+import { deriveSeed, Prng } from "./prng.js"
+import type { Mount } from "./scenario.js"
+
+/** What the user pinned (command-line options): the rest of each run's configuration is drawn. */
+export interface SwarmPins {
+  /** The filesystems runs may mount (`--mount`); default: every one with a default weight. */
+  readonly kinds?: readonly MountKind[]
+  readonly mount: MountPins
+  readonly threads?: number
+  readonly ops?: number
+  readonly names?: number
+  readonly external?: number
+  readonly faults?: number
+  readonly privateFds?: boolean
+  readonly links?: boolean
+  readonly checkBudget?: number
+}
+
+/** The filesystems a swarm with these pins mounts, each with its weight. */
+export function swarmKinds(descriptors: readonly FilesystemDescriptor[], pins: SwarmPins): (readonly [FilesystemDescriptor, number])[] {
+  const out: (readonly [FilesystemDescriptor, number])[] = []
+  for (const d of descriptors) {
+    const weight = pins.kinds === undefined ? d.defaultWeight : pins.kinds.includes(d.kind) ? Math.max(1, d.defaultWeight) : 0
+    // Whether it can honour the pins at all (a mutant of another filesystem): a draw from a throwaway generator.
+    if (weight > 0 && d.drawMount(new Prng(1), pins.mount) !== null) out.push([d, weight])
+  }
+  return out
+}
+
+/** Emphasis of a group of ops in a profile: off, on, or four times as likely. */
+const GROUP_WEIGHTS: readonly (readonly [number, number])[] = [
+  [0, 3],
+  [1, 4],
+  [4, 3],
+]
+
+/** The configuration of the swarm run seeded `seed`. */
+export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pins: SwarmPins, seed: number): ScenarioShape {
+  const kinds = swarmKinds(descriptors, pins)
+  if (kinds.length === 0) throw new Error("swarm: no filesystem can honour the pinned options")
+  // A stream of its own: the scenario's generation (fast-check, from the same seed) is unaffected by how much is drawn here.
+  const rng = new Prng(deriveSeed(seed, "fsim.swarm"))
+  const d = weighted(rng, kinds)
+  const drawn = d.drawMount(rng, pins.mount)!
+  const threads = pins.threads ?? weighted(rng, [[2, 3], [3, 2], [4, 2], [6, 1]])
+  const ops = pins.ops ?? weighted(rng, [[4, 2], [8, 2], [12, 2], [24, 1]])
+  const names = drawn.names ? (pins.names ?? weighted(rng, [[1, 1], [2, 2], [3, 2]])) : 3
+  const upTo = (max: number, pinned: number | undefined): number => (max === 0 ? 0 : pinned !== undefined ? pinned : rng.chance(0.5) ? rng.between(1, max) : 0)
+  const external = upTo(drawn.external, pins.external)
+  const faults = upTo(drawn.faults, pins.faults)
+  const privateFds = pins.privateFds ?? (drawn.sharedFds ? rng.chance(0.5) : true)
+  const dflt = d.shapeDefaults(drawn.mount)
+  const links = pins.links ?? dflt.links
+  const groups = Object.fromEntries(OP_GROUPS.map((g) => [g, weighted(rng, GROUP_WEIGHTS)])) as Record<OpGroup, number>
+  if (!links) groups.links = 0
+  const flags: Record<string, number> = {}
+  if (rng.chance(0.3)) flags["O_DIRECT"] = 0.5
+  if (rng.chance(0.3)) flags["O_APPEND"] = 0.6
+  if (rng.chance(0.3)) flags["O_TRUNC"] = 0.5
+  const profile: OpProfile = { groups, flags, symlinkChains: rng.chance(0.3) }
+  return {
+    mount: drawn.mount,
+    threads,
+    ops,
+    names,
+    external,
+    faults,
+    links,
+    privateFds,
+    slashOnlySymlinks: dflt.slashOnlySymlinks,
+    setIdBits: dflt.setIdBits,
+    externalUnjudged: d.externalUnjudged(drawn.mount),
+    profile,
+    ...(pins.checkBudget !== undefined ? { checkBudget: pins.checkBudget } : {}),
+  }
+}
+
+function mountWords(m: Mount): string {
+  if (m.kind === "overlay") {
+    const lowest = m.lower[m.lower.length - 1]
+    const over = lowest === undefined ? "" : ` over ${lowest.kind}${lowest.kind === "gofer" && lowest.options !== undefined ? ` (${lowest.options})` : ""}`
+    return `overlay${m.options !== undefined ? ` (${m.options})` : ""}${over}`
+  }
+  return `${m.kind}${m.options !== undefined ? ` (${m.options})` : ""}`
+}
+
+/** A run's configuration in one line: "gofer (cache=none,page_budget=1) · threads 2-4 · ops 1-8 · names 2 · external 0-2 · ops -xattrs +sync · O_DIRECT 50%". */
+export function describeConfig(s: ScenarioShape): string {
+  const parts = [mountWords(s.mount), `threads ${Math.min(2, s.threads)}-${s.threads}`, `ops 1-${s.ops}`]
+  if (s.mount.kind !== "overlay") parts.push(`names ${s.names ?? 3}`)
+  if ((s.external ?? 0) > 0) parts.push(`external 0-${s.external}`)
+  if ((s.faults ?? 0) > 0) parts.push(`faults 0-${s.faults}`)
+  parts.push(`fds ${s.privateFds === true ? "private" : "shared"}`)
+  const p = s.profile
+  if (p !== undefined) {
+    const off = OP_GROUPS.filter((g) => p.groups[g] === 0)
+    const heavy = OP_GROUPS.filter((g) => p.groups[g] > 1)
+    const words = [...off.map((g) => `-${g}`), ...heavy.map((g) => `+${g}`)]
+    if (words.length > 0) parts.push(`ops ${words.join(" ")}`)
+    for (const [f, odds] of Object.entries(p.flags)) parts.push(`${f} ${Math.round(odds * 100)}%`)
+    if (p.symlinkChains) parts.push("symlink chains")
+  }
+  return parts.join(" · ")
+}
+
+/** A run's configuration as data: what a trace header records (`config`). */
+export function configJson(s: ScenarioShape): Record<string, unknown> {
+  return {
+    mount: s.mount,
+    threads: s.threads,
+    ops: s.ops,
+    names: s.names ?? 3,
+    external: s.external ?? 0,
+    faults: s.faults ?? 0,
+    fds: s.privateFds === true ? "private" : "shared",
+    links: s.links ?? true,
+    ...(s.profile !== undefined ? { profile: s.profile } : {}),
+  }
+}

@@ -1,0 +1,125 @@
+// Swarm configurations (src/sim/swarm.ts): each run's configuration is drawn
+// from its seed, within what the command line pins; a fixed-configuration
+// campaign (--no-swarm) generates exactly what campaigns generated before
+// swarms; the configuration is in a saved trace's header, and the trace
+// replays with no option.
+
+import { createHash } from "node:crypto"
+import { readFileSync } from "node:fs"
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { FILESYSTEMS, shapeDefaults } from "../../src/impl/registry.js"
+import { arbSteps, OP_GROUPS, type OpProfile } from "../../src/model/arbitraries.js"
+import { scenarioForSeed, type ScenarioShape } from "../../src/sim/campaign.js"
+import { configJson, drawSwarmConfig, type SwarmPins } from "../../src/sim/swarm.js"
+import type { Mount } from "../../src/sim/scenario.js"
+import { fsim, tempDir } from "../cli/helpers.js"
+
+const configs = (pins: SwarmPins, n: number): ScenarioShape[] => Array.from({ length: n }, (_, i) => drawSwarmConfig(FILESYSTEMS, pins, i + 1))
+const optionsOf = (m: Mount): string => (m.kind === "overlay" ? (m.lower[m.lower.length - 1]?.kind === "gofer" ? ((m.lower[m.lower.length - 1] as { options?: string }).options ?? "") : "") : (m.options ?? ""))
+
+describe("swarm configurations", () => {
+  it("are a function of the seed", () => {
+    for (let seed = 1; seed <= 50; seed++) expect(drawSwarmConfig(FILESYSTEMS, { mount: {} }, seed)).toEqual(drawSwarmConfig(FILESYSTEMS, { mount: {} }, seed))
+    expect(new Set(configs({ mount: {} }, 20).map((c) => JSON.stringify(c))).size).toBeGreaterThan(15)
+  })
+
+  it("cover the space: every gofer cache mode, both overlay lowers, tmpfs, pressure, small msize, external users, faults, op profiles", () => {
+    const all = configs({ mount: {} }, 400)
+    const labels = new Set(all.map((c) => (c.mount.kind === "gofer" ? `gofer ${/cache=([^,]*)/.exec(c.mount.options ?? "")?.[1]}` : c.mount.kind === "overlay" ? `overlay ${c.mount.lower[c.mount.lower.length - 1]!.kind}` : c.mount.kind)))
+    expect([...labels].sort()).toEqual(["gofer fscache", "gofer fscache_writethrough", "gofer none", "gofer remote_revalidating", "overlay gofer", "overlay tmpfs", "tmpfs"])
+    // The model is reached only when pinned.
+    expect(all.some((c) => c.mount.kind === "model")).toBe(false)
+    const opts = all.map((c) => optionsOf(c.mount))
+    for (const o of ["page_budget=1", "dentry_cache_limit=1", "msize=4096"]) expect(opts.some((x) => x.includes(o)), o).toBe(true)
+    expect(all.some((c) => (c.external ?? 0) > 0)).toBe(true)
+    expect(all.some((c) => (c.faults ?? 0) > 0)).toBe(true)
+    expect(all.filter((c) => c.mount.kind === "tmpfs").every((c) => c.external === 0 && c.faults === 0)).toBe(true)
+    for (const g of OP_GROUPS.filter((g) => g !== "links")) {
+      expect(all.some((c) => c.profile!.groups[g] === 0), `${g} off`).toBe(true)
+      expect(all.some((c) => c.profile!.groups[g] > 1), `${g} emphasized`).toBe(true)
+    }
+    expect(all.some((c) => c.profile!.flags.O_DIRECT !== undefined)).toBe(true)
+    expect(all.some((c) => c.profile!.symlinkChains)).toBe(true)
+    // What each mount can check, from its descriptor.
+    for (const c of all) expect(c.externalUnjudged).toBe(shapeDefaults(c.mount).externalUnjudged)
+  })
+
+  it("keep what is pinned and draw the rest", () => {
+    for (const c of configs({ kinds: ["gofer"], mount: { options: "cache=none" } }, 60)) {
+      expect(c.mount.kind).toBe("gofer")
+      expect(c.mount.options).toMatch(/^cache=none(,|$)/)
+    }
+    const mutated = configs({ mount: { mutant: { kind: "gofer", name: "evict-drops-dirty" } } }, 60)
+    expect(new Set(mutated.map((c) => c.mount.kind))).toEqual(new Set(["gofer", "overlay"]))
+    for (const c of mutated) expect(optionsOf(c.mount)).toContain("mutant=evict-drops-dirty")
+    for (const c of configs({ mount: { mutant: { kind: "overlay", name: "copy-up-short" } } }, 30)) {
+      expect(c.mount.kind).toBe("overlay")
+      expect(c.mount.options).toBe("mutant=copy-up-short")
+    }
+    for (const c of configs({ mount: {}, threads: 3, ops: 5, external: 1 }, 40)) {
+      expect([c.threads, c.ops]).toEqual([3, 5])
+      expect(c.external).toBe(c.mount.kind === "tmpfs" || (c.mount.kind === "overlay" && c.mount.lower[0]!.kind === "tmpfs") ? 0 : 1)
+    }
+  })
+
+  it("an op profile leaves out the groups it switches off and makes emphasized flags common", () => {
+    const groups = Object.fromEntries(OP_GROUPS.map((g) => [g, g === "xattrs" || g === "rename" ? 0 : 1])) as OpProfile["groups"]
+    const profile: OpProfile = { groups, flags: { O_DIRECT: 0.5 }, symlinkChains: false }
+    const steps = fc.sample(arbSteps(1, 12, profile), { seed: 5, numRuns: 200 }).flat()
+    expect(steps.some((s) => /xattr/.test(s.op.op) || s.op.op === "rename")).toBe(false)
+    const opens = steps.filter((s) => s.op.op === "open")
+    const direct = opens.filter((s) => s.op.op === "open" && s.op.flags.includes("O_DIRECT")).length
+    expect(direct / opens.length).toBeGreaterThan(0.3)
+    // Without a profile, O_DIRECT stays rare.
+    const fixed = fc.sample(arbSteps(1, 12), { seed: 5, numRuns: 200 }).flat().filter((s) => s.op.op === "open")
+    expect(fixed.filter((s) => s.op.op === "open" && s.op.flags.includes("O_DIRECT")).length / fixed.length).toBeLessThan(0.1)
+  })
+
+  it("a fixed configuration (--no-swarm) generates the same scenarios as campaigns did before swarms", () => {
+    // The digest of seeds 1-300 of five shapes, recorded before op profiles existed (commit 6ef0c3b).
+    const mounts: Mount[] = [
+      { kind: "model" },
+      { kind: "gofer", options: "cache=fscache" },
+      { kind: "tmpfs" },
+      { kind: "overlay", lower: [{ kind: "tmpfs" }] },
+      { kind: "overlay", lower: [{ kind: "gofer", tree: "remote" }] },
+    ]
+    const h = createHash("sha256")
+    for (const mount of mounts) {
+      const shape: ScenarioShape = { mount, threads: 4, ops: 12, names: 3, external: 2, faults: 2, ...shapeDefaults(mount) }
+      for (let s = 1; s <= 300; s++) h.update(JSON.stringify(scenarioForSeed(shape, s)))
+    }
+    expect(h.digest("hex")).toBe("8259a27ba2877194823e8d7c27f194ec711cff5d90794756454a7d4905f313e5")
+  })
+})
+
+describe("fsim check as a swarm", () => {
+  it("draws each run's configuration, reports by mount, and a saved failure records its configuration and replays with no option", { timeout: 600_000 }, () => {
+    const dir = tempDir("swarm")
+    const r = fsim(["check", "--mutant", "stat-size-wrong", "--runs", "30", "--workers", "1", "--shrink-budget", "200", "--save-dir", dir, "--json"])
+    expect(r.status).toBe(1)
+    const j = JSON.parse(r.stdout)
+    expect(j.swarm).not.toBeNull()
+    expect(Object.keys(j.by_mount).length).toBeGreaterThan(1)
+    const first = j.findings.unexplained[0]
+    expect(first.config).toMatch(/^(gofer|overlay over gofer) \(cache=/)
+    const saved = j.saved.find((s: { check: string }) => s.check === first.checks[0])
+    const header = JSON.parse(readFileSync(saved.trace, "utf8").split("\n")[0]!)
+    const explained = fsim(["check", "--mutant", "stat-size-wrong", "--explain-config", String(saved.seed), "--json"])
+    expect(explained.status).toBe(0)
+    expect(header.config).toEqual(JSON.parse(explained.stdout))
+    expect(header.config).toEqual(configJson(drawSwarmConfig(FILESYSTEMS, { mount: { mutant: { kind: "gofer", name: "stat-size-wrong" } } }, saved.seed)))
+    const replay = fsim(["replay", saved.trace])
+    expect(replay.status).toBe(0)
+    expect(replay.stdout).toMatch(/reproduced exactly \(verdict fail\)/)
+  })
+
+  it("--explain-config prints the configuration a seed draws, and the same one every time", () => {
+    const a = fsim(["check", "--explain-config", "7"])
+    expect(a.status).toBe(0)
+    expect(a.stdout).toMatch(/^seed 7: (gofer|overlay|tmpfs)/)
+    expect(fsim(["check", "--explain-config", "7"]).stdout).toBe(a.stdout)
+    expect(fsim(["check", "--mount", "gofer", "--options", "cache=none", "--explain-config", "7"]).stdout).toMatch(/^seed 7: gofer \(cache=none/)
+  })
+})

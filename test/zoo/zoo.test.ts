@@ -1,0 +1,51 @@
+// The zoo of mutants, hunted as a user would (hunt.ts). CI samples a few
+// with a small budget; `FSIM_ZOO=all npx vitest run test/zoo` hunts every
+// one with up to 10,000 runs in the default swarm campaign and in the
+// fixed configuration of its mount, and prints the table (README, "The zoo").
+
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { hunt, zooEntries, zooTable, type HuntResult, type ZooEntry } from "./hunt.js"
+
+const ALL = process.env.FSIM_ZOO === "all"
+const MAX_RUNS = Number(process.env.FSIM_ZOO_RUNS ?? (ALL ? 10_000 : 400))
+/** Mutants CI hunts: a model, a gofer and an overlay one the swarm finds within a few hundred runs. */
+const SAMPLE = (process.env.FSIM_ZOO_SAMPLE ?? "rename-not-atomic,stat-size-wrong,overlay:copy-up-short").split(",")
+
+describe("the zoo", () => {
+  const entries = zooEntries()
+
+  it("holds at least 16 re-created upstream bugs of every kind the issue names", () => {
+    const upstream = entries.filter((e) => e.upstream !== null)
+    const needs = (n: string): number => upstream.filter((e) => e.upstream!.needs === n).length
+    expect(upstream.length).toBeGreaterThanOrEqual(16)
+    expect(needs("race")).toBeGreaterThanOrEqual(4)
+    expect(needs("external")).toBeGreaterThanOrEqual(3)
+    expect(needs("pressure")).toBeGreaterThanOrEqual(3)
+    expect(needs("sequential")).toBeGreaterThanOrEqual(3)
+    expect(upstream.filter((e) => e.kind === "overlay").length).toBeGreaterThanOrEqual(2)
+    for (const e of upstream) expect(e.upstream!.commit).toMatch(/^[0-9a-f]{40}$/)
+  })
+
+  const hunted = ALL ? entries : entries.filter((e) => SAMPLE.includes(e.name))
+  it.skipIf(!ALL && hunted.length === 0)(`hunts ${ALL ? "every mutant" : SAMPLE.join(", ")} with the default campaign (at most ${MAX_RUNS} runs each)`, { timeout: 24 * 3_600_000 }, () => {
+    const dir = mkdtempSync(join(tmpdir(), "fsim-zoo-"))
+    const rows: { entry: ZooEntry; swarm: HuntResult; fixed: HuntResult | null }[] = []
+    for (const entry of hunted) {
+      const swarm = hunt(entry, "swarm", { maxRuns: MAX_RUNS, dir })
+      const fixed = ALL ? hunt(entry, "fixed", { maxRuns: MAX_RUNS, dir }) : null
+      rows.push({ entry, swarm, fixed })
+      process.stderr.write(`zoo: ${entry.name}: swarm ${swarm.runsToFirst ?? "not found"}${fixed !== null ? `, fixed ${fixed.runsToFirst ?? "not found"}` : ""}\n`)
+    }
+    const table = zooTable(rows)
+    process.stdout.write(table)
+    if (process.env.FSIM_ZOO_OUT !== undefined) writeFileSync(process.env.FSIM_ZOO_OUT, table + "\n" + JSON.stringify(rows) + "\n")
+    const found = rows.filter((r) => r.swarm.runsToFirst !== null)
+    // Every failure found replays from its saved trace, in a process of its own.
+    for (const r of found) expect(r.swarm.replayed, `${r.entry.name}: ${r.swarm.trace}`).toBe(true)
+    if (ALL) expect(found.length / rows.length).toBeGreaterThanOrEqual(0.9)
+    else expect(found.map((r) => r.entry.name)).toEqual(rows.map((r) => r.entry.name))
+  })
+})

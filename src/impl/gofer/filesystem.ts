@@ -330,7 +330,8 @@ export class filesystem implements FilesystemImpl {
         victim.parent.children?.delete(victim.name)
         // Only the dentry goes, not the file: the parent's dirents stay.
         this.cacheEvent("dentry", "evicted", victim)
-        this.mark("gofer.dcache.evict-dentry", victim)
+        // (Release empties the cache of every mount: not the path this marks.)
+        if (!this.released) this.mark("gofer.dcache.evict-dentry", victim)
       }
       yield victim.parent.dirMu.Unlock()
     }

@@ -11,7 +11,7 @@ export const GOFER_MARKS = {
   "gofer.revalidate.error": "the MultiGetAttr of a revalidation failed (a fault), failing the walk",
   // The dentry cache.
   "gofer.dcache.limit-reached": "caching a dentry took the LRU past dentry_cache_limit, so the least recently used one is evicted",
-  "gofer.dcache.evict-dentry": "a dentry left the LRU for good: invalidated, removed from its parent, destroyed",
+  "gofer.dcache.evict-dentry": "the LRU evicted a dentry while the mount was in use (not at its release): removed from its parent, destroyed",
   "gofer.dcache.evict-referenced": "the LRU's victim had gained a reference since it was cached: eviction skipped it",
   "gofer.dcache.evict-with-pages": "a dentry destroyed with pages still in its page cache (written back if dirty, then dropped)",
   "gofer.dcache.evict-dirty-pages": "a dentry destroyed with dirty pages, which it writes back first",
@@ -21,11 +21,11 @@ export const GOFER_MARKS = {
   "gofer.dcache.negative-replaced": "a create replaced the negative dentry at its name",
   // Walks.
   "gofer.walk.symlink-chain": "a walk followed a symlink whose target began with another symlink",
-  "gofer.walk.lookup-error": "a Twalk failed with an error other than ENOENT (a fault)",
+  "gofer.walk.lookup-error": "a lookup's Twalk failed with an error other than ENOENT (ENOTDIR, EACCES, a fault)",
   "gofer.open.trailing-symlink": "an open followed a trailing symlink to the file it opened",
   // Directory operations.
-  "gofer.create.eexist-uncached": "a create found no cached child but the server refused with EEXIST (another user's file)",
-  "gofer.create.rpc-error": "the create's RPC failed with another error (a fault)",
+  "gofer.create.eexist-uncached": "a create found no cached child and the server answered EEXIST (a file not looked up yet, or another user's)",
+  "gofer.create.rpc-error": "the create's RPC failed with another error (a refusal such as EACCES, or a fault)",
   "gofer.mknod.synthetic-fallback": "the server refused mknod with EPERM, and a synthetic socket or FIFO stands in",
   "gofer.unlink.sticky-dir": "an unlink in a sticky directory resolved the child to check who may delete it",
   "gofer.unlink.open-file": "a regular file was unlinked while referenced (open, or in use by another op): deleted but open",

@@ -820,7 +820,6 @@ export class dentry implements DentryImpl {
     const fs = this.fs
     const vfsObj = fs.vfs
     const prevDirents = new Set<string>()
-    if (this.layers().length > 1) fs.mark("overlay.readdir.merged", this)
     for (const { vd: layerVD } of this.layers()) {
       const [layerFD, oerr] = yield* vfsObj.OpenAt(ctx, fs.creds, pop(layerVD), { Flags: O_RDONLY | O_DIRECTORY, Mode: 0 })
       if (oerr !== null || layerFD === null) return [null, oerr ?? "EIO"]
@@ -831,7 +830,11 @@ export class dentry implements DentryImpl {
         for (const dirent of ents) {
           if (dirent.Name === "." || dirent.Name === "..") continue
           // Hidden by, or merged with, a file of the same name in a previous layer.
-          if (prevDirents.has(dirent.Name)) continue
+          if (prevDirents.has(dirent.Name)) {
+            fs.mark("overlay.readdir.merged", this, dirent.Name)
+            continue
+          }
+
           prevDirents.add(dirent.Name)
           if (dirent.Type === DT_CHR && fs.mutant !== "whiteout-visible") {
             // Whether it is a whiteout can't be found out while holding

@@ -37,6 +37,7 @@ import type { CliEnv } from "./env.js"
 import { checkOutputDir, EXIT, parsePositiveInt, parseSeed, tryWriteOutput } from "./io.js"
 import { Aborted, SaveWorker, WorkerRunner, type RangeRunner } from "./pool.js"
 import { formatSecs, Progress } from "./progress.js"
+import { campaignMarks } from "./mounts.js"
 import { mountLabel } from "./run.js"
 import { campaignOptions } from "./mounts.js"
 
@@ -590,6 +591,12 @@ function campaignJson(
       lock_pairs: Object.entries(t.lockEdges).map(([k, seed]) => [...k.split("\u0000"), seed] as [string, string, number]),
       lock_cycles: cycles.map((c) => ({ classes: c.classes, seeds: c.seeds, against_declared_order: against(c), finding: findings?.cycle?.(c.classes) ?? null })),
       cache_transitions: cacheReported ? t.cache : null,
+      /** Coverage marks reached: runs that logged each, and the lowest such seed. */
+      marks: Object.fromEntries(Object.entries(t.marks).map(([m, f]) => [m, { runs: f.runs, first_seed: f.firstSeed }])),
+      /** The marks of the mount's filesystems (their registries) that no run reached, sorted. */
+      marks_missed: Object.keys(campaignMarks(spec))
+        .filter((m) => t.marks[m] === undefined)
+        .sort(),
     },
     failures: {
       count: t.verdicts.fail + t.verdicts.budget_exhausted + t.verdicts.unknown,
@@ -673,6 +680,19 @@ function describeCampaign(j: CampaignJson): string {
   }
   const ct = j.coverage.cache_transitions
   lines.push(ct === null ? "  cache transitions: not reported (this filesystem logs no cache events)" : `  cache transitions: ${Object.entries(ct).map(([k, n]) => `${k} ${n}`).join(", ")}`)
+  const reached = Object.entries(j.coverage.marks)
+  const missed = j.coverage.marks_missed
+  if (reached.length === 0 && missed.length === 0) lines.push("  coverage marks: not reported (this filesystem logs none)")
+  else {
+    lines.push(`  coverage marks reached: ${reached.length} of ${reached.length + missed.length}`)
+    if (reached.length > 0) {
+      const m = table(["mark", "runs", "first seed"])
+      for (const [name, f] of reached) m.push([name, f.runs, f.first_seed])
+      lines.push(m.toString())
+    }
+    if (missed.length > 0) lines.push(`  coverage marks never reached (${missed.length}): ${missed.join(", ")}`)
+  }
+
   if (j.failures.count > 0) {
     lines.push(`failing or inconclusive runs: ${j.failures.count}${j.failures.count > j.failures.first.length ? `, the first ${j.failures.first.length}:` : ":"}`)
     for (const f of j.failures.first.slice(0, 10)) {

@@ -42,6 +42,8 @@ export function describeEvent(e: Event): string {
       return `← ${e.msg} tag ${e.tag} ${e.outcome}${e.detail !== undefined ? ` ${e.detail}` : ""}`
     case "cache":
       return `${e.cache} ${e.what} ${e.key}`
+    case "mark":
+      return `◆ mark ${e.mark}${e.key !== undefined ? ` ${e.key}` : ""}`
     case "choice":
       return `choice ${e.what} = ${e.value}`
     case "violation":

@@ -125,6 +125,9 @@ export function perfettoJson(trace: Trace): ChromeTrace {
       case "cache":
         out.push({ name: `${e.cache} ${e.what}`, cat: "cache", ph: "i", s: "t", ts, pid: PID, tid: tidOf(e.thread), args: { key: e.key } })
         break
+      case "mark":
+        out.push({ name: e.mark, cat: "mark", ph: "i", s: "t", ts, pid: PID, tid: tidOf(e.thread), ...(e.key !== undefined ? { args: { key: e.key } } : {}) })
+        break
       case "violation":
         out.push({ name: `violation: ${e.check}`, cat: "violation", ph: "i", s: "g", ts, pid: PID, args: { message: e.message, events: e.events } })
         break

@@ -396,6 +396,8 @@ export interface Tally {
   rpcErrors: Record<string, number>
   /** Cache transitions seen, by "cache what" ("dentry cached", "page dirtied", "dentry hit"). */
   cache: Record<string, number>
+  /** Coverage marks reached (`mark` events): runs that logged each at least once, and the lowest such seed. */
+  marks: Record<string, { runs: number; firstSeed: number }>
   /** Lock-class pairs held together ("A\u0000B": A held while taking B), each with the lowest seed that showed it. */
   lockEdges: Record<string, number>
   /** Failing runs showing each documented finding, with the lowest such seed. */
@@ -427,6 +429,7 @@ export function emptyTally(): Tally {
     rpcs: {},
     rpcErrors: {},
     cache: {},
+    marks: {},
     findings: {},
     explained: 0,
     lockEdges: {},
@@ -464,11 +467,8 @@ export function mergeTally(into: Tally, from: Tally): void {
   addCounts(into.rpcErrors, from.rpcErrors)
   addCounts(into.cache, from.cache)
   for (const [k, seed] of Object.entries(from.lockEdges)) into.lockEdges[k] = Math.min(into.lockEdges[k] ?? seed, seed)
-  for (const [id, f] of Object.entries(from.findings)) {
-    const t = (into.findings[id] ??= { runs: 0, firstSeed: f.firstSeed })
-    t.runs += f.runs
-    t.firstSeed = Math.min(t.firstSeed, f.firstSeed)
-  }
+  mergeFirstSeen(into.findings, from.findings)
+  mergeFirstSeen(into.marks, from.marks)
   into.explained += from.explained
   for (const [k, m] of Object.entries(from.byMount)) {
     const t = (into.byMount[k] ??= { runs: 0, failing: 0, rpcs: 0, hits: 0, misses: 0 })
@@ -477,6 +477,24 @@ export function mergeTally(into: Tally, from: Tally): void {
     t.rpcs += m.rpcs
     t.hits += m.hits
     t.misses += m.misses
+  }
+}
+
+/** Adds run counts and keeps the lowest first seed, key by key. */
+function mergeFirstSeen(into: Record<string, { runs: number; firstSeed: number }>, from: Readonly<Record<string, { readonly runs: number; readonly firstSeed: number }>>): void {
+  for (const [id, f] of Object.entries(from)) {
+    const t = (into[id] ??= { runs: 0, firstSeed: f.firstSeed })
+    t.runs += f.runs
+    t.firstSeed = Math.min(t.firstSeed, f.firstSeed)
+  }
+}
+
+/** Counts one run (seeded `seed`) under each of `ids`, keeping the lowest seed. */
+function countFirstSeen(into: Record<string, { runs: number; firstSeed: number }>, ids: readonly string[], seed: number): void {
+  for (const id of ids) {
+    const f = (into[id] ??= { runs: 0, firstSeed: seed })
+    f.runs++
+    f.firstSeed = Math.min(f.firstSeed, seed)
   }
 }
 
@@ -494,6 +512,7 @@ export function sortedTally(t: Tally): Tally {
     rpcs: sortKeys(t.rpcs),
     rpcErrors: sortKeys(t.rpcErrors),
     cache: sortKeys(t.cache),
+    marks: sortKeys(t.marks),
     lockEdges: sortKeys(t.lockEdges),
     findings: sortKeys(t.findings),
     byMount: sortKeys(t.byMount),
@@ -542,6 +561,8 @@ export function tallyRun(t: Tally, r: RunReport, run: number, label: string, gra
   st.steps += r.steps
   for (const v of r.violations) t.violationsByCheck[v.check] = (t.violationsByCheck[v.check] ?? 0) + 1
   countEvents(r.events, t, ms)
+  // From the report, not the events: a run's marks are kept apart by its log.
+  countFirstSeen(t.marks, r.marks, r.seed)
   for (const [a, b] of graph.pairs()) {
     const k = `${a}\u0000${b}`
     t.lockEdges[k] = Math.min(t.lockEdges[k] ?? r.seed, r.seed)
@@ -559,11 +580,8 @@ export function tallyRun(t: Tally, r: RunReport, run: number, label: string, gra
   // Only failing runs are sorted (an inconclusive one is never explained).
   const sorted = r.verdict === "fail" && classify !== undefined ? classify.run(r) : null
   const known = sorted?.known ?? []
-  for (const id of known) {
-    const f = (t.findings[id] ??= { runs: 0, firstSeed: r.seed })
-    f.runs++
-    f.firstSeed = Math.min(f.firstSeed, r.seed)
-  }
+  countFirstSeen(t.findings, known, r.seed)
+
   const explained = sorted !== null && sorted.known.length > 0 && sorted.unknown.length === 0
   if (explained) t.explained++
   const fresh = r.verdict === "fail" ? newViolations(r, sorted) : []

@@ -64,6 +64,8 @@ export interface FilesystemDescriptor {
   readonly upstream: Readonly<Record<string, Upstream>>
   /** Coverage marks the port logs at its rare paths, by name. */
   readonly marks: Readonly<Record<string, string>>
+  /** The filesystems `mount` is layered on (an overlay's layers): their marks are reachable too. */
+  layerKinds?(mount: Mount): readonly MountKind[]
   /** State folders for `fsim show --at` and the HTML view. */
   readonly folders: readonly StateFolderFactory[]
   /** Its share of the default swarm campaign's runs (0: only when pinned, as the model is). */

@@ -52,6 +52,13 @@ export type Event =
   | { seq: number; kind: "rpc_reply"; thread: string; tag: number; msg: string; outcome: string; detail?: string; served?: number; ns?: number }
   /** A cache transition (dentry cached/evicted/revalidated, page filled/dirtied/written back...). */
   | { seq: number; kind: "cache"; thread: string; cache: string; what: string; key: string }
+  /**
+   * `thread` reached a rare path of a port worth reaching (a coverage mark,
+   * TigerBeetle's habit): `mark` names it as the port's registry does
+   * ("gofer.revalidate.stale-dentry"), `key` says where (a path), when known.
+   * Not a scheduling point: logging one changes nothing else in the run.
+   */
+  | { seq: number; kind: "mark"; thread: string; mark: string; key?: string }
   /** A random choice that is not a scheduling decision (a latency, a fault), recorded so the log tells all. */
   | { seq: number; kind: "choice"; what: string; value: number }
   | { seq: number; kind: "violation"; check: CheckName; message: string; events: number[] }
@@ -122,6 +129,7 @@ export const EventSchema: Schema.Codec<Event> = Schema.Union([
     ns: Schema.optionalKey(Nat),
   }),
   Schema.Struct({ seq: Seq, kind: Schema.Literal("cache"), thread: Name, cache: Schema.String, what: Schema.String, key: Schema.String }),
+  Schema.Struct({ seq: Seq, kind: Schema.Literal("mark"), thread: Name, mark: Schema.String, key: Schema.optionalKey(Schema.String) }),
   Schema.Struct({ seq: Seq, kind: Schema.Literal("choice"), what: Schema.String, value: Schema.Number }),
   Schema.Struct({
     seq: Seq,

@@ -68,6 +68,8 @@ export class EventLog {
   private schedObservers = 0
   /** Thread names by thread number (the scheduler's thread id). */
   private readonly threadNames: string[] = []
+  /** The coverage marks logged so far, each once (what a campaign tallies without making the events). */
+  private readonly markSet = new Set<string>()
 
   /**
    * When false, nothing is recorded and observers are not called: used only
@@ -124,6 +126,21 @@ export class EventLog {
     return n < 0 ? { seq, kind, thread, lock: num, class: cls, mode } : { seq, kind, thread, lock: num, class: cls, mode, name: this.names[n]! }
   }
 
+  /** The distinct coverage marks logged so far, sorted. */
+  get marks(): readonly string[] {
+    return [...this.markSet].sort()
+  }
+
+  /**
+   * Logs coverage mark `mark` reached by `thread` (at `key`, a path, when
+   * known). A port calls it on a rare path (src/sim/marks.ts): it is an
+   * event like any other, not a scheduling point.
+   */
+  mark(thread: string, mark: string, key?: string): void {
+    if (!this.enabled) return
+    this.add(key === undefined ? { seq: this.count, kind: "mark", thread, mark } : { seq: this.count, kind: "mark", thread, mark, key })
+  }
+
   observe(o: EventObserver): void {
     this.observers.push(o)
     if (o.wantsSched === true) this.schedObservers++
@@ -138,6 +155,7 @@ export class EventLog {
     this.num[i] = this.objects.length
     this.objects.push(e)
     this.count = seq + 1
+    if (e.kind === "mark") this.markSet.add(e.mark)
     const obs = this.observers
     for (let k = 0; k < obs.length; k++) obs[k]!.onEvent(e)
   }

@@ -66,6 +66,12 @@ export interface RunReport {
    */
   readonly eventAt?: (seq: number) => Event | undefined
   readonly end: RunEnd
+  /**
+   * The coverage marks the run logged (`mark` events), each once, sorted:
+   * kept apart from the events so a campaign tallies them without making
+   * the events.
+   */
+  readonly marks: readonly string[]
   /** Why the verdict is inconclusive (unknown or budget_exhausted), in a few words; null otherwise. */
   readonly reason: string | null
   readonly ops: readonly OpRecord[]
@@ -196,6 +202,7 @@ function reportOf(
     },
     eventCount: log.length,
     end,
+    marks: log.marks,
     reason,
     ops,
     final,

@@ -415,6 +415,7 @@ export class dentry implements DentryImpl {
               mtime: stat.mtime,
             })
             if (err !== null) {
+              this.fs.mark("gofer.setattr.rpc-error", this)
               if ((stat.mask & STATX_SIZE) !== 0) yield this.dataMu.Unlock()
               return err
             }
@@ -470,6 +471,11 @@ export class dentry implements DentryImpl {
       // Truncated pages are gone from the remote file: drop them without
       // writing them back.
       yield this.dataMu.Lock()
+      if (this.fs.marking) {
+        const past = { start: newSize, end: Number.MAX_SAFE_INTEGER }
+        if (this.cache.dirty.within(past).length > 0) this.fs.mark("gofer.truncate.dirty-pages", this)
+        else if (this.cache.cachedRanges().some((r) => r.end > newSize)) this.fs.mark("gofer.truncate.cached-pages", this)
+      }
       if (this.fs.opts.mutant !== "truncate-keeps-pages") {
         this.cache.Truncate(newSize)
         this.cache.dirty.remove({ start: newSize, end: Number.MAX_SAFE_INTEGER })
@@ -561,7 +567,10 @@ export class dentry implements DentryImpl {
           // No reference can be taken from now on (path resolution needs
           // renameMu), but one may have been taken meanwhile, or d destroyed.
           yield ATOMIC
-          if (this.refs !== 0) return
+          if (this.refs !== 0) {
+            if (this.refs > 0) fs.mark("gofer.dcache.dead-revived", this)
+            return
+          }
           yield* this.destroyLocked(ctx)
         } finally {
           yield fs.renameMu.Unlock()
@@ -601,6 +610,7 @@ export class dentry implements DentryImpl {
     this.cached = true
     fs.cacheEvent("dentry", "cached", this)
     const shouldEvict = fs.cachedDentriesLen > fs.opts.maxCachedDentries
+    if (shouldEvict) fs.mark("gofer.dcache.limit-reached", this)
     yield fs.cacheMu.Unlock()
     yield this.cachingMu.Unlock()
     if (shouldEvict) {
@@ -651,10 +661,15 @@ export class dentry implements DentryImpl {
     yield this.handleMu.Lock()
     yield this.dataMu.Lock()
     const h = this.writeHandleLocked()
+    if (!this.cache.isEmpty()) fs.mark("gofer.dcache.evict-with-pages", this)
+    if (!this.cache.dirty.isEmpty()) fs.mark("gofer.dcache.evict-dirty-pages", this)
     if (h.isOpen() && fs.opts.mutant !== "evict-drops-dirty") {
       // Write dirty pages back to the remote file.
       const err = yield* fs.syncDirtyAll(this, h)
-      if (err !== null) fs.warn(`gofer.dentry.destroyLocked: failed to write dirty data back: ${err}`)
+      if (err !== null) {
+        fs.mark("gofer.dcache.destroy-writeback-failed", this)
+        fs.warn(`gofer.dentry.destroyLocked: failed to write dirty data back: ${err}`)
+      }
     }
     // Discard cached data.
     if (!this.cache.isEmpty()) {
@@ -755,7 +770,10 @@ export class dentry implements DentryImpl {
     yield fs.renameMu.RLock()
     yield this.dirMu.Lock()
     try {
-      if (this.dirents !== null) return [this.dirents, null]
+      if (this.dirents !== null) {
+        fs.mark("gofer.readdir.cache-hit", this)
+        return [this.dirents, null]
+      }
       // Whether 9P's readdir returns "." and ".." is not clear, so they are made here.
       const parent = this.parent ?? this
       const dirents: Dirent[] = [
@@ -773,7 +791,10 @@ export class dentry implements DentryImpl {
           for (let rounds = 0; ; rounds++) {
             if (rounds > 100000) panic("gofer.dentry.getDirents: readdir did not end")
             const [p9ds, err] = yield* this.readFile.readdir(off, count)
-            if (err !== null) return [null, err]
+            if (err !== null) {
+              fs.mark("gofer.readdir.error", this)
+              return [null, err]
+            }
             if (p9ds.length === 0) break
             for (const p9d of p9ds) {
               if (p9d.name === "." || p9d.name === "..") continue
@@ -795,6 +816,7 @@ export class dentry implements DentryImpl {
         for (const child of this.children?.values() ?? []) {
           if (child === null || !child.isSynthetic()) continue
           if (realChildren?.has(child.name) === true) continue
+          if (!this.isSynthetic()) fs.mark("gofer.readdir.synthetic-merged", this)
           dirents.push({ Name: child.name, Type: toDirentType(child.mode), Ino: child.ino, NextOff: dirents.length + 1 })
         }
       }
@@ -866,6 +888,7 @@ export class dentry implements DentryImpl {
       yield* this.touchAtime(mnt)
       yield this.dataMu.Lock()
       if (this.haveTarget) {
+        this.fs.mark("gofer.readlink.cached-target", this)
         const target = this.target
         yield this.dataMu.Unlock()
         return [target, null]
@@ -938,8 +961,10 @@ export class dentry implements DentryImpl {
         let openReadable = downgrade ? read : !isNil(this.readFile) || read
         let openWritable = downgrade ? write : !isNil(this.writeFile) || write
         const owner = `handle ${this.pathForLog()} ${openReadable ? "r" : ""}${openWritable ? "w" : ""}`
+        if (!isNil(this.readFile) || !isNil(this.writeFile)) this.fs.mark(trunc ? "gofer.handle.trunc-reopen" : "gofer.handle.upgrade", this)
         let [h, err] = yield* openHandle(this.file as P9File, openReadable, openWritable, trunc, owner)
         if (err === "EACCES" && (openReadable !== read || openWritable !== write)) {
+          this.fs.mark("gofer.handle.split-after-eacces", this)
           // Permissions may have changed since the file was first opened:
           // there is no choice but separate read and write handles.
           openReadable = read
@@ -1014,6 +1039,7 @@ export class dentry implements DentryImpl {
         // Only an error we could reasonably expect to avoid: a regular file
         // open for writing.
         if (this.isRegularFile() && h.isOpen()) return err
+        this.fs.mark("gofer.sync.error-ignored", this)
       }
       return null
     } finally {
@@ -1051,8 +1077,13 @@ export class dentry implements DentryImpl {
     yield this.handleMu.RLock()
     const h = this.writeHandleLocked()
     yield this.dataMu.Lock()
+    if (this.fs.marking && this.cache.dirty.within(er).length > 0) this.fs.mark("gofer.pagecache.evict-dirty", this)
     const err = yield* this.fs.syncDirty(this, er, h)
-    if (err !== null) this.fs.warn(`Failed to writeback cached data [${er.start}, ${er.end}): ${err}`)
+    if (err !== null) {
+      this.fs.mark("gofer.pagecache.evict-writeback-failed", this)
+      this.fs.warn(`Failed to writeback cached data [${er.start}, ${er.end}): ${err}`)
+    }
+
     this.cache.Drop(er)
     this.cache.dirty.remove(er)
     this.fs.cacheEvent("page", "evicted", this)

@@ -2,6 +2,7 @@
 // this filesystem outside its own code, and its swarm configuration space.
 
 import { joinOptions, optionWords, weighted, withMutant, type FilesystemDescriptor, type MountPins } from "../../sim/descriptor.js"
+import { GOFER_MARKS } from "./marks.js"
 import type { Prng } from "../../sim/prng.js"
 import type { Mount } from "../../sim/scenario.js"
 import { GOFER_LOCK_ORDER } from "./filesystem.js"
@@ -60,7 +61,7 @@ export const GOFER: FilesystemDescriptor = {
   findings: { run: goferRunFindings },
   mutants: GOFER_MUTANTS,
   upstream: {},
-  marks: {},
+  marks: GOFER_MARKS,
   folders: [],
   defaultWeight: 6,
   // Hard links: its cached modes keep a cache per name, and gVisor's LinkAt

@@ -28,6 +28,7 @@ import type { Cred, Errno } from "../../model/types.js"
 import type { LockOrderSpec } from "../../sim/lockorder.js"
 import { ATOMIC, Signal, sleep, type Scheduler, type Sim } from "../../sim/scheduler.js"
 import { Mutex, RWMutex } from "../../sim/sync.js"
+import { logMark } from "../../sim/marks.js"
 import {
   ATTR_ATIME,
   ATTR_BTIME,
@@ -71,6 +72,7 @@ import type { VirtualFilesystem } from "../vfs/vfs.js"
 import { appendDentry, appendNewChildDentry, dentry, dentryAttrMask, type DentryList } from "./dentry.js"
 import { newDirectoryFD } from "./directory.js"
 import { handle, openHandle } from "./handle.js"
+import type { GoferMark } from "./marks.js"
 import { InteropModeShared, type filesystemOptions } from "./options.js"
 import { MemoryFile, type Range } from "./pagecache.js"
 import type { p9file } from "./p9file.js"
@@ -182,6 +184,17 @@ export class filesystem implements FilesystemImpl {
 
   warn(msg: string): void {
     this.warnings.push(msg)
+  }
+
+  /** Whether marks are logged: for a mark whose condition costs something to compute. */
+  get marking(): boolean {
+    return this.sched.log.enabled
+  }
+
+  /** Logs coverage mark `name` at d (its child `child`, if given): costs nothing more when the log is off. */
+  mark(name: GoferMark, d?: dentry, child?: string): void {
+    if (!this.sched.log.enabled) return
+    logMark(this.sched, name, d === undefined ? undefined : () => (child === undefined ? d.pathForLog() : pathJoin(d.pathForLog(), child)))
   }
 
   cacheEvent(cache: string, what: string, d: dentry, name?: string): void {
@@ -305,6 +318,7 @@ export class filesystem implements FilesystemImpl {
     yield ATOMIC
     // Path resolution may have taken a reference since it was cached.
     if (victim.refs !== 0) {
+      this.mark("gofer.dcache.evict-referenced", victim)
       yield victim.cachingMu.Unlock()
       return
     }
@@ -316,6 +330,8 @@ export class filesystem implements FilesystemImpl {
         victim.parent.children?.delete(victim.name)
         // Only the dentry goes, not the file: the parent's dirents stay.
         this.cacheEvent("dentry", "evicted", victim)
+        // (Release empties the cache of every mount: not the path this marks.)
+        if (!this.released) this.mark("gofer.dcache.evict-dentry", victim)
       }
       yield victim.parent.dirMu.Unlock()
     }
@@ -349,6 +365,7 @@ export class filesystem implements FilesystemImpl {
       while (this.mf.overBudget()) {
         const v = this.mf.takeVictim()
         if (v === undefined) break
+        this.mark("gofer.pagecache.evict")
         yield* v.user.Evict(v.range)
       }
       const wake = new Signal(this.sched, "page cache memory pressure")
@@ -489,6 +506,7 @@ export class filesystem implements FilesystemImpl {
       const merr = rp.CheckMount(child.vfsd)
       if (merr !== null) return [null, false, merr]
       if (child.isSymlink() && mayFollowSymlinks && rp.ShouldFollowSymlink()) {
+        if (followedSymlink) this.mark("gofer.walk.symlink-chain", d, name)
         const [target, lerr] = yield* child.readlink(ctx, rp.Mount())
         if (lerr !== null) return [null, false, lerr]
         const herr = rp.HandleSymlink(target)
@@ -512,6 +530,7 @@ export class filesystem implements FilesystemImpl {
     if (cached !== undefined || parent.isSynthetic()) {
       // A negative entry answers too.
       if (cached !== undefined) this.cacheEvent("dentry", "hit", parent, name)
+      if (cached === null) this.mark("gofer.dcache.negative-hit", parent, name)
       if (cached === undefined || cached === null) return [null, "ENOENT"]
       return [cached, null]
     }
@@ -519,6 +538,7 @@ export class filesystem implements FilesystemImpl {
     const [qid, file, attrMask, attr, err] = yield* walkGetAttrOne(parent.file as P9File, name, `dentry ${pathJoin(parent.pathForLog(), name)}`)
     if (err !== null || file === null || qid === null || attr === null) {
       if (err === "ENOENT") parent.cacheNegativeLookupLocked(name)
+      else this.mark("gofer.walk.lookup-error", parent, name)
       // The mutant: a reference taken for the lookup, not dropped on its error path.
       if (this.opts.mutant === "ref-leak-on-error") yield* parent.IncRef()
       return [null, err ?? "EIO"]
@@ -646,9 +666,13 @@ export class filesystem implements FilesystemImpl {
           // No cached dentry, but under InteropModeShared a file may still
           // exist: the creation RPC fails with EEXIST then, as we would.
           e = yield* createInRemoteDir(parent, name, ds)
-          if (e !== null) return e
+          if (e !== null) {
+            this.mark(e === "EEXIST" ? "gofer.create.eexist-uncached" : "gofer.create.rpc-error", parent, name)
+            return e
+          }
           if (this.opts.interop !== InteropModeShared) {
             // Delete the now-stale negative dentry.
+            if (parent.children?.get(name) === null) this.mark("gofer.dcache.negative-replaced", parent, name)
             if (parent.children?.get(name) === null && this.opts.mutant !== "negative-dentry-after-create") parent.children.delete(name)
             yield* parent.touchCMtime()
             parent.dirents = null
@@ -699,6 +723,7 @@ export class filesystem implements FilesystemImpl {
             if (c === null) return "ENOENT" // a negative entry
             child = c ?? null
           } else {
+            this.mark("gofer.unlink.sticky-dir", parent, name)
             const [c, , serr] = yield* this.stepLocked(ctx, rp, parent, false /* mayFollowSymlinks */, ds)
             if (serr !== null || c === null) return serr
             child = c
@@ -734,6 +759,7 @@ export class filesystem implements FilesystemImpl {
                 }
                 for (const grandchild of child.children?.values() ?? []) {
                   if (grandchild !== null) {
+                    this.mark("gofer.rmdir.cached-notempty", child)
                     yield* vfsObj.AbortDeleteDentry(child.vfsd)
                     return "ENOTEMPTY"
                   }
@@ -756,11 +782,14 @@ export class filesystem implements FilesystemImpl {
           } else if (child === null || !child.isSynthetic()) {
             const err = yield* (parent.file as P9File).unlinkAt(name, flags)
             if (err !== null) {
+              this.mark("gofer.unlink.rpc-error", parent, name)
               if (child !== null) yield* vfsObj.AbortDeleteDentry(child.vfsd)
               return err
             }
           }
           if (child !== null) {
+            // Referenced by more than its cached children: an open file, or one another op holds.
+            if (!dir && child.isRegularFile() && child.refs > 0) this.mark("gofer.unlink.open-file", child)
             yield* vfsObj.CommitDeleteDentry(child.vfsd)
             yield* child.setDeleted()
             if (child.isSynthetic()) {
@@ -905,6 +934,7 @@ export class filesystem implements FilesystemImpl {
         const [, err] = yield* (parent.file as P9File).mknod(name, opts.Mode, opts.DevMajor, opts.DevMinor, creds.uid, creds.gid)
         if (err === null) return null
         if (err !== "EPERM") return err
+        fs.mark("gofer.mknod.synthetic-fallback", parent, name)
         // EPERM: the server does not create sockets or pipes. Fall back to
         // a synthetic one, kept entirely in the client - unless that would
         // shadow an existing file.
@@ -991,6 +1021,7 @@ export class filesystem implements FilesystemImpl {
         if (mustCreate) return [null, "EEXIST"]
         // Open the existing child, or follow a trailing symlink.
         if (child.isSymlink() && rp.ShouldFollowSymlink()) {
+          this.mark(guard > 0 ? "gofer.walk.symlink-chain" : "gofer.open.trailing-symlink", child)
           const [target, lerr] = yield* child.readlink(ctx, rp.Mount())
           if (lerr !== null) return [null, lerr]
           const herr = rp.HandleSymlink(target)
@@ -1266,6 +1297,7 @@ export class filesystem implements FilesystemImpl {
           if (!renamed.isSynthetic()) {
             const err = yield* (renamed.file as P9File).rename(newParent.file as P9File, newName)
             if (err !== null) {
+              this.mark("gofer.rename.rpc-error", renamed)
               yield* vfsObj.AbortRenameDentry(renamed.vfsd, replaced?.vfsd ?? null)
               return err
             }
@@ -1281,7 +1313,10 @@ export class filesystem implements FilesystemImpl {
 
           // Update the dentry tree.
           yield* vfsObj.CommitRenameReplaceDentry(renamed.vfsd, replaced?.vfsd ?? null)
+          if (replaced !== null && replaced.isDir()) this.mark("gofer.rename.over-cached-dir", replaced)
+          if (renamed.isDir() && oldParent !== newParent) this.mark("gofer.rename.dir-new-parent", renamed)
           if (replaced !== null) {
+
             yield* replaced.setDeleted()
             if (replaced.isSynthetic()) {
               newParent.syntheticChildren--

@@ -43,7 +43,10 @@ export class regularFileFD extends fileDescription {
     yield d.dataMu.RLock()
     const haveDirtyPages = !d.cache.dirty.isEmpty()
     yield d.dataMu.RUnlock()
-    if (haveDirtyPages) return null
+    if (haveDirtyPages) {
+      d.fs.mark("gofer.close.dirty-no-flush", d)
+      return null
+    }
     yield d.handleMu.RLock()
     try {
       if (d.writeFile === null) return null
@@ -63,6 +66,7 @@ export class regularFileFD extends fileDescription {
     let data: string
     let readErr: Errno | null
     if (this.vfsfd.IsDirect()) {
+      d.fs.mark("gofer.io.direct-read", d)
       // Lock metadataMu for the whole read: d.size must not change.
       yield d.metadataMu.Lock()
       try {
@@ -80,7 +84,10 @@ export class regularFileFD extends fileDescription {
       if (d.fs.opts.interop !== InteropModeShared) yield* d.touchAtime(this.vfsfd.Mount())
     }
     // A short read with an error reports the bytes (as io.EOF is not an error).
-    if (readErr !== null && data.length > 0) return [data, null]
+    if (readErr !== null && data.length > 0) {
+      d.fs.mark("gofer.io.short-read-error", d)
+      return [data, null]
+    }
     return [data, readErr]
   }
 
@@ -114,6 +121,7 @@ export class regularFileFD extends fileDescription {
       // With O_APPEND, bring the size up to date first. (A race remains if
       // the size changes on the server after this.)
       if (append && !d.cachedMetadataAuthoritative() && staleSize === null) {
+        d.fs.mark("gofer.io.append-size-refresh", d)
         const err = yield* d.refreshSizeLocked(ctx)
         if (err !== null) return [0, offset, err]
       }
@@ -129,6 +137,7 @@ export class regularFileFD extends fileDescription {
       }
       let direct = false
       if (this.vfsfd.IsDirect()) {
+        d.fs.mark("gofer.io.direct-write", d)
         const err = yield* this.writeCache(ctx, d, offset, src.length)
         if (err !== null) return [0, offset, err]
         // The write must go to the remote file.
@@ -137,6 +146,7 @@ export class regularFileFD extends fileDescription {
       const [n, werr] = yield* writeFromBlocks(ctx, d, src, offset, direct)
       if (werr !== null) return [n, offset + n, werr]
       if (n > 0 && (this.vfsfd.StatusFlags() & (O_DSYNC | O_SYNC)) !== 0) {
+        d.fs.mark("gofer.io.sync-write", d)
         // If any of this fails, nothing is known to have been written with
         // O_DSYNC's guarantee: report zero bytes (Linux's
         // generic_write_sync()).
@@ -218,6 +228,7 @@ export function* regularFileSeekLocked(ctx: Ctx, d: dentry, fdOffset: number, of
     case SEEK_END: {
       // The size must be current.
       if (!d.cachedMetadataAuthoritative()) {
+        d.fs.mark("gofer.io.seek-end-refresh", d)
         const err = yield* d.updateFromGetattr(ctx)
         if (err !== null) return [0, err]
       }
@@ -276,7 +287,10 @@ function* readToBlocks(d: dentry, count: number, offset: number, direct: boolean
         const err = yield* d.cache.Fill(fill, d.size, (n, o) => h.readToBlocksAt(n, o))
         d.fs.mf.MarkEvictable(d, gap)
         d.fs.cacheEvent("page", "filled", d)
-        if (!d.cache.isCached(page)) return [out, err ?? "EIO"]
+        if (!d.cache.isCached(page)) {
+          d.fs.mark("gofer.io.fill-error", d)
+          return [out, err ?? "EIO"]
+        }
         // An error outside the requested range is forgotten for now: it will
         // come back in a later round if it matters.
       }
@@ -303,6 +317,8 @@ function* writeFromBlocks(_ctx: Ctx, d: dentry, src: string, offset: number, dir
     const h = d.writeHandleLocked()
     if (d.fs.opts.interop === InteropModeShared || direct) {
       const [n, err] = yield* h.writeFromBlocksAt(src, offset)
+      if (n !== src.length) d.fs.mark("gofer.io.short-write", d)
+
       yield d.dataMu.Lock()
       if (offset + n > d.size) {
         // The remote size grows by itself with the write.
@@ -330,6 +346,7 @@ function* writeFromBlocks(_ctx: Ctx, d: dentry, src: string, offset: number, dir
         done += n
         // A partial write ends the write.
         if (n !== chunk.length || err !== null) {
+          d.fs.mark("gofer.io.short-write", d)
           retErr = err
           break
         }
@@ -343,6 +360,7 @@ function* writeFromBlocks(_ctx: Ctx, d: dentry, src: string, offset: number, dir
       if (d.fs.opts.interop === InteropModeWritethrough && done !== 0) {
         const err = yield* d.fs.syncDirty(d, { start, end: newOff }, h)
         if (err !== null) {
+          d.fs.mark("gofer.io.writethrough-error", d)
           // How much was flushed is unknown.
           return [0, err]
         }

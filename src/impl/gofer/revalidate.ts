@@ -101,6 +101,7 @@ function* revalidateStep(rp: ResolvingPath, d: dentry, state: revalidateState): 
     if (err !== null) return [null, STEP_DONE]
     if (isRoot || d.parent === null) {
       rp.Advance()
+      d.fs.mark("gofer.revalidate.dotdot-partial", d)
       return [d, PARTIAL]
     }
     // d.parent must be assumed correct: if d moved on the server there is no
@@ -108,6 +109,7 @@ function* revalidateStep(rp: ResolvingPath, d: dentry, state: revalidateState): 
     // parent's metadata does not matter.
     if (rp.CheckMount(d.parent.vfsd) !== null) return [null, STEP_DONE]
     rp.Advance()
+    d.fs.mark("gofer.revalidate.dotdot-partial", d)
     return [d.parent, PARTIAL]
   }
   if (name !== ".") {
@@ -136,7 +138,10 @@ function* revalidateHelper(fs: filesystem, ctx: Ctx, vfsObj: VirtualFilesystem, 
   // Metadata is locked on every dentry *before* their attributes are fetched.
   yield* state.lockAllMetadata()
   const [stats, err] = yield* multiGetAttr(state.start.file as P9File, state.names, `revalidate ${state.start.pathForLog()}`)
-  if (err !== null) return err
+  if (err !== null) {
+    fs.mark("gofer.revalidate.error", state.start)
+    return err
+  }
   let i = -1
   // As gVisor's `for d := popFront(); d != nil`, a negative entry (none
   // exist under InteropModeShared) ends the loop.
@@ -153,13 +158,18 @@ function* revalidateHelper(fs: filesystem, ctx: Ctx, vfsObj: VirtualFilesystem, 
     if (!found || d.qidPath !== stats[i]!.qid.path) {
       yield d.metadataMu.Unlock()
       // A synthetic file that no remote file has replaced stays.
-      if (!found && d.isSynthetic()) return null
+      if (!found && d.isSynthetic()) {
+        fs.mark("gofer.revalidate.synthetic-kept", d)
+        return null
+      }
       // The file at this path changed or is gone: invalidate the dentry and
       // recheck its caching (dropped if unreferenced); it is looked up anew
       // next time. (gVisor takes d.parent.dirMu here while the dentries
       // after d in the state still hold metadataMu: see GOFER_LOCK_ORDER.)
       yield* vfsObj.InvalidateDentry(d.vfsd)
       fs.cacheEvent("dentry", "invalidated", d)
+      fs.mark(d.isSynthetic() ? "gofer.revalidate.stale-synthetic" : "gofer.revalidate.stale-dentry", d)
+
       const name = state.names[i]!
       const parent = d.parent!
       yield parent.dirMu.Lock()

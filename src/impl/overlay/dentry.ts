@@ -504,6 +504,7 @@ export class dentry implements DentryImpl {
     try {
       if (this.upperVD !== null) {
         // Raced with another call to d.copyUpLocked().
+        fs.mark("overlay.copyup.raced", this)
         return null
       }
       if (this.vfsd.IsDead()) {
@@ -511,6 +512,7 @@ export class dentry implements DentryImpl {
         // (fsim: logged, so that findings.ts tells this finding, copy-up-races-deletion, from other failures.)
         const log = fs.sched.log
         if (log.enabled) log.add({ seq: log.nextSeq, kind: "cache", thread: ctx.thread, cache: "overlay.copyUp", what: "raced-deletion", key: this.pathForLog() })
+        fs.mark("overlay.copyup.raced-deletion", this)
         return "ENOENT"
       }
 
@@ -536,6 +538,9 @@ export class dentry implements DentryImpl {
           d.upperVD = null
         }
       }
+      if (ftype === S_IFREG) fs.mark("overlay.copyup.regular-file", this)
+      else if (ftype === S_IFDIR) fs.mark("overlay.copyup.directory", this)
+      else if (ftype === S_IFLNK) fs.mark("overlay.copyup.symlink", this)
       switch (ftype) {
         case S_IFREG: {
           const [oldFD, oerr] = yield* vfsObj.OpenAt(fctx, fs.creds, pop(this.lowerVDs[0]!), { Flags: O_RDONLY, Mode: 0 })
@@ -708,6 +713,7 @@ export class dentry implements DentryImpl {
     if (err !== null || dirents === null) return err ?? "EIO"
     for (const dirent of dirents) {
       if (dirent.Name === "." || dirent.Name === "..") continue
+      this.fs.mark("overlay.copyup.descendants", this, dirent.Name)
       const [child, , cerr] = yield* this.fs.getChildLocked(ctx, this, dirent.Name, ds)
       if (cerr !== null || child === null) return cerr ?? "EIO"
       const uerr = yield* child.copyUpLocked(ctx)
@@ -801,7 +807,10 @@ export class dentry implements DentryImpl {
    * Preconditions: fs.renameMu and d.dirMu are locked; d.isDir().
    */
   *getDirentsLocked(ctx: Ctx): Sim<[Dirent[] | null, Err]> {
-    if (this.dirents !== null) return [this.dirents, null]
+    if (this.dirents !== null) {
+      this.fs.mark("overlay.readdir.cache-hit", this)
+      return [this.dirents, null]
+    }
     const parent = this.parent ?? this
     const dirents: Dirent[] = [
       { Name: ".", Type: DT_DIR, Ino: this.ino, NextOff: 1 },
@@ -821,7 +830,11 @@ export class dentry implements DentryImpl {
         for (const dirent of ents) {
           if (dirent.Name === "." || dirent.Name === "..") continue
           // Hidden by, or merged with, a file of the same name in a previous layer.
-          if (prevDirents.has(dirent.Name)) continue
+          if (prevDirents.has(dirent.Name)) {
+            fs.mark("overlay.readdir.merged", this, dirent.Name)
+            continue
+          }
+
           prevDirents.add(dirent.Name)
           if (dirent.Type === DT_CHR && fs.mutant !== "whiteout-visible") {
             // Whether it is a whiteout can't be found out while holding
@@ -839,7 +852,11 @@ export class dentry implements DentryImpl {
         if (serr !== null || stat === null) return [null, serr ?? "EIO"]
         const rdev = rdevOf(stat)
         // A whiteout: no dirent for it.
-        if (rdev.major === 0 && rdev.minor === 0) continue
+        if (rdev.major === 0 && rdev.minor === 0) {
+          fs.mark("overlay.readdir.whiteout-hidden", this, dirent.Name)
+          continue
+        }
+
         dirents.push({ ...dirent, NextOff: dirents.length + 1 })
       }
     }

@@ -4,6 +4,7 @@
 // (src/sim/overlaygen.ts: an upper layer or none, one to three lower ones).
 
 import { withMutant, type FilesystemDescriptor, type MountPins } from "../../sim/descriptor.js"
+import { OVERLAY_MARKS } from "./marks.js"
 import type { Prng } from "../../sim/prng.js"
 import type { Layer, Mount } from "../../sim/scenario.js"
 import { cacheModeOf, drawGoferOptions } from "../gofer/descriptor.js"
@@ -35,9 +36,11 @@ export const OVERLAY: FilesystemDescriptor = {
   findings: { run: overlayRunFindings, cycle: overlayLockCycleFinding },
   mutants: OVERLAY_MUTANTS,
   upstream: {},
-  marks: {},
+  marks: OVERLAY_MARKS,
   folders: [],
   defaultWeight: 3,
+  // Upper and lower layers of tmpfs, and a gofer lowest layer where there is one.
+  layerKinds: (mount: Mount) => ["tmpfs", ...(mount.kind === "overlay" && mount.lower.some((l) => l.kind === "gofer") ? (["gofer"] as const) : [])],
   // Layers have names and descriptors of their own (overlaygen.ts); links: FINDINGS.md link-chowns-file.
   shapeDefaults: () => ({ links: false, privateFds: true, slashOnlySymlinks: false, setIdBits: false }),
   // Its lower layers are taken to be immutable: external users of a gofer

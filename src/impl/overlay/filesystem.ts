@@ -31,6 +31,7 @@ import type { Cred, Errno } from "../../model/types.js"
 import type { LockOrderSpec } from "../../sim/lockorder.js"
 import { ATOMIC, type Scheduler, type Sim } from "../../sim/scheduler.js"
 import { RWMutex } from "../../sim/sync.js"
+import { logMark } from "../../sim/marks.js"
 import { type Ctx, type Err, panic } from "../vfs/context.js"
 import type { Dentry as VfsDentry } from "../vfs/dentry.js"
 import type { FileDescription } from "../vfs/file_description.js"
@@ -73,6 +74,7 @@ import {
   _OVL_XATTR_OPAQUE,
   type DentryList,
 } from "./dentry.js"
+import type { OverlayMark } from "./marks.js"
 import type { OverlayMutant } from "./mutants.js"
 import { regularFileFD } from "./regular_file.js"
 
@@ -196,6 +198,12 @@ export class filesystem implements FilesystemImpl {
 
   warn(msg: string): void {
     this.warnings.push(msg)
+  }
+
+  /** Logs coverage mark `name` at d (its child `child`, if given): costs nothing more when the log is off. */
+  mark(name: OverlayMark, d?: dentry, child?: string): void {
+    if (!this.sched.log.enabled) return
+    logMark(this.sched, name, d === undefined ? undefined : () => (child === undefined ? d.pathForLog() : `${d.pathForLog()}/${child}`))
   }
 
   /**
@@ -360,6 +368,7 @@ export class filesystem implements FilesystemImpl {
     if (parent.vfsd.IsDead()) {
       const log = this.sched.log
       if (log.enabled) log.add({ seq: log.nextSeq, kind: "cache", thread: ctx.thread, cache: "overlay.lookup", what: "removed-parent", key: `${parent.pathForLog()}/${name}` })
+      this.mark("overlay.lookup.removed-parent", parent, name)
     }
 
     for (const { vd: parentVD, isUpper } of parent.layers()) {
@@ -390,7 +399,10 @@ export class filesystem implements FilesystemImpl {
           // below this one are ignored.
           // (Mutant ref-leak-on-error: where that fails the lookup.)
           if (topLookupLayer === lookupLayer.None && fs.mutant === "ref-leak-on-error") leak = true
-          if (isUpper) topLookupLayer = lookupLayer.UpperWhiteout
+          if (isUpper) {
+            fs.mark("overlay.lookup.upper-whiteout", parent, name)
+            topLookupLayer = lookupLayer.UpperWhiteout
+          }
           return false
         }
         const isDir = (stat.mode & S_IFMT) === S_IFDIR
@@ -399,6 +411,7 @@ export class filesystem implements FilesystemImpl {
           // layers; layers including and below the first non-directory
           // are ignored. (This file must be a directory on previous
           // layers, since lower layers aren't searched for non-directories.)
+          fs.mark("overlay.lookup.dir-hides-file", parent, name)
           return false
         }
         // Update child to include this layer.
@@ -422,7 +435,9 @@ export class filesystem implements FilesystemImpl {
         // Directories are merged with directories from lower layers if
         // they are not explicitly opaque.
         const [opaqueVal, xerr] = yield* vfsObj.GetXattrAt(ctx, fs.creds, pop(childVD), _OVL_XATTR_OPAQUE, 1)
-        return !(xerr === null && opaqueVal === "y")
+        const opaque = xerr === null && opaqueVal === "y"
+        if (opaque && isUpper) fs.mark("overlay.lookup.opaque-dir", parent, name)
+        return !opaque
       }
       let more: boolean
       try {
@@ -441,6 +456,7 @@ export class filesystem implements FilesystemImpl {
       yield* child.destroyLocked(ctx)
       return [null, topLookupLayer, "ENOENT"]
     }
+    if (child.isDir() && (child.upperVD !== null ? 1 : 0) + child.lowerVDs.length > 1) this.mark("overlay.lookup.merged-dir", parent, name)
 
     // Device and inode numbers were copied from the topmost layer above;
     // override them if necessary.
@@ -586,6 +602,8 @@ export class filesystem implements FilesystemImpl {
           // Finally create the new file.
           e = yield* create(parent, name, childLayer === lookupLayer.UpperWhiteout)
           if (e !== null) return e
+          if (childLayer === lookupLayer.UpperWhiteout) this.mark("overlay.whiteout.replaced-by-create", parent, name)
+          if (parent.dirents !== null) this.mark("overlay.readdir.cache-invalidated", parent)
           if (this.mutant !== "dirents-stale-on-create") parent.dirents = null
           return null
         } finally {
@@ -603,7 +621,9 @@ export class filesystem implements FilesystemImpl {
   *createWhiteout(ctx: Ctx, p: ReturnType<typeof pop>): Sim<Err> {
     // Permissions == include/linux/fs.h:WHITEOUT_MODE == 0; DevMajor ==
     // DevMinor == 0, from include/linux/fs.h:WHITEOUT_DEV.
-    return yield* this.vfs.MknodAt(ctx, this.creds, p, { Mode: S_IFCHR, DevMajor: 0, DevMinor: 0 })
+    const err = yield* this.vfs.MknodAt(ctx, this.creds, p, { Mode: S_IFCHR, DevMajor: 0, DevMinor: 0 })
+    if (err === null) this.mark("overlay.whiteout.created")
+    return err
   }
 
   *cleanupRecreateWhiteout(ctx: Ctx, p: ReturnType<typeof pop>): Sim<void> {
@@ -702,6 +722,7 @@ export class filesystem implements FilesystemImpl {
         // There may be directories on lower layers (previously hidden by
         // the whiteout) that the new directory should not be merged with.
         // Mark it opaque to prevent merging.
+        fs.mark("overlay.opaque.mkdir-over-whiteout", parent, childName)
         e = yield* vfsObj.SetXattrAt(ctx, fs.creds, p, { Name: _OVL_XATTR_OPAQUE, Value: "y", Flags: 0 })
         if (e !== null) {
           const cleanupErr = yield* vfsObj.RmdirAt(ctx, fs.creds, p)
@@ -898,7 +919,10 @@ export class filesystem implements FilesystemImpl {
       }
       // Finally construct the overlay FD. Below this point there is no
       // cleanup (the file was created even if it can't be opened).
+      if (haveUpperWhiteout) this.mark("overlay.whiteout.replaced-by-create", parent, childName)
+      if (parent.dirents !== null) this.mark("overlay.readdir.cache-invalidated", parent)
       if (this.mutant !== "dirents-stale-on-create") parent.dirents = null
+
       const fd = new regularFileFD(child, true /* copiedUp */, upperFD)
       const ierr = yield* fd.vfsfd.Init(fd, upperFD.StatusFlags(), mnt, child.vfsd)
       if (ierr !== null) {
@@ -988,6 +1012,7 @@ export class filesystem implements FilesystemImpl {
           let werr: Err
           ;[whiteouts, werr] = yield* replaced.collectWhiteoutsForRmdirLocked(ctx)
           if (werr !== null) return werr
+          this.mark("overlay.rename.over-dir", replaced)
         } else if (rp.MustBeDir() || renamed.isDir()) return "ENOTDIR"
       }
 
@@ -1076,6 +1101,7 @@ export class filesystem implements FilesystemImpl {
       oldParent.children?.delete(oldName)
       if (replaced !== null) appendDentry(ds, replaced)
       if (oldParent !== newParent) {
+        if (newParent.dirents !== null) this.mark("overlay.readdir.cache-invalidated", newParent)
         newParent.dirents = null
         // This can't drop the last reference on oldParent because one is
         // held by oldParentVD, so lock recursion is impossible.
@@ -1087,11 +1113,13 @@ export class filesystem implements FilesystemImpl {
       }
       renamed.name = newName
       ;(newParent.children ??= new Map()).set(newName, renamed)
+      if (oldParent.dirents !== null) this.mark("overlay.readdir.cache-invalidated", oldParent)
       oldParent.dirents = null
 
       e = yield* this.createWhiteout(ctx, oldpop)
       if (e !== null) panic(`unrecoverable overlayfs inconsistency: failed to create whiteout at origin after RenameAt: ${e}`)
       if (renamed.isDir()) {
+        this.mark("overlay.opaque.renamed-dir", renamed)
         e = yield* vfsObj.SetXattrAt(ctx, this.creds, newpop, { Name: _OVL_XATTR_OPAQUE, Value: "y", Flags: 0 })
         if (e !== null) panic(`unrecoverable overlayfs inconsistency: failed to make renamed directory opaque: ${e}`)
       }
@@ -1145,6 +1173,7 @@ export class filesystem implements FilesystemImpl {
       })
       const [whiteouts, werr] = yield* child.collectWhiteoutsForRmdirLocked(ctx)
       if (werr !== null) return werr
+      if (whiteouts.size > 0) this.mark("overlay.rmdir.whiteouts-only", child)
       yield child.copyMu.RLock()
       deferred.push(function* () {
         yield child.copyMu.RUnlock()
@@ -1192,6 +1221,7 @@ export class filesystem implements FilesystemImpl {
       yield* vfsObj.CommitDeleteDentry(child.vfsd)
       parent.children?.delete(name)
       appendDentry(ds, child)
+      if (parent.dirents !== null) this.mark("overlay.readdir.cache-invalidated", parent)
       parent.dirents = null
       return null
     } finally {
@@ -1283,8 +1313,10 @@ export class filesystem implements FilesystemImpl {
         parent.children?.delete(name)
         appendDentry(ds, child)
       }
+      if (parent.dirents !== null) this.mark("overlay.readdir.cache-invalidated", parent)
       parent.dirents = null
       return null
+
     } finally {
       for (let i = deferred.length - 1; i >= 0; i--) yield* deferred[i]!()
       yield* this.renameMuRUnlockAndCheckDrop(ctx, ds)

@@ -59,7 +59,9 @@ export class regularFileFD extends fileDescription {
     const d = this.d
     const statusFlags = this.vfsfd.StatusFlags()
     if (!this.copiedUp && (yield* d.copiedUpAtomic())) {
+      d.fs.mark("overlay.copyup.open-fd-switched", d)
       // Switch to the copied-up file.
+
       const upperVD = d.topLayer()
       const [upperFD, err] = yield* d.fs.vfs.OpenAt(ctx, d.fs.creds, { Root: upperVD, Start: upperVD, Path: Parse(""), FollowFinalSymlink: false }, { Flags: statusFlags, Mode: 0 })
       if (err !== null || upperFD === null) return [null, err ?? "EIO"]

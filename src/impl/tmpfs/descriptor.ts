@@ -2,6 +2,7 @@
 // filesystem, checked on its own holding the scenario's `remote` tree.
 
 import { withMutant, type FilesystemDescriptor, type MountPins } from "../../sim/descriptor.js"
+import { TMPFS_MARKS } from "./marks.js"
 import type { Prng } from "../../sim/prng.js"
 import type { Mount } from "../../sim/scenario.js"
 import { TMPFS_LOCK_ORDER, TMPFS_MUTANTS } from "./filesystem.js"
@@ -19,7 +20,7 @@ export const TMPFS: FilesystemDescriptor = {
   lockOrder: TMPFS_LOCK_ORDER,
   mutants: TMPFS_MUTANTS,
   upstream: {},
-  marks: {},
+  marks: TMPFS_MARKS,
   folders: [],
   defaultWeight: 1,
   // It applies the model's rules; gVisor's VFS in front of it resolves a

@@ -42,6 +42,8 @@ import {
 import type { Cred, Errno, MknodType, OpenFlag, OpResult, RenameFlag, TimeSpec, XattrFlag } from "../../model/types.js"
 import type { LockOrderSpec } from "../../sim/lockorder.js"
 import { Signal, type Scheduler, type Sim } from "../../sim/scheduler.js"
+import { logMark } from "../../sim/marks.js"
+import type { TmpfsMark } from "./marks.js"
 import { RWMutex } from "../../sim/sync.js"
 import { type Ctx, panic } from "../vfs/context.js"
 import type { Dentry as VfsDentry } from "../vfs/dentry.js"
@@ -338,6 +340,12 @@ export class filesystem implements FilesystemImpl {
     return this.fifoWaiters.length
   }
 
+  /** Logs coverage mark `name` at d (its child `child`, if given): costs nothing more when the log is off. */
+  mark(name: TmpfsMark, d?: dentry, child?: string): void {
+    if (!this.sched.log.enabled) return
+    logMark(this.sched, name, d === undefined ? undefined : () => (child === undefined ? d.pathForLog() : `${d.pathForLog()}/${child}`))
+  }
+
   // -------------------------------------------------------------------------
   // Path resolution (filesystem.go).
 
@@ -350,6 +358,7 @@ export class filesystem implements FilesystemImpl {
     if (!d.isDir()) return [null, "ENOTDIR"]
     const perr = this.checkPermissions(rp.Credentials(), MayExec, d.inode)
     if (perr !== null) return [null, perr]
+    let followed = false
     for (;;) {
       const name = rp.Component()
       if (name === ".") {
@@ -374,6 +383,8 @@ export class filesystem implements FilesystemImpl {
       const merr = rp.CheckMount(child.vfsd)
       if (merr !== null) return [null, merr]
       if (child.inode.kind === "symlink" && rp.ShouldFollowSymlink()) {
+        if (followed) this.mark("tmpfs.walk.symlink-chain", d, name)
+        followed = true
         const target = this.peek((m) => m.target(child.inode.ino)) ?? ""
         const serr = rp.HandleSymlink(target)
         // pick_link: the link count is checked first, then the symlink's atime is touched.
@@ -549,6 +560,7 @@ export class filesystem implements FilesystemImpl {
         // Only the 0:0 device (an overlay whiteout) exists in fsim.
         if (opts.DevMajor !== 0 || opts.DevMinor !== 0) return "EPERM"
         type = "whiteout"
+        this.mark("tmpfs.mknod.whiteout")
         break
       default:
         return "EINVAL"
@@ -652,6 +664,7 @@ export class filesystem implements FilesystemImpl {
           return null
         }
         if (exchange) {
+          this.mark("tmpfs.rename.exchange", newParent, newName)
           // Both names stay; their files change places.
           if (replaced === undefined) panic(`tmpfs: RENAME_EXCHANGE succeeded without a second name`)
           oldParent.removeChildLocked(renamed)
@@ -664,9 +677,11 @@ export class filesystem implements FilesystemImpl {
         }
         if (replaced !== undefined && replaced.inode === renamed.inode) {
           // Two names of one file: Linux's rename does nothing.
+          this.mark("tmpfs.rename.same-file", newParent, newName)
           yield* vfsObj.AbortRenameDentry(renamed.vfsd, replaced.vfsd)
           return null
         }
+        if (replaced !== undefined) this.mark("tmpfs.rename.replace", newParent, newName)
         if (replaced !== undefined) newParent.removeChildLocked(replaced)
         oldParent.removeChildLocked(renamed)
         newParent.insertChildLocked(renamed, newName)
@@ -739,7 +754,9 @@ export class filesystem implements FilesystemImpl {
           r = this.step(creds, (m) => m.openLast(pd.inode.ino, lastName, rp.MustBeDir(), flags, opts.Mode, name, st))
           if (!("link" in r)) break
           // A trailing symlink to follow: resolution goes on from its target.
+          this.mark("tmpfs.open.trailing-symlink", p, lastName)
           const serr = rp.HandleSymlink(r.target)
+
           if (serr !== null) return [null, serr]
           start = p
         }

@@ -160,7 +160,10 @@ export function registerCheck(program: Command, env: CliEnv): void {
         const elapsed = progress.elapsedMs()
         const saved = await saveFailures(options, tally, flags, interrupted, saver)
         const repeat = repeatCommand(cmd)
-        const summary = campaignJson(flags, spec, tally, saved, signal, elapsed, new DeclaredOrder(env.lockOrders), env.findings?.[mount.kind], repeat)
+        // A swarm's cycles may join lock classes of several filesystems: any filesystem's findings may name one.
+        const classifiers = spec.swarm === undefined ? [env.findings?.[mount.kind]] : Object.values(env.findings ?? {})
+        const cycleFinding: FindingsClassifier = { run: () => ({ known: [], unknown: [] }), cycle: (c) => classifiers.map((f) => f?.cycle?.(c) ?? null).find((x) => x !== null) ?? null }
+        const summary = campaignJson(flags, spec, tally, saved, signal, elapsed, new DeclaredOrder(env.lockOrders), cycleFinding, repeat)
         process.stdout.write(flags.json === true ? JSON.stringify(summary) + "\n" : describeCampaign(summary))
         // With --allow-findings, what counts is what no documented finding
         // explains: failing runs with other violations, and lock-class
@@ -649,50 +652,6 @@ function describeCampaign(j: CampaignJson): string {
   lines.push(v.toString())
   const reasons = Object.entries(j.unknown_by_reason)
   if (reasons.length > 0) lines.push(`inconclusive runs by reason: ${reasons.map(([r, n]) => `${r} ${n}`).join(", ")}`)
-  const st = table(["strategy", "runs", "failing", "fail rate", "steps/run", "first failing seed"])
-  for (const [name, s] of Object.entries(j.strategies)) st.push([name, s.runs, s.failing, `${((100 * s.failing) / Math.max(1, s.runs)).toFixed(2)}%`, s.steps_per_run, s.first_failing_seed ?? "-"])
-  lines.push(st.toString())
-  const mounts = Object.entries(j.by_mount)
-  if (mounts.length > 1 || j.swarm !== null) {
-    const mt = table(["mount", "runs", "failing", "RPCs/run", "cache hit rate"])
-    for (const [k, m] of mounts) mt.push([k, m.runs, m.failing, m.rpcs_per_run, m.hit_rate === null ? "-" : `${(100 * m.hit_rate).toFixed(1)}% of ${m.cache_hits + m.cache_misses}`])
-    lines.push(mt.toString())
-  }
-  const checks = Object.entries(j.violations_by_check)
-  lines.push(checks.length === 0 ? "violations by check: none" : `violations by check: ${checks.map(([c, n]) => `${c} ${n}`).join(", ")}`)
-  if (j.rpcs === null) lines.push("RPCs by message type: not reported (this filesystem sends none)")
-  else {
-    const r = table(["RPC", "sent"])
-    for (const [m, n] of Object.entries(j.rpcs.by_message)) r.push([m, n])
-    lines.push("RPCs by message type:", r.toString())
-    const errs = Object.entries(j.rpcs.errors)
-    if (errs.length > 0) lines.push(`  error replies: ${errs.map(([m, n]) => `${m} ${n}`).join(", ")}`)
-  }
-  if (j.cache_hit_rates === null) lines.push("cache hit rates: not reported (this filesystem logs no cache hits or misses)")
-  else lines.push(`cache hit rates: ${Object.entries(j.cache_hit_rates).map(([c, r]) => `${c} ${(100 * r.hit_rate).toFixed(1)}% (${r.hits} of ${r.hits + r.misses})`).join(", ")}`)
-  lines.push("coverage:")
-  const pairs = j.coverage.lock_pairs
-  lines.push(pairs.length === 0 ? "  lock-class pairs held together: none (no run held two locks at once)" : `  lock-class pairs held together (${pairs.length}): ${pairs.map(([a, b]) => `${a} -> ${b}`).join(", ")}`)
-  for (const c of j.coverage.lock_cycles) {
-    const reported = c.against_declared_order.length > 0 ? `; against the declared order, so reported in its run: ${c.against_declared_order.join(", ")}` : ""
-    const known = c.finding !== null ? `; known gVisor finding: ${c.finding}` : ""
-    lines.push(`  LOCK-CLASS CYCLE across runs: ${[...c.classes, c.classes[0]].join(" -> ")} (edges first seen at seeds ${c.seeds.join(", ")}${reported}${known})`)
-  }
-  const ct = j.coverage.cache_transitions
-  lines.push(ct === null ? "  cache transitions: not reported (this filesystem logs no cache events)" : `  cache transitions: ${Object.entries(ct).map(([k, n]) => `${k} ${n}`).join(", ")}`)
-  const reached = Object.entries(j.coverage.marks)
-  const missed = j.coverage.marks_missed
-  if (reached.length === 0 && missed.length === 0) lines.push("  coverage marks: not reported (this filesystem logs none)")
-  else {
-    lines.push(`  coverage marks reached: ${reached.length} of ${reached.length + missed.length}`)
-    if (reached.length > 0) {
-      const m = table(["mark", "runs", "first seed"])
-      for (const [name, f] of reached) m.push([name, f.runs, f.first_seed])
-      lines.push(m.toString())
-    }
-    if (missed.length > 0) lines.push(`  coverage marks never reached (${missed.length}): ${missed.join(", ")}`)
-  }
-
   if (j.failures.count > 0) {
     lines.push(`failing or inconclusive runs: ${j.failures.count}${j.failures.count > j.failures.first.length ? `, the first ${j.failures.first.length}:` : ":"}`)
     for (const f of j.failures.first.slice(0, 10)) {
@@ -725,5 +684,44 @@ function describeCampaign(j: CampaignJson): string {
     lines.push(`${s.check} at ${where}${knownLabel(s)}: ${s.trace}${how}`)
     lines.push(`  fsim replay ${s.trace}    fsim show ${s.trace}`)
   }
+  const mounts = Object.entries(j.by_mount)
+  if (mounts.length > 1 || j.swarm !== null) {
+    const mt = table(["mount", "runs", "failing", "RPCs/run", "cache hit rate"])
+    for (const [k, m] of mounts) mt.push([k, m.runs, m.failing, m.rpcs_per_run, m.hit_rate === null ? "-" : `${(100 * m.hit_rate).toFixed(1)}% of ${m.cache_hits + m.cache_misses}`])
+    lines.push(mt.toString())
+  }
+  const st = table(["strategy", "runs", "failing", "fail rate", "steps/run", "first failing seed"])
+  for (const [name, s] of Object.entries(j.strategies)) st.push([name, s.runs, s.failing, `${((100 * s.failing) / Math.max(1, s.runs)).toFixed(2)}%`, s.steps_per_run, s.first_failing_seed ?? "-"])
+  lines.push(st.toString())
+  const checks = Object.entries(j.violations_by_check)
+  lines.push(checks.length === 0 ? "violations by check: none" : `violations by check: ${checks.map(([c, n]) => `${c} ${n}`).join(", ")}`)
+  if (j.rpcs === null) lines.push("RPCs by message type: not reported (this filesystem sends none)")
+  else {
+    lines.push(`RPCs by message type: ${Object.entries(j.rpcs.by_message).map(([m, n]) => `${m} ${n}`).join(", ")}`)
+    const errs = Object.entries(j.rpcs.errors)
+    if (errs.length > 0) lines.push(`  error replies: ${errs.map(([m, n]) => `${m} ${n}`).join(", ")}`)
+  }
+  if (j.cache_hit_rates === null) lines.push("cache hit rates: not reported (this filesystem logs no cache hits or misses)")
+  else lines.push(`cache hit rates: ${Object.entries(j.cache_hit_rates).map(([c, r]) => `${c} ${(100 * r.hit_rate).toFixed(1)}% (${r.hits} of ${r.hits + r.misses})`).join(", ")}`)
+  lines.push("coverage:")
+  const pairs = j.coverage.lock_pairs
+  lines.push(pairs.length === 0 ? "  lock-class pairs held together: none (no run held two locks at once)" : `  lock-class pairs held together: ${pairs.length} (each with its first seed in --json)`)
+  for (const c of j.coverage.lock_cycles) {
+    const reported = c.against_declared_order.length > 0 ? `; against the declared order, so reported in its run: ${c.against_declared_order.join(", ")}` : ""
+    const known = c.finding !== null ? `; known gVisor finding: ${c.finding}` : ""
+    lines.push(`  LOCK-CLASS CYCLE across runs: ${[...c.classes, c.classes[0]].join(" -> ")} (edges first seen at seeds ${c.seeds.join(", ")}${reported}${known})`)
+  }
+  const ct = j.coverage.cache_transitions
+  lines.push(ct === null ? "  cache transitions: not reported (this filesystem logs no cache events)" : `  cache transitions: ${Object.entries(ct).map(([k, n]) => `${k} ${n}`).join(", ")}`)
+  const reached = Object.entries(j.coverage.marks)
+  const missed = j.coverage.marks_missed
+  if (reached.length === 0 && missed.length === 0) lines.push("  coverage marks: not reported (this filesystem logs none)")
+  else {
+    lines.push(`  coverage marks reached: ${reached.length} of ${reached.length + missed.length}`)
+    // Runs that reached each (its first seed in --json): the rarest first, the paths a longer campaign would see more of.
+    if (reached.length > 0) lines.push(`    ${[...reached].sort(([a, x], [b, y]) => x.runs - y.runs || (a < b ? -1 : 1)).map(([name, f]) => `${name} ${f.runs}`).join(", ")}`)
+    if (missed.length > 0) lines.push(`  coverage marks never reached (${missed.length}): ${missed.join(", ")}`)
+  }
+
   return lines.join("\n") + "\n"
 }

@@ -26,10 +26,10 @@ export function marksOf(mount: Mount): MarkRegistry {
 /** The marks a campaign can reach: its mount's, or for a swarm those of every mount it may draw. */
 export function campaignMarks(spec: CampaignSpec): MarkRegistry {
   if (spec.swarm === undefined) return marksOf(spec.shape.mount)
-  const out: MarkRegistry[] = []
+  const out: Record<string, string> = {}
   // The mounts a filesystem may draw differ in their layers, not in much else: a few draws of each show them all.
-  for (const [d] of swarmKinds(FILESYSTEMS, spec.swarm)) for (let i = 1; i <= 32; i++) out.push(marksOf(d.drawMount(new Prng(i), spec.swarm.mount)!.mount))
-  return mergeMarks(...out)
+  for (const [d] of swarmKinds(FILESYSTEMS, spec.swarm)) for (let i = 1; i <= 32; i++) Object.assign(out, marksOf(d.drawMount(new Prng(i), spec.swarm.mount)!.mount))
+  return out
 }
 
 export function defaultEnv(): CliEnv {

@@ -306,6 +306,8 @@ export function campaignSpecOf(flags: CheckFlags, given: (option: keyof CheckFla
     ...(flags.links !== undefined ? { links: flags.links } : {}),
     ...(flags.checkBudget !== undefined ? { checkBudget: flags.checkBudget } : {}),
   }
+  // Pinned to one filesystem, the flags are checked as for its fixed campaign (the same messages).
+  if (kinds?.length === 1) checkFixed(flags, given, descriptors.find((x) => x.kind === kinds[0])!.fixedMount(pins))
   const eligible = swarmKinds(descriptors, swarm)
   if (eligible.length === 0) {
     const what = pins.mutant !== undefined ? `--mutant ${pins.mutant.kind}:${pins.mutant.name}` : "the options given"

@@ -17,3 +17,12 @@ export type MutantName = keyof typeof MUTANTS
 export function isMutantName(name: string): name is MutantName {
   return Object.hasOwn(MUTANTS, name)
 }
+
+/**
+ * Where a mutant of a port comes from when it re-creates a bug that gVisor
+ * fixed: the fixing commit (the mutant is the code before it), its subject,
+ * and what a run needs to show it ("race": two client threads interleaved;
+ * "external": another user changing the share; "pressure": eviction or
+ * writeback; "sequential": one thread suffices).
+ */
+export interface Upstream { readonly commit: string; readonly subject: string; readonly needs: "race" | "external" | "pressure" | "sequential" }

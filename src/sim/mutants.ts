@@ -18,9 +18,11 @@ export function isMutantName(name: string): name is MutantName {
   return Object.hasOwn(MUTANTS, name)
 }
 
-/** The upstream gVisor fix a re-created bug (a mutant of the zoo) inverts, and what a run needs to show it. */
-export interface Upstream {
-  readonly commit: string
-  readonly subject: string
-  readonly needs: "race" | "external" | "pressure" | "sequential"
-}
+/**
+ * Where a mutant of a port comes from when it re-creates a bug that gVisor
+ * fixed: the fixing commit (the mutant is the code before it), its subject,
+ * and what a run needs to show it ("race": two client threads interleaved;
+ * "external": another user changing the share; "pressure": eviction or
+ * writeback; "sequential": one thread suffices).
+ */
+export interface Upstream { readonly commit: string; readonly subject: string; readonly needs: "race" | "external" | "pressure" | "sequential" }

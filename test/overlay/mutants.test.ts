@@ -26,7 +26,7 @@
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
 import { overlayRunFindings } from "../../src/impl/overlay/findings.js"
-import { OVERLAY_MUTANTS, type OverlayMutant } from "../../src/impl/overlay/mutants.js"
+import { isOverlayMutant, OVERLAY_MUTANT_UPSTREAM, OVERLAY_MUTANTS, type OverlayMutant } from "../../src/impl/overlay/mutants.js"
 import { PORTFOLIO, rerun, seedOf, strategyLabel, type CampaignOptions } from "../../src/sim/campaign.js"
 import { shapeDefaults } from "../../src/impl/registry.js"
 import type { CheckName } from "../../src/sim/events.js"
@@ -86,6 +86,11 @@ export const MUTANT_CASES: readonly MutantCase[] = [
   },
   { mutant: "write-lower", bugClass: "writes reaching a lower layer (no copy-up)", check: "invariants", budget: 40, measured: 0 },
   { mutant: "copy-up-short", bugClass: "copy-up losing data", check: "lincheck", budget: 30, measured: 2 },
+  // Re-created upstream bugs (OVERLAY_MUTANT_UPSTREAM); budgets about twice the measured run.
+  { mutant: "create-trailing-slash-enoent", bugClass: "upstream fe9442d3: ENOENT for a trailing slash before EEXIST", check: "lincheck", budget: 330, measured: 162 },
+  { mutant: "create-perm-before-exists", bugClass: "upstream dbe41765: permission and EROFS before EEXIST", check: "lincheck", budget: 50, measured: 23 },
+  { mutant: "open-ignores-trailing-slash", bugClass: "upstream 0ca0d8e0: open ignores a trailing slash", check: "lincheck", budget: 45, measured: 20 },
+  { mutant: "sticky-ignores-dir-owner", bugClass: "upstream f2c881f6 (VFS): a sticky directory's owner may not delete", check: "lincheck", budget: 1600, measured: 791 },
 ]
 
 function options(mutant: OverlayMutant | null): CampaignOptions {
@@ -145,6 +150,15 @@ describe("overlay mutants", () => {
     expect(MUTANT_CASES.map((c) => c.mutant).sort()).toEqual(Object.keys(OVERLAY_MUTANTS).sort())
     for (const c of MUTANT_CASES) expect(c.measured).toBeLessThan(c.budget)
     for (const k of ISSUE_CLASSES) expect(MUTANT_CASES.some((c) => c.bugClass.startsWith(k) && c.asFinding === undefined), k).toBe(true)
+  })
+
+  it("each re-created upstream bug names a full commit, its subject and what it needs", () => {
+    for (const [name, u] of Object.entries(OVERLAY_MUTANT_UPSTREAM)) {
+      expect(isOverlayMutant(name), name).toBe(true)
+      expect(u.commit, name).toMatch(/^[0-9a-f]{40}$/)
+      expect(u.subject.length, name).toBeGreaterThan(0)
+      expect(MUTANT_CASES.find((c) => c.mutant === name)?.bugClass, name).toMatch(new RegExp(`^upstream ${u.commit.slice(0, 8)}`))
+    }
   })
 
   for (const c of MUTANT_CASES) {

@@ -24,6 +24,7 @@ import type { VirtualDentry } from "../vfs/mount.js"
 import {
   AccessTypesForOpenFlags,
   CheckDeleteSticky,
+  CheckDeleteStickyChildOwnerOnly,
   CheckSetStat,
   MayWrite,
   CheckXattrPermissions,
@@ -350,6 +351,9 @@ export class dentry implements DentryImpl {
 
   /** mayDelete: vfs.CheckDeleteSticky for removing `child` from d. */
   mayDelete(creds: Cred, child: dentry): Err {
+    // The VFS's check has no mount option of its own: the overlay hands it
+    // its mutant (sticky-ignores-dir-owner, the VFS before f2c881f6).
+    if (this.fs.mutant === "sticky-ignores-dir-owner") return CheckDeleteStickyChildOwnerOnly(creds, this.mode, child.uid)
     return CheckDeleteSticky(creds, this.mode, this.uid, child.uid)
   }
 

@@ -5,13 +5,14 @@
 
 import { withMutant, type FilesystemDescriptor, type MountPins } from "../../sim/descriptor.js"
 import { OVERLAY_MARKS } from "./marks.js"
+import type { Upstream } from "../../sim/mutants.js"
 import type { Prng } from "../../sim/prng.js"
 import type { Layer, Mount } from "../../sim/scenario.js"
 import { cacheModeOf, drawGoferOptions } from "../gofer/descriptor.js"
 import { OVERLAY_LOCK_ORDER } from "./filesystem.js"
 import { overlayLockCycleFinding, overlayRunFindings } from "./findings.js"
 import { overlayMount } from "./mount.js"
-import { OVERLAY_MUTANTS } from "./mutants.js"
+import { OVERLAY_MUTANT_UPSTREAM, OVERLAY_MUTANTS } from "./mutants.js"
 
 function lowestOf(mount: Mount): Layer | undefined {
   return mount.kind === "overlay" ? mount.lower[mount.lower.length - 1] : undefined
@@ -35,7 +36,7 @@ export const OVERLAY: FilesystemDescriptor = {
   lockOrder: OVERLAY_LOCK_ORDER,
   findings: { run: overlayRunFindings, cycle: overlayLockCycleFinding },
   mutants: OVERLAY_MUTANTS,
-  upstream: {},
+  upstream: OVERLAY_MUTANT_UPSTREAM as Readonly<Record<string, Upstream>>,
   marks: OVERLAY_MARKS,
   folders: [],
   defaultWeight: 3,

@@ -569,15 +569,37 @@ export class filesystem implements FilesystemImpl {
   ): Sim<VfsErr> {
     const ds: DentryList = { list: null }
     yield this.renameMu.RLock()
+    // Go's `defer mnt.EndWrite()` after a successful CheckBeginWrite.
+    let writing: Mount | null = null
     try {
       const start = rp.Start().Impl<dentry>()
       const [parent, err] = yield* this.walkParentDirLocked(ctx, rp, start, ds)
       if (err !== null || parent === null) return err
+      const mnt = rp.Mount()
+      // (Mutant create-perm-before-exists: gVisor before dbe41765 asked for
+      // write permission on the parent, and for a writable mount, before it
+      // looked for an existing file, so EACCES or EROFS hid EEXIST.)
+      const permFirst = this.mutant === "create-perm-before-exists"
+      let e: Err = null
+      if (permFirst) {
+        e = parent.checkPermissions(rp.Credentials(), MayWrite | MayExec)
+        if (e !== null) return e
+      }
       const name = rp.Component()
       if (name === "." || name === "..") return "EEXIST"
+      // (Mutant create-trailing-slash-enoent: gVisor before fe9442d3 refused
+      // a non-directory's trailing slash here, before the existence check, so
+      // mknod("a/") of an existing a said ENOENT instead of EEXIST.)
+      if (this.mutant === "create-trailing-slash-enoent" && !dir && rp.MustBeDir()) return "ENOENT"
       if (parent.vfsd.IsDead()) return "ENOENT"
-      let e = parent.checkPermissions(rp.Credentials(), MayExec)
-      if (e !== null) return e
+      if (permFirst) {
+        e = mnt.CheckBeginWrite()
+        if (e !== null) return e
+        writing = mnt
+      } else {
+        e = parent.checkPermissions(rp.Credentials(), MayExec)
+        if (e !== null) return e
+      }
 
       yield parent.dirMu.Lock()
       try {
@@ -589,30 +611,29 @@ export class filesystem implements FilesystemImpl {
 
         if (!dir && rp.MustBeDir()) return "ENOENT"
 
-        const mnt = rp.Mount()
-        e = mnt.CheckBeginWrite()
-        if (e !== null) return e
-        try {
+        if (!permFirst) {
+          e = mnt.CheckBeginWrite()
+          if (e !== null) return e
+          writing = mnt
           e = parent.checkPermissions(rp.Credentials(), MayWrite | MayExec)
           if (e !== null) return e
-          // Ensure that the parent directory is copied up so that we can
-          // create the new file in the upper layer.
-          e = yield* parent.copyUpLocked(ctx)
-          if (e !== null) return e
-          // Finally create the new file.
-          e = yield* create(parent, name, childLayer === lookupLayer.UpperWhiteout)
-          if (e !== null) return e
-          if (childLayer === lookupLayer.UpperWhiteout) this.mark("overlay.whiteout.replaced-by-create", parent, name)
-          if (parent.dirents !== null) this.mark("overlay.readdir.cache-invalidated", parent)
-          if (this.mutant !== "dirents-stale-on-create") parent.dirents = null
-          return null
-        } finally {
-          mnt.EndWrite()
         }
+        // Ensure that the parent directory is copied up so that we can
+        // create the new file in the upper layer.
+        e = yield* parent.copyUpLocked(ctx)
+        if (e !== null) return e
+        // Finally create the new file.
+        e = yield* create(parent, name, childLayer === lookupLayer.UpperWhiteout)
+        if (e !== null) return e
+        if (childLayer === lookupLayer.UpperWhiteout) this.mark("overlay.whiteout.replaced-by-create", parent, name)
+        if (parent.dirents !== null) this.mark("overlay.readdir.cache-invalidated", parent)
+        if (this.mutant !== "dirents-stale-on-create") parent.dirents = null
+        return null
       } finally {
         yield parent.dirMu.Unlock()
       }
     } finally {
+      writing?.EndWrite()
       yield* this.renameMuRUnlockAndCheckDrop(ctx, ds)
     }
   }
@@ -793,8 +814,12 @@ export class filesystem implements FilesystemImpl {
     }
     try {
       let start = rp.Start().Impl<dentry>()
+      // (Mutant open-ignores-trailing-slash: gVisor before 0ca0d8e0 made none
+      // of the three checks of rp.MustBeDir() below: open("a/", O_CREAT)
+      // created a regular file a, and open("f/") opened a regular file f.)
+      const mustBeDirChecked = this.mutant !== "open-ignores-trailing-slash"
       if (rp.Done()) {
-        if (mayCreate && rp.MustBeDir()) return [null, "EISDIR"]
+        if (mustBeDirChecked && mayCreate && rp.MustBeDir()) return [null, "EISDIR"]
         if (mustCreate) return [null, "EEXIST"]
         if (start.isRegularFile() && mayWrite) {
           const e = yield* start.copyUpLocked(ctx)
@@ -818,7 +843,7 @@ export class filesystem implements FilesystemImpl {
         const e = parent.checkPermissions(rp.Credentials(), MayExec)
         if (e !== null) return [null, e]
         // Reject attempts to open directories with O_CREAT.
-        if (mayCreate && rp.MustBeDir()) return [null, "EISDIR"]
+        if (mustBeDirChecked && mayCreate && rp.MustBeDir()) return [null, "EISDIR"]
         // Determine whether or not we need to create a file.
         yield parent.dirMu.Lock()
         let child: dentry | null
@@ -846,7 +871,7 @@ export class filesystem implements FilesystemImpl {
           start = parent
           continue
         }
-        if (rp.MustBeDir() && !child.isDir()) return [null, "ENOTDIR"]
+        if (mustBeDirChecked && rp.MustBeDir() && !child.isDir()) return [null, "ENOTDIR"]
         if (child.isRegularFile() && mayWrite) {
           const ce = yield* child.copyUpLocked(ctx)
           if (ce !== null) return [null, ce]

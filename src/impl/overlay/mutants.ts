@@ -6,6 +6,8 @@
 // runs, by a violation that is no instance of a known finding (FINDINGS.md);
 // test/overlay/invariants.test.ts has hand-written runs for some.
 
+import type { Upstream } from "../../sim/mutants.js"
+
 export const OVERLAY_MUTANTS = {
   // A lock taken while holding a lower lock, in the wrong order.
   "lock-order-inversion":
@@ -29,9 +31,30 @@ export const OVERLAY_MUTANTS = {
     "RenameAt of a non-directory skips the type check on the file it replaces: renamed over a directory that is only on lower layers, it replaces it, contents and all (the directory is unlinked without the type check; with an upper part, the upper layer's rename refuses)",
   "write-lower": "lower layers are mounted writable and OpenAt for writing skips copy-up: writes go to the lower layer",
   "copy-up-short": "copy-up drops the last chunk of a regular file's data",
+  // Re-created upstream bugs (OVERLAY_MUTANT_UPSTREAM: the fixing commit; the mutant is the code before it).
+  "create-trailing-slash-enoent":
+    "doCreateAt refuses a non-directory's trailing slash (ENOENT) before it looks for an existing file: mknod, symlink or link to an existing \"a/\" say ENOENT where Linux says EEXIST",
+  "create-perm-before-exists":
+    "doCreateAt checks write permission on the parent and the mount's writability before it looks for an existing file: creating an existing name in a directory the caller may not write, or on an overlay with no upper layer, says EACCES or EROFS where Linux says EEXIST",
+  "open-ignores-trailing-slash":
+    "OpenAt makes none of its rp.MustBeDir() checks: open(\"a/\", O_CREAT) creates a regular file a (Linux: EISDIR), open(\"f/\") opens a regular file f (Linux: ENOTDIR)",
+  "sticky-ignores-dir-owner":
+    "the VFS's CheckDeleteSticky lets only the child's owner (or CAP_FOWNER) remove a file from a sticky directory, not the directory's owner: unlink, rmdir and rename by the directory's owner say EPERM",
 } as const
 
 export type OverlayMutant = keyof typeof OVERLAY_MUTANTS
+
+/** The upstream fix each re-created bug inverts (src/sim/mutants.ts, Upstream). */
+export const OVERLAY_MUTANT_UPSTREAM: Readonly<Partial<Record<OverlayMutant, Upstream>>> = {
+  "create-trailing-slash-enoent": {
+    commit: "fe9442d3270d14c095932d917e4e53e706866217",
+    subject: "[vfs] Return EEXIST when file already exists and rp.MustBeDir() is true.",
+    needs: "sequential",
+  },
+  "create-perm-before-exists": { commit: "dbe4176565b56d9e2f5395e410468a4c98aafd37", subject: "Check for existence before permissions", needs: "sequential" },
+  "open-ignores-trailing-slash": { commit: "0ca0d8e0110d284120497569dca1b85d3ec227fe", subject: "[vfs] Fix error handling in overlayfs OpenAt.", needs: "sequential" },
+  "sticky-ignores-dir-owner": { commit: "f2c881f68498b542f21288559e3cb218673484f0", subject: "[vfs] Make sticky bit check consistent with Linux.", needs: "sequential" },
+}
 
 export function isOverlayMutant(name: string): name is OverlayMutant {
   return Object.hasOwn(OVERLAY_MUTANTS, name)

@@ -3,9 +3,10 @@
 
 import { withMutant, type FilesystemDescriptor, type MountPins } from "../../sim/descriptor.js"
 import { TMPFS_MARKS } from "./marks.js"
+import type { Upstream } from "../../sim/mutants.js"
 import type { Prng } from "../../sim/prng.js"
 import type { Mount } from "../../sim/scenario.js"
-import { TMPFS_LOCK_ORDER, TMPFS_MUTANTS } from "./filesystem.js"
+import { TMPFS_LOCK_ORDER, TMPFS_MUTANT_UPSTREAM, TMPFS_MUTANTS } from "./filesystem.js"
 import { tmpfsMount } from "./mount.js"
 
 function mountWith(pins: MountPins): Mount {
@@ -19,7 +20,7 @@ export const TMPFS: FilesystemDescriptor = {
   factory: tmpfsMount,
   lockOrder: TMPFS_LOCK_ORDER,
   mutants: TMPFS_MUTANTS,
-  upstream: {},
+  upstream: TMPFS_MUTANT_UPSTREAM as Readonly<Record<string, Upstream>>,
   marks: TMPFS_MARKS,
   folders: [],
   defaultWeight: 1,

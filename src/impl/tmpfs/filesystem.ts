@@ -41,6 +41,7 @@ import {
 } from "../../model/index.js"
 import type { Cred, Errno, MknodType, OpenFlag, OpResult, RenameFlag, TimeSpec, XattrFlag } from "../../model/types.js"
 import type { LockOrderSpec } from "../../sim/lockorder.js"
+import type { Upstream } from "../../sim/mutants.js"
 import { Signal, type Scheduler, type Sim } from "../../sim/scheduler.js"
 import { logMark } from "../../sim/marks.js"
 import type { TmpfsMark } from "./marks.js"
@@ -119,8 +120,33 @@ export const TMPFS_MUTANTS = {
   "stat-leaks-ref": "StatAt takes a reference on the file and never drops it",
   /** UnlinkAt leaves the removed name's dentry in its parent's children. */
   "unlink-keeps-dentry": "UnlinkAt leaves the removed name's dentry in the tree",
+  // Re-created upstream bugs (TMPFS_MUTANT_UPSTREAM: the fixing commit; the mutant is the code before it).
+  "open-creat-unreferenced":
+    "OpenAt with O_CREAT lets filesystem.mu go after creating the file and before opening it, holding no reference on the new dentry: an unlink in between destroys the inode the open then takes a reference on",
+  "fifo-open-holds-fs-mu":
+    "OpenAt waits for a FIFO's other end while still holding filesystem.mu (for reading, or for writing under O_CREAT): the other end's open, or anything queued behind a writer, waits for it forever",
+  "append-ignored": "writes ignore O_APPEND: write(2) writes at the description's offset and pwrite(2) at the offset given",
+  "rmdir-keeps-link-ref": "RmdirAt never drops the removed directory's link reference: the inode is leaked",
+  "release-leaks-files": "Release (unmount) drops no inode's link reference: every file of the filesystem is leaked",
 } as const
 export type TmpfsMutant = keyof typeof TMPFS_MUTANTS
+
+/** The upstream fix each re-created bug inverts (src/sim/mutants.ts, Upstream). */
+export const TMPFS_MUTANT_UPSTREAM: Readonly<Partial<Record<TmpfsMutant, Upstream>>> = {
+  "open-creat-unreferenced": {
+    commit: "10ba578c018294bb037a7eb90010491cdda270a7",
+    subject: "tmpfs: make sure that a dentry will not be destroyed before the open() call",
+    needs: "race",
+  },
+  "fifo-open-holds-fs-mu": { commit: "6405525b046bb82a39e3338e61e41690133c43c1", subject: "Avoid holding locks when opening files in VFS2.", needs: "race" },
+  "append-ignored": { commit: "9654bf04acad7300e0bf964183f7860bd553f563", subject: "[vfs2][tmpfs] Implement O_APPEND", needs: "sequential" },
+  "rmdir-keeps-link-ref": { commit: "32021bce9607e09f3d21d3d28047d49340da231e", subject: "Correctly update link and ref counts in rmdir.", needs: "sequential" },
+  "release-leaks-files": {
+    commit: "60f159b5580da98ab8261f4e694692c9412a2fae",
+    subject: "[vfs2] Destroy all tmpfs files when the filesystem is released.",
+    needs: "sequential",
+  },
+}
 
 export function isTmpfsMutant(s: string): s is TmpfsMutant {
   return Object.prototype.hasOwnProperty.call(TMPFS_MUTANTS, s)
@@ -480,7 +506,9 @@ export class filesystem implements FilesystemImpl {
       if (d.children !== null) for (const c of [...d.children.values()]) release(c)
       if (d.inode.linked) d.inode.dropLinkRef()
     }
-    release(this.root)
+    // (Mutant release-leaks-files: gVisor before 60f159b5 had no
+    // releaseChildrenLocked; every inode kept its link reference.)
+    if (this.mutant !== "release-leaks-files") release(this.root)
     this.released = true
     yield this.mu.Unlock()
   }
@@ -609,7 +637,10 @@ export class filesystem implements FilesystemImpl {
           return e
         }
         if (!(this.mutant === "unlink-keeps-dentry" && !dir)) parent.removeChildLocked(child)
-        this.syncLinked(child.inode)
+        // (Mutant rmdir-keeps-link-ref: gVisor before 32021bce decremented a
+        // removed directory's links without dropping the reference its last
+        // link held.)
+        if (!(this.mutant === "rmdir-keeps-link-ref" && dir)) this.syncLinked(child.inode)
         yield* vfsObj.CommitDeleteDentry(child.vfsd)
         return null
       } finally {
@@ -701,7 +732,11 @@ export class filesystem implements FilesystemImpl {
     if ((opts.Flags & O_CREAT) !== 0 && (opts.Flags & O_DIRECTORY) !== 0) return [null, "EINVAL"]
     if ((opts.Flags & O_TMPFILE) !== 0) return [null, "EOPNOTSUPP"]
     const creds = rp.Credentials()
-    const flags = modelOpenFlags(opts.Flags)
+    // (Mutant append-ignored: gVisor before 9654bf04 never looked at
+    // O_APPEND in regularFileFD.pwrite. Here the model's description is
+    // where pwrite's offset is chosen, so it is opened without the flag.)
+    const flags = modelOpenFlags(this.mutant === "append-ignored" ? opts.Flags & ~O_APPEND : opts.Flags)
+    const holdFifo = this.mutant === "fifo-open-holds-fs-mu"
     const mnt = rp.Mount()
     if ((opts.Flags & O_CREAT) === 0) {
       // Handle O_CREAT and !O_CREAT separately, since in the latter case we
@@ -720,6 +755,12 @@ export class filesystem implements FilesystemImpl {
         const [made, ferr] = yield* this.newFileDescription(mnt, d, opts.Flags, name)
         if (ferr !== null || made === null) return [null, ferr]
         fd = made
+        // (Mutant fifo-open-holds-fs-mu: gVisor before 6405525b opened the
+        // file, a FIFO's wait for its peer included, under filesystem.mu.)
+        if (holdFifo && waiting !== null) {
+          yield waiting.wait()
+          waiting = null
+        }
       } finally {
         yield this.mu.RUnlock()
       }
@@ -733,6 +774,7 @@ export class filesystem implements FilesystemImpl {
     const name = this.newFDName()
     let waiting: Signal | null = null
     let result: FileDescription | null = null
+    let unlocked = false
     yield this.mu.Lock()
     try {
       let r: OpenLastResult
@@ -771,11 +813,22 @@ export class filesystem implements FilesystemImpl {
       else child = parent.children!.get(last)
       if (child === undefined || child.inode.ino !== r.ino) panic(`tmpfs: the model opened inode ${r.ino} as ${JSON.stringify(last)} in ${parent.pathForLog()}, which the dentry tree does not have`)
       waiting = this.openedFifo(child.inode, r.blocks)
+      if (r.created && this.mutant === "open-creat-unreferenced") {
+        // (Mutant: gVisor between 6405525b and 10ba578c let filesystem.mu go
+        // here, before child.open, with no reference on the new dentry, so
+        // another thread's unlink could destroy it first.)
+        unlocked = true
+        yield this.mu.Unlock()
+      }
       const [fd, ferr] = yield* this.newFileDescription(mnt, child, opts.Flags, name)
       if (ferr !== null || fd === null) return [null, ferr]
       result = fd
+      if (holdFifo && waiting !== null) {
+        yield waiting.wait()
+        waiting = null
+      }
     } finally {
-      yield this.mu.Unlock()
+      if (!unlocked) yield this.mu.Unlock()
     }
     // A FIFO waits for its other end outside filesystem.mu.
     if (waiting !== null) yield waiting.wait()

@@ -136,6 +136,18 @@ export function CheckDeleteSticky(c: Cred, parentMode: number, parentKUID: numbe
   return "EPERM"
 }
 
+/**
+ * CheckDeleteSticky as gVisor had it before f2c881f6 ("Make sticky bit
+ * check consistent with Linux"): only the child's owner (or CAP_FOWNER)
+ * may remove it, never the sticky directory's owner. Kept for the test-only
+ * mutant sticky-ignores-dir-owner of the filesystems that call it.
+ */
+export function CheckDeleteStickyChildOwnerOnly(c: Cred, parentMode: number, childKUID: number): Err {
+  if ((parentMode & S_ISVTX) === 0) return null
+  if (CanActAsOwner(c, childKUID)) return null
+  return "EPERM"
+}
+
 /** fs/xattr.c:xattr_permission, as gVisor narrows it (permission bits are the caller's business). */
 export function CheckXattrPermissions(c: Cred, ats: AccessTypes, mode: number, kuid: number, name: string): Err {
   if (name.startsWith("trusted.")) {

@@ -17,3 +17,18 @@ export type MutantName = keyof typeof MUTANTS
 export function isMutantName(name: string): name is MutantName {
   return Object.hasOwn(MUTANTS, name)
 }
+
+/**
+ * Where a mutant that re-creates a real upstream bug comes from: the gVisor
+ * commit that fixed it (the mutant inverts that fix), its subject, and what
+ * a run needs to show it: a race between client threads, external users
+ * changing the share, memory pressure (dentry eviction, page-cache
+ * writeback or eviction), or nothing more than one thread (sequential).
+ */
+export interface Upstream {
+  /** The fixing commit in google/gvisor, 40 hex digits. */
+  readonly commit: string
+  /** Its subject line, verbatim. */
+  readonly subject: string
+  readonly needs: "race" | "external" | "pressure" | "sequential"
+}

@@ -46,7 +46,7 @@ export const GOFER_MUTANT_UPSTREAM: Readonly<Partial<Record<GoferMutant, Upstrea
   "create-open-ref-leak": { commit: "49a9b78f74fca28cc9312dfb29ccbe70e3b5fcc3", subject: "Fix VFS2 gofer open(O_CREAT) reference leak.", needs: "sequential" },
   "short-write-reports-full": { commit: "ec45d969236bb98a83e7da0466bd67e540c5e8b5", subject: "[op] Make gofer client handle return partial write length when err is nil.", needs: "sequential" },
   "getattr-before-metadata-lock": { commit: "4fbd0728ac5e0aa33a7f5e2c5189751b4baa94b5", subject: "[vfs2][gofer] Fix update attributes race condition.", needs: "race" },
-  "sync-refs-destroyed": { commit: "628d7d3a4662a14625895df6ff1ca7a9dbf3a5d7", subject: "Fix refcount increments in gofer.filesystem.Sync.", needs: "race" },
+  "sync-refs-destroyed": { commit: "628d7d3a4662a14625895df6ff1ca7a9dbf3a5d7", subject: "Fix refcount increments in gofer.filesystem.Sync.", needs: "pressure" },
   "truncate-without-datamu": { commit: "44efc282feb0f02196bc775d25166b3f0bb30b7d", subject: "Lock gofer.dentry.dataMu before SetAttr RPC modifying file size.", needs: "race" },
   "destroy-not-idempotent": { commit: "94319a8241cb299edc812024d6132b7a3819a4dc", subject: "Make gofer.dentry.destroyLocked idempotent", needs: "sequential" },
   "append-no-refresh": { commit: "39525d64cbd5901ea80651e323c8554af132f4dd", subject: "Add O_APPEND support in vfs2 gofer.", needs: "external" },

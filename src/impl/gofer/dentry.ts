@@ -284,6 +284,8 @@ export class dentry implements DentryImpl {
 
   /** Precondition: !isSynthetic(). */
   *updateFromGetattr(ctx: Ctx): Sim<Errno | null> {
+    // The mutant locks metadataMu only to store the reply.
+    if (this.fs.opts.mutant === "getattr-before-metadata-lock") return yield* this.updateFromGetattrLocked(ctx, null, true /* lockToStore */)
     // metadataMu must be locked *before* the getattr so that stale
     // attributes are not stored by updateFromP9AttrsLocked.
     yield this.metadataMu.Lock()
@@ -294,8 +296,12 @@ export class dentry implements DentryImpl {
     }
   }
 
-  /** Preconditions: !isSynthetic(), metadataMu locked. */
-  *updateFromGetattrLocked(_ctx: Ctx, file: p9file): Sim<Errno | null> {
+  /**
+   * Preconditions: !isSynthetic(), metadataMu locked (unless lockToStore,
+   * the getattr-before-metadata-lock mutant's way: locked only around the
+   * store).
+   */
+  *updateFromGetattrLocked(_ctx: Ctx, file: p9file, lockToStore = false): Sim<Errno | null> {
     let handleMuRLocked = false
     if (isNil(file)) {
       // Prefer an opened fid (cheaper for some servers), and the write one:
@@ -315,7 +321,9 @@ export class dentry implements DentryImpl {
     const [, attrMask, attr, err] = yield* (file as P9File).getAttr(dentryAttrMask)
     if (handleMuRLocked) yield this.handleMu.RUnlock()
     if (err !== null || attr === null) return err ?? "EIO"
+    if (lockToStore) yield this.metadataMu.Lock()
     yield* this.updateFromP9AttrsLocked(attrMask, attr)
+    if (lockToStore) yield this.metadataMu.Unlock()
     return null
   }
 
@@ -398,7 +406,9 @@ export class dentry implements DentryImpl {
           if (stat.mask !== 0) {
             // dataMu is held around the update of both the remote size and
             // d.size, so writeback cannot write past a new end meanwhile.
-            if ((stat.mask & STATX_SIZE) !== 0) yield this.dataMu.Lock()
+            // (The mutant takes it only after the RPC, as gVisor did.)
+            const dataMuAroundRPC = (stat.mask & STATX_SIZE) !== 0 && this.fs.opts.mutant !== "truncate-without-datamu"
+            if (dataMuAroundRPC) yield this.dataMu.Lock()
             let valid = 0
             if ((stat.mask & STATX_MODE) !== 0) valid |= SETATTR_MODE
             if ((stat.mask & STATX_UID) !== 0) valid |= SETATTR_UID
@@ -416,11 +426,12 @@ export class dentry implements DentryImpl {
             })
             if (err !== null) {
               this.fs.mark("gofer.setattr.rpc-error", this)
-              if ((stat.mask & STATX_SIZE) !== 0) yield this.dataMu.Unlock()
+              if (dataMuAroundRPC) yield this.dataMu.Unlock()
               return err
             }
             // d.size stays up to date, even under InteropModeShared.
-            if ((stat.mask & STATX_SIZE) !== 0) yield* this.updateSizeAndUnlockDataMuLocked(stat.size)
+            if (dataMuAroundRPC) yield* this.updateSizeAndUnlockDataMuLocked(stat.size)
+            else if ((stat.mask & STATX_SIZE) !== 0) yield* this.updateSizeLocked(stat.size)
           }
           if (this.fs.opts.interop === InteropModeShared) {
             // Revalidation overwrites d's metadata before its next use.
@@ -543,6 +554,7 @@ export class dentry implements DentryImpl {
     yield this.cachingMu.Lock()
     yield ATOMIC
     const refs = this.refs
+    // (The mutant cannot tell: its destroyLocked leaves refs at 0.)
     if (refs === -1) {
       // Already destroyed.
       yield this.cachingMu.Unlock()
@@ -646,7 +658,10 @@ export class dentry implements DentryImpl {
     yield ATOMIC
     switch (this.refs) {
       case 0:
-        this.refs = -1
+        // Marked destroyed, so that a later checkCachingLocked of d (a
+        // dentry may be queued twice by one operation) does nothing. The
+        // mutant leaves the mark out, as gVisor did before its fix.
+        if (fs.opts.mutant !== "destroy-not-idempotent") this.refs = -1
         break
       case -1:
         panic(`dentry.destroyLocked() called on already destroyed dentry ${this.pathForLog()}`)

@@ -3,12 +3,13 @@
 
 import { joinOptions, optionWords, weighted, withMutant, type FilesystemDescriptor, type MountPins } from "../../sim/descriptor.js"
 import { GOFER_MARKS } from "./marks.js"
+import type { Upstream } from "../../sim/mutants.js"
 import type { Prng } from "../../sim/prng.js"
 import type { Mount } from "../../sim/scenario.js"
 import { GOFER_LOCK_ORDER } from "./filesystem.js"
 import { goferRunFindings } from "./findings.js"
 import { goferMount } from "./mount.js"
-import { GOFER_MUTANTS } from "./mutants.js"
+import { GOFER_MUTANT_UPSTREAM, GOFER_MUTANTS } from "./mutants.js"
 
 /** The cache modes (gofer.go's cache= values), each a configuration of its own. */
 export const CACHE_MODES = ["fscache", "fscache_writethrough", "remote_revalidating", "none"] as const
@@ -60,7 +61,7 @@ export const GOFER: FilesystemDescriptor = {
   lockOrder: GOFER_LOCK_ORDER,
   findings: { run: goferRunFindings },
   mutants: GOFER_MUTANTS,
-  upstream: {},
+  upstream: GOFER_MUTANT_UPSTREAM as Readonly<Record<string, Upstream>>,
   marks: GOFER_MARKS,
   folders: [],
   defaultWeight: 6,

@@ -26,6 +26,7 @@
 
 import type { Cred, Errno } from "../../model/types.js"
 import type { LockOrderSpec } from "../../sim/lockorder.js"
+import { IOHDRSZ } from "../../sim/p9/wire.js"
 import { ATOMIC, Signal, sleep, type Scheduler, type Sim } from "../../sim/scheduler.js"
 import { Mutex, RWMutex } from "../../sim/sync.js"
 import { logMark } from "../../sim/marks.js"
@@ -375,10 +376,15 @@ export class filesystem implements FilesystemImpl {
     }
   }
 
+  /** What one Twrite carries, under the short-write-reports-full mutant (handle.writeFromBlocksAt); 0 otherwise. */
+  shortWriteChunk(): number {
+    return this.opts.mutant === "short-write-reports-full" ? this.client.msize - IOHDRSZ : 0
+  }
+
   /** fsutil.SyncDirty over `r` of d's cache with h. Preconditions: d.handleMu and d.dataMu locked. */
   *syncDirty(d: dentry, r: Range, h: handle): Sim<Errno | null> {
     const hadDirty = !d.cache.dirty.isEmpty()
-    const err = yield* d.cache.SyncDirty(r, d.size, (data, off) => h.writeFromBlocksAt(data, off))
+    const err = yield* d.cache.SyncDirty(r, d.size, (data, off) => h.writeFromBlocksAt(data, off, this.shortWriteChunk()))
     if (hadDirty) this.cacheEvent("page", "written back", d)
     return err
   }
@@ -434,15 +440,22 @@ export class filesystem implements FilesystemImpl {
   }
 
   *Sync(ctx: Ctx): Sim<Errno | null> {
+    // The mutant takes references as gVisor did before its fix, believing
+    // renameMu keeps the dentries alive; destroyLocked drops renameMu.
+    const takeRefs = this.opts.mutant === "sync-refs-destroyed"
     // Snapshot the syncable dentries and special file FDs.
+    if (takeRefs) yield this.renameMu.RLock()
     yield this.syncMu.Lock()
     const ds = [...this.syncableDentries]
+    if (takeRefs) for (const d of ds) yield* d.IncRef()
+    if (takeRefs) yield this.renameMu.RUnlock()
     const sffds = [...this.specialFileFDs]
     yield this.syncMu.Unlock()
     // The first error, but sync everything that can be.
     let retErr: Errno | null = null
     for (const d of ds) {
       const err = yield* d.syncCachedFile(ctx, true /* forFilesystemSync */)
+      if (takeRefs) yield* d.DecRef(ctx)
       if (err !== null && retErr === null) retErr = err
     }
     // Special files may be writable without the dentry's shared handles.
@@ -1050,9 +1063,12 @@ export class filesystem implements FilesystemImpl {
     const e = d.checkPermissions(rp.Credentials(), ats)
     if (e !== null) return [null, e]
     const trunc = (opts.Flags & O_TRUNC) !== 0 && d.fileType() === S_IFREG
+    // The mutant opens with O_TRUNC as gVisor did before it tracked the
+    // truncation: no metadataMu, no new size, no new times.
+    const truncTracked = trunc && this.opts.mutant !== "open-trunc-keeps-size"
     // Lock metadataMu *while* opening with O_TRUNC: the open changes the
     // file's size on the server.
-    if (trunc) yield d.metadataMu.Lock()
+    if (truncTracked) yield d.metadataMu.Lock()
     try {
       let vfd: FileDescription | null = null
       const mnt = rp.Mount()
@@ -1096,7 +1112,7 @@ export class filesystem implements FilesystemImpl {
         if (serr !== null || sfd === null) return [null, serr]
         vfd = sfd
       }
-      if (trunc) {
+      if (truncTracked) {
         // The size in memory changes even without authoritative metadata
         // (mappings must follow). metadataMu is held.
         yield* d.updateSizeLocked(0)
@@ -1104,7 +1120,7 @@ export class filesystem implements FilesystemImpl {
       }
       return [vfd, null]
     } finally {
-      if (trunc) yield d.metadataMu.Unlock()
+      if (truncTracked) yield d.metadataMu.Unlock()
     }
   }
 
@@ -1186,7 +1202,13 @@ export class filesystem implements FilesystemImpl {
       }
       // Into the dentry tree.
       yield* d.cacheNewChildLocked(child, name)
-      appendNewChildDentry(ds, d, child)
+      if (this.opts.mutant === "create-open-ref-leak") {
+        // The mutant: a reference "for the new FD", which takes its own in
+        // Init; with it the child need not be queued for caching.
+        yield ATOMIC
+        child.refs = 1
+        appendDentry(ds, d)
+      } else appendNewChildDentry(ds, d, child)
       if (d.cachedMetadataAuthoritative()) {
         yield* d.touchCMtime()
         d.dirents = null
@@ -1352,7 +1374,10 @@ export class filesystem implements FilesystemImpl {
             newParent.dirents = null
             yield* newParent.touchCMtime()
             // A directory that replaced none adds a link to its new parent.
-            if (renamed.isDir() && (replaced === null || !replaced.isDir())) newParent.incLinks()
+            // (The mutant, as before gVisor's fix, adds one over a replaced
+            // directory too.)
+            const replacedDir = replaced !== null && replaced.isDir() && this.opts.mutant !== "rename-dir-over-dir-links"
+            if (renamed.isDir() && !replacedDir) newParent.incLinks()
           }
           return null
         } finally {

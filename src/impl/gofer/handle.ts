@@ -35,8 +35,14 @@ export class handle {
     return [out, null]
   }
 
-  /** Writes `data` at `offset` with Twrites until all is written or one fails or writes nothing. */
-  *writeFromBlocksAt(data: string, offset: number): Sim<[number, P9Err]> {
+  /**
+   * Writes `data` at `offset` with Twrites until all is written or one fails
+   * or writes nothing. A nonzero `shortWriteChunk` (what one Twrite may
+   * carry) is the short-write-reports-full mutant: gVisor before its fix,
+   * where pkg/p9 ends a write at a Twrite shorter than its chunk without an
+   * error, and the handle answered the length it was given.
+   */
+  *writeFromBlocksAt(data: string, offset: number, shortWriteChunk = 0): Sim<[number, P9Err]> {
     if (data.length === 0 || this.file === null) return [0, null]
     let done = 0
     while (done < data.length) {
@@ -44,6 +50,7 @@ export class handle {
       done += n
       if (err !== null) return [done, err]
       if (n === 0) return [done, "EIO"]
+      if (shortWriteChunk !== 0 && done < data.length && n < shortWriteChunk) return [data.length, null]
     }
     return [done, null]
   }

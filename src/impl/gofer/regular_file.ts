@@ -75,7 +75,11 @@ export class regularFileFD extends fileDescription {
         if (werr !== null) return ["", werr]
         ;[data, readErr] = yield* readToBlocks(d, count, offset, true /* direct */)
         // Compare Linux's mm/filemap.c:do_generic_file_read() => file_accessed().
-        if (d.fs.opts.interop !== InteropModeShared) d.touchAtimeLocked(this.vfsfd.Mount())
+        // (The mutant calls touchAtime, which locks metadataMu again.)
+        if (d.fs.opts.interop !== InteropModeShared) {
+          if (d.fs.opts.mutant === "direct-read-atime-deadlock") yield* d.touchAtime(this.vfsfd.Mount())
+          else d.touchAtimeLocked(this.vfsfd.Mount())
+        }
       } finally {
         yield d.metadataMu.Unlock()
       }
@@ -120,7 +124,7 @@ export class regularFileFD extends fileDescription {
       const append = this.vfsfd.IsAppend()
       // With O_APPEND, bring the size up to date first. (A race remains if
       // the size changes on the server after this.)
-      if (append && !d.cachedMetadataAuthoritative() && staleSize === null) {
+      if (append && !d.cachedMetadataAuthoritative() && staleSize === null && d.fs.opts.mutant !== "append-no-refresh") {
         d.fs.mark("gofer.io.append-size-refresh", d)
         const err = yield* d.refreshSizeLocked(ctx)
         if (err !== null) return [0, offset, err]
@@ -316,9 +320,10 @@ function* writeFromBlocks(_ctx: Ctx, d: dentry, src: string, offset: number, dir
   try {
     const h = d.writeHandleLocked()
     if (d.fs.opts.interop === InteropModeShared || direct) {
-      const [n, err] = yield* h.writeFromBlocksAt(src, offset)
+      const [n, err] = yield* h.writeFromBlocksAt(src, offset, d.fs.shortWriteChunk())
       if (n !== src.length) d.fs.mark("gofer.io.short-write", d)
-
+      // (The mutant leaves d.size as it was.)
+      if (d.fs.opts.mutant === "direct-write-keeps-size") return [n, err]
       yield d.dataMu.Lock()
       if (offset + n > d.size) {
         // The remote size grows by itself with the write.
@@ -342,7 +347,7 @@ function* writeFromBlocks(_ctx: Ctx, d: dentry, src: string, offset: number, dir
           done += chunk.length
           continue
         }
-        const [n, err] = yield* h.writeFromBlocksAt(chunk, seg.range.start)
+        const [n, err] = yield* h.writeFromBlocksAt(chunk, seg.range.start, d.fs.shortWriteChunk())
         done += n
         // A partial write ends the write.
         if (n !== chunk.length || err !== null) {

@@ -87,7 +87,7 @@ export class specialFileFD extends fileDescription {
       if (this.isRegularFile) {
         // With O_APPEND the size must be current (a race remains if it
         // changes on the server after this).
-        if (this.vfsfd.IsAppend() && !d.cachedMetadataAuthoritative()) {
+        if (this.vfsfd.IsAppend() && !d.cachedMetadataAuthoritative() && d.fs.opts.mutant !== "append-no-refresh") {
           const err = yield* d.updateFromGetattr(ctx)
           if (err !== null) return [0, offset, err]
         }
@@ -103,7 +103,7 @@ export class specialFileFD extends fileDescription {
         if (metadataLocked) d.touchCMtimeLocked()
         else yield* d.touchCMtime()
       }
-      const [n, err] = yield* this.handle.writeFromBlocksAt(src, offset < 0 ? 0 : offset)
+      const [n, err] = yield* this.handle.writeFromBlocksAt(src, offset < 0 ? 0 : offset, d.fs.shortWriteChunk())
       if (offset >= 0) offset += n
       // The size of regular files follows the write.
       if (this.isRegularFile && offset > d.size) {

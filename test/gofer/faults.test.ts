@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
 import { checkHistory } from "../../src/model/lincheck/index.js"
+import { PORTFOLIO, scenarioForSeed, shapeDefaults, strategyFor, type ScenarioShape } from "../../src/sim/campaign.js"
 import type { MountRegistry } from "../../src/sim/mount.js"
 import { FINAL_THREAD, historyOf, runSubject, type RunReport } from "../../src/sim/run.js"
 import type { Scenario } from "../../src/sim/scenario.js"
@@ -121,5 +122,23 @@ describe("bugs under faults", () => {
     expect(r.violations.some((v) => v.check === "lincheck" && /stat of \/b by thread t0 .*saw size 4/.test(v.message))).toBe(true)
     // And without the mutant it passes.
     expect(run({ ...s, mount: { kind: "gofer", options: "cache=fscache" } }).verdict).toBe("pass")
+  })
+
+  it("evict-drops-dirty still fails a run in which a fault decided an op (campaign seed 60, with an error reply on its getxattr)", () => {
+    // Seed 60 is the first of fsim check --mount gofer --options cache=fscache,dentry_cache_limit=1
+    // --mutant evict-drops-dirty --names 2 --threads 4 --ops 12 --strategy portfolio; here one of its
+    // ops is answered by an injected error, which lincheck now judges loosely: the bug still shows.
+    const seed = 60
+    const mount = { kind: "gofer" as const, options: "cache=fscache,dentry_cache_limit=1,mutant=evict-drops-dirty" }
+    const shape: ScenarioShape = { mount, threads: 4, ops: 12, names: 2, external: 0, ...shapeDefaults(mount) }
+    const s: Scenario = { ...scenarioForSeed(shape, seed), faults: [{ kind: "rlerror", message: "Tgetxattr", nth: 1, errno: "EIO" }] }
+    const runOf = (sc: Scenario): RunReport =>
+      runSubject(sc, { seed, strategy: strategyFor({ kind: "portfolio", specs: PORTFOLIO }, seed), mounts: env.mounts, lockOrders: env.lockOrders })
+    const bug = runOf(s)
+    expect(choices(bug)).toContain("p9 fault: Rlerror EIO for Tgetxattr #1 (tag 1 of gofer, from t0 in its op 7)")
+    expect(bug.ops.filter((o) => o.faulted === true).map((o) => `${o.thread}#${o.index}`)).toEqual(["t0#7"])
+    expect(bug.verdict).toBe("fail")
+    expect(bug.violations.some((v) => v.check === "lincheck")).toBe(true)
+    expect(runOf({ ...s, mount: { kind: "gofer", options: "cache=fscache,dentry_cache_limit=1" } }).verdict).toBe("pass")
   })
 })

@@ -5,6 +5,7 @@
 
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
+import { goferRunFindings } from "../../src/impl/gofer/findings.js"
 import { checkHistory } from "../../src/model/lincheck/index.js"
 import { PORTFOLIO, scenarioForSeed, shapeDefaults, strategyFor, type ScenarioShape } from "../../src/sim/campaign.js"
 import type { MountRegistry } from "../../src/sim/mount.js"
@@ -140,5 +141,49 @@ describe("bugs under faults", () => {
     expect(bug.verdict).toBe("fail")
     expect(bug.violations.some((v) => v.check === "lincheck")).toBe(true)
     expect(runOf({ ...s, mount: { kind: "gofer", options: "cache=fscache,dentry_cache_limit=1" } }).verdict).toBe("pass")
+  })
+})
+
+describe("finding evict-writeback-error-drops-dirty", () => {
+  /** Dirty pages of /a (a pwrite into pages a pread cached), /a evicted by a stat of /b, its write-back answered EIO. */
+  const lost: Scenario = {
+    format: "fsim.scenario/1",
+    name: "evict-writeback-fails",
+    mount: { kind: "gofer", options: "cache=fscache,dentry_cache_limit=1" },
+    remote: { a: { type: "file", data: "hello" }, b: { type: "file", data: "x" } },
+    threads: [
+      {
+        name: "t0",
+        ops: [
+          { op: "open", path: "/a", flags: ["O_RDWR"], fd: "f" },
+          { op: "pread", fd: "f", offset: 0, count: 5 },
+          { op: "pwrite", fd: "f", offset: 0, data: "XYZ" },
+          { op: "close", fd: "f" },
+          { op: "stat", path: "/b" },
+          { op: "open", path: "/a", flags: ["O_RDONLY"], fd: "g" },
+          { op: "pread", fd: "g", offset: 0, count: 10 },
+        ],
+      },
+    ],
+    faults: [{ kind: "rlerror", message: "Twrite", nth: 1, errno: "EIO" }],
+  }
+
+  it("fires on the lost write: the pwrite returned 3, a later read sees the old bytes", () => {
+    const r = run(lost)
+    expect(choices(r)).toContain("p9 fault: Rlerror EIO for Twrite #1 (tag 0 of gofer, from t0 in its op 4)")
+    expect(r.ops.find((o) => o.thread === "t0" && o.index === 2)?.result).toEqual({ count: 3 })
+    expect(r.ops.find((o) => o.thread === "t0" && o.index === 6)?.result).toEqual({ data: "hello" })
+    expect(r.verdict).toBe("fail")
+    expect(goferRunFindings(r)).toEqual({ known: ["evict-writeback-error-drops-dirty"], unknown: [] })
+  })
+
+  it("stays quiet when the write-back succeeds (the run passes), and on the mutant that never writes back", () => {
+    const ok = run({ ...lost, faults: [] })
+    expect(ok.verdict).toBe("pass")
+    expect(ok.ops.find((o) => o.thread === "t0" && o.index === 6)?.result).toEqual({ data: "XYZlo" })
+    // evict-drops-dirty drops the pages without trying: a bug of the port, not this finding.
+    const mutant = run({ ...lost, faults: [], mount: { kind: "gofer", options: "cache=fscache,dentry_cache_limit=1,mutant=evict-drops-dirty" } })
+    expect(mutant.verdict).toBe("fail")
+    expect(goferRunFindings(mutant).known).toEqual([])
   })
 })

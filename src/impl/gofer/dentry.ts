@@ -654,7 +654,12 @@ export class dentry implements DentryImpl {
     if (h.isOpen() && fs.opts.mutant !== "evict-drops-dirty") {
       // Write dirty pages back to the remote file.
       const err = yield* fs.syncDirtyAll(this, h)
-      if (err !== null) fs.warn(`gofer.dentry.destroyLocked: failed to write dirty data back: ${err}`)
+      if (err !== null) {
+        fs.warn(`gofer.dentry.destroyLocked: failed to write dirty data back: ${err}`)
+        // gVisor discards the pages below all the same: writes that returned
+        // success are lost (FINDINGS.md, evict-writeback-error-drops-dirty).
+        if (!this.cache.dirty.isEmpty()) fs.cacheEvent("page", "dirty-dropped", this)
+      }
     }
     // Discard cached data.
     if (!this.cache.isEmpty()) {

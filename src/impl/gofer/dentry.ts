@@ -684,6 +684,9 @@ export class dentry implements DentryImpl {
       if (err !== null) {
         fs.mark("gofer.dcache.destroy-writeback-failed", this)
         fs.warn(`gofer.dentry.destroyLocked: failed to write dirty data back: ${err}`)
+        // gVisor discards the pages below all the same: writes that returned
+        // success are lost (FINDINGS.md, evict-writeback-error-drops-dirty).
+        if (!this.cache.dirty.isEmpty()) fs.cacheEvent("page", "dirty-dropped", this)
       }
     }
     // Discard cached data.

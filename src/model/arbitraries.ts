@@ -169,6 +169,12 @@ export interface OpProfile {
   readonly flags: Readonly<Partial<Record<"O_DIRECT" | "O_APPEND" | "O_TRUNC", number>>>
   /** Symlink targets drawn from names nearby, climbing with ".." and absolute, so walks meet chains of 2-4 links. */
   readonly symlinkChains: boolean
+  /**
+   * Who runs the ops: root and ordinary users alike (the fixed mix), root
+   * only, or ordinary users only (permission checks, sticky directories,
+   * setid clearing: the paths root bypasses). Default "mixed".
+   */
+  readonly creds?: "mixed" | "root" | "users"
 }
 
 /** Ops that a profile switches as one (open, close, read, write, lseek, fstat and stat are always on). */
@@ -341,9 +347,16 @@ interface StepArbitraries {
 
 const PAIR_GROUPS: readonly OpGroup[] = ["dirs", "links", "xattrs", "symlinks", "rename", "special"]
 
+function credOf(p: OpProfile | undefined): fc.Arbitrary<Cred> {
+  if (p?.creds === "root") return fc.constant(ROOT_CRED)
+  if (p?.creds === "users") return fc.constantFrom(...CREDS.slice(1))
+  return arbCred
+}
+
 function stepArbitraries(p: OpProfile | undefined): StepArbitraries {
   const op = p === undefined ? arbOp : opOf(p)
-  const step = p === undefined ? arbStep : fc.record({ op, cred: arbCred })
+  const cred = credOf(p)
+  const step = p === undefined ? arbStep : fc.record({ op, cred })
   const fdOp = op.filter((o) => FD_OPS.has(o.op))
   const target = symlinkTargetOf(p)
   /** An open followed by a few ops on the same fd (so I/O ops mostly meet a live description). */
@@ -353,8 +366,8 @@ function stepArbitraries(p: OpProfile | undefined): StepArbitraries {
         op.filter((o) => o.op === "open"),
         fc.record({ op: fc.constant("open" as const), path: arbPath, flags: fileOpenFlagsOf(p), fd: arbFd }),
       ),
-      arbCred,
-      fc.array(fc.tuple(fdOp, arbCred), { maxLength: 4 }),
+      cred,
+      fc.array(fc.tuple(fdOp, cred), { maxLength: 4 }),
     )
     .map(([open, cred, rest]) => {
       const fd = (open as { fd: string }).fd
@@ -363,7 +376,7 @@ function stepArbitraries(p: OpProfile | undefined): StepArbitraries {
   /** Ops that build on one another over the same path, so success paths are reached as often as refusals. */
   const kinds = p === undefined ? [0, 1, 2, 3, 4, 5] : PAIR_GROUPS.flatMap((g, i) => ((p.groups[g] ?? 1) > 0 ? [i] : []))
   const pairBlock = fc
-    .tuple(arbPath, p === undefined ? arbPath : fc.oneof(arbPath, target), arbCred, arbXattrName, arbData, p === undefined ? fc.nat(5) : kinds.length === 0 ? fc.constant(-1) : fc.constantFrom(...kinds))
+    .tuple(arbPath, p === undefined ? arbPath : fc.oneof(arbPath, target), cred, arbXattrName, arbData, p === undefined ? fc.nat(5) : kinds.length === 0 ? fc.constant(-1) : fc.constantFrom(...kinds))
     .map(([path, q, cred, name, value, kind]): SequentialStep[] => {
       const steps: Op[][] = [
         [{ op: "mkdir", path }, { op: "stat", path }, { op: "rmdir", path }],

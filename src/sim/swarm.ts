@@ -71,7 +71,8 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
   if (rng.chance(0.3)) flags["O_DIRECT"] = 0.5
   if (rng.chance(0.3)) flags["O_APPEND"] = 0.6
   if (rng.chance(0.3)) flags["O_TRUNC"] = 0.5
-  const profile: OpProfile = { groups, flags, symlinkChains: rng.chance(0.3) }
+  const creds = weighted<"mixed" | "root" | "users">(rng, [["mixed", 2], ["root", 1], ["users", 1]])
+  const profile: OpProfile = { groups, flags, symlinkChains: rng.chance(0.3), ...(creds !== "mixed" ? { creds } : {}) }
   return {
     mount: drawn.mount,
     threads,
@@ -113,6 +114,7 @@ export function describeConfig(s: ScenarioShape): string {
     if (words.length > 0) parts.push(`ops ${words.join(" ")}`)
     for (const [f, odds] of Object.entries(p.flags)) parts.push(`${f} ${Math.round(odds * 100)}%`)
     if (p.symlinkChains) parts.push("symlink chains")
+    if (p.creds !== undefined) parts.push(p.creds === "root" ? "as root" : "as users")
   }
   return parts.join(" · ")
 }

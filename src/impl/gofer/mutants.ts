@@ -29,6 +29,7 @@ export const GOFER_MUTANTS = {
   "truncate-without-datamu": "setStat sends the size-changing Tsetattr without holding dataMu, and takes it only afterwards to update d.size: a writeback in between (fsync, sync, the page-cache evictor) writes dirty pages up to the old size after the remote file was truncated",
   "destroy-not-idempotent": "destroyLocked leaves a destroyed dentry's reference count at 0 instead of marking it -1, so when one operation queued the dentry twice for checkCachingLocked (a walk appends a parent once per child it caches), the second call finds a dead dentry without references and destroys it again, dropping its reference on its parent a second time (a rename over an uncached file queues the replaced one twice)",
   "append-no-refresh": "an O_APPEND write where metadata is not authoritative (remote_revalidating, none) appends at the cached size without first asking the server for the current one, overwriting what another user of the share appended",
+  "symlink-chain-unrevalidated": "stepLocked follows every symlink of a chain within one step (the code before f7712ab50): a symlink's target's first component is looked up in the directory's cache with no revalidation, so another user's replacement of a symlink (or file) it names is not seen under remote_revalidating",
 } as const
 
 export type GoferMutant = keyof typeof GOFER_MUTANTS
@@ -50,4 +51,5 @@ export const GOFER_MUTANT_UPSTREAM: Readonly<Partial<Record<GoferMutant, Upstrea
   "truncate-without-datamu": { commit: "44efc282feb0f02196bc775d25166b3f0bb30b7d", subject: "Lock gofer.dentry.dataMu before SetAttr RPC modifying file size.", needs: "race" },
   "destroy-not-idempotent": { commit: "94319a8241cb299edc812024d6132b7a3819a4dc", subject: "Make gofer.dentry.destroyLocked idempotent", needs: "sequential" },
   "append-no-refresh": { commit: "39525d64cbd5901ea80651e323c8554af132f4dd", subject: "Add O_APPEND support in vfs2 gofer.", needs: "external" },
+  "symlink-chain-unrevalidated": { commit: "f7712ab50c593baf4f372d163a7b553081c1857e", subject: "Revalidate symlink chain", needs: "external" },
 }

@@ -188,6 +188,43 @@ export const MUTANT_CASES: readonly MutantCase[] = [
       },
     },
   },
+  {
+    // gVisor's own regression test of f7712ab50 (TestRevalidateSymlinkChain): file -> sym1/file, sym1 -> sym2 -> gen1;
+    // another user points sym2 at gen2. dentry_cache_limit=3 keeps the chain's dentries cached across the two stats and
+    // evicts, before quiescence, the dentry revalidation invalidated: the port (revalidate.ts, before da30d5dd1) does not
+    // re-evaluate its caching, so at a larger limit it stays in the LRU holding a reference on / that the invariants
+    // count as unaccounted, with or without the mutant.
+    mutant: "symlink-chain-unrevalidated",
+    options: "cache=remote_revalidating,dentry_cache_limit=3",
+    check: "lincheck",
+    budget: 0,
+    unreachable: {
+      why: "the default campaign's seeds 1-138 (a hunt cut short: runs failing without the mutant too are many) found no failure of its own",
+      scenario: {
+        format: "fsim.scenario/1",
+        name: "a symlink in the middle of a chain replaced by another user",
+        mount: { kind: "gofer" },
+        remote: {
+          gen1: { type: "dir", children: { file: { type: "file", data: "123" } } },
+          gen2: { type: "dir", children: { file: { type: "file", data: "45678" } } },
+          file: { type: "symlink", target: "sym1/file" },
+          sym1: { type: "symlink", target: "sym2" },
+          sym2: { type: "symlink", target: "gen1" },
+        },
+        threads: [{ name: "t0", ops: [{ op: "stat", path: "/file" }, { op: "sleep", ns: 2_000_000 }, { op: "stat", path: "/file" }] }],
+        external: [
+          {
+            name: "x0",
+            ops: [
+              { op: "sleep", ns: 1_000_000 },
+              { op: "unlink", path: "/sym2" },
+              { op: "symlink", target: "gen2", path: "/sym2" },
+            ],
+          },
+        ],
+      },
+    },
+  },
 ]
 
 function shapeOf(c: MutantCase, mutant: boolean): ScenarioShape {

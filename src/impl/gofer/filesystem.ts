@@ -493,6 +493,9 @@ export class filesystem implements FilesystemImpl {
 
   /**
    * stepLocked resolves rp.Component() to an existing file, from directory d.
+   * If that file is a symlink to follow, it resolves the symlink and returns
+   * d with true: a single step, so that the caller revalidates the target's
+   * components before the next step uses them (upstream f7712ab50).
    * Preconditions: renameMu and d.dirMu locked; !rp.Done(); if metadata is
    * not authoritative, d and the children on rp are revalidated.
    */
@@ -500,6 +503,11 @@ export class filesystem implements FilesystemImpl {
     if (!d.isDir()) return [null, false, "ENOTDIR"]
     const e = d.checkPermissions(rp.Credentials(), MayExec)
     if (e !== null) return [null, false, e]
+    // The mutant is the code before f7712ab50: it followed every symlink of a
+    // chain within one step, looking each target's first component up in d
+    // with no revalidation, so a symlink in the middle of a chain that
+    // another user replaced kept its cached target.
+    const chainInStep = this.opts.mutant === "symlink-chain-unrevalidated"
     let followedSymlink = false
     for (let guard = 0; ; guard++) {
       if (guard > 64) panic("gofer.stepLocked: symlink loop not caught by HandleSymlink")
@@ -530,6 +538,7 @@ export class filesystem implements FilesystemImpl {
         if (lerr !== null) return [null, false, lerr]
         const herr = rp.HandleSymlink(target)
         if (herr !== null) return [null, false, herr]
+        if (!chainInStep) return [d, true, null]
         followedSymlink = true
         continue // don't check the current directory again
       }
@@ -581,11 +590,17 @@ export class filesystem implements FilesystemImpl {
   *walkParentDirLocked(ctx: Ctx, rp: ResolvingPath, d: dentry, ds: DentryList): Sim<[dentry | null, VfsErr]> {
     let e: VfsErr = yield* revalidateParentDir(this, ctx, rp, d, ds)
     if (e !== null) return [null, e]
+    let afterSymlink = false
     while (!rp.Final()) {
       yield d.dirMu.Lock()
+      // Only for the mark: a symlink followed by the step right after one
+      // was followed is the first component of that symlink's target.
+      const name = afterSymlink ? rp.Component() : ""
       const [next, followedSymlink, err] = yield* this.stepLocked(ctx, rp, d, true /* mayFollowSymlinks */, ds)
       yield d.dirMu.Unlock()
       if (err !== null || next === null) return [null, err]
+      if (followedSymlink && afterSymlink) this.mark("gofer.walk.symlink-chain", d, name)
+      afterSymlink = followedSymlink
       d = next
       if (followedSymlink) {
         e = yield* revalidateParentDir(this, ctx, rp, d, ds)
@@ -601,11 +616,17 @@ export class filesystem implements FilesystemImpl {
     let d = rp.Start().Impl<dentry>()
     let e: VfsErr = yield* revalidatePath(this, ctx, rp, d, ds)
     if (e !== null) return [null, e]
+    let afterSymlink = false
     while (!rp.Done()) {
       yield d.dirMu.Lock()
+      // Only for the mark: a symlink followed by the step right after one
+      // was followed is the first component of that symlink's target.
+      const name = afterSymlink ? rp.Component() : ""
       const [next, followedSymlink, err] = yield* this.stepLocked(ctx, rp, d, true /* mayFollowSymlinks */, ds)
       yield d.dirMu.Unlock()
       if (err !== null || next === null) return [null, err]
+      if (followedSymlink && afterSymlink) this.mark("gofer.walk.symlink-chain", d, name)
+      afterSymlink = followedSymlink
       d = next
       if (followedSymlink) {
         e = yield* revalidatePath(this, ctx, rp, d, ds)
@@ -957,7 +978,9 @@ export class filesystem implements FilesystemImpl {
         // EPERM: the server does not create sockets or pipes. Fall back to
         // a synthetic one, kept entirely in the client - unless that would
         // shadow an existing file.
-        const [, , serr] = yield* fs.stepLocked(ctx, rp, parent, true, ds)
+        // Not following a symlink there (f7712ab50): a symlink is a file
+        // that exists, and a step that follows it returns no error.
+        const [, , serr] = yield* fs.stepLocked(ctx, rp, parent, fs.opts.mutant === "symlink-chain-unrevalidated" /* mayFollowSymlinks */, ds)
         if (serr === null) return "EEXIST"
         if (serr !== "ENOENT") return serr as Errno
         switch (opts.Mode & S_IFMT) {

@@ -46,6 +46,12 @@ export interface MountInstance {
    */
   exec(thread: OpThread, op: Op): Sim<OpResult>
   /**
+   * Called once every scenario thread has finished, before `finish`: a
+   * mount on a simulated server stops its injected faults there, so they
+   * hit the scenario's ops and never fsim's final read-back.
+   */
+  disarmFaults?(): void
+  /**
    * Runs once every thread has finished: closes the FDs still bound, runs the
    * quiescence checks and returns the tree as seen through the mount.
    */

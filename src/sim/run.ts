@@ -47,6 +47,13 @@ export interface OpRecord {
   result: OpResult | null
   readonly invoke: number
   return: number | null
+  /**
+   * An injected fault decided a reply to one of the op's own RPCs (an error
+   * reply, a short read or write): lincheck accepts the op having taken
+   * effect or not, with any result (History's `faulted`). The fault's
+   * `choice` event names the thread and op index.
+   */
+  faulted?: true
 }
 
 export interface RunReport {
@@ -257,7 +264,10 @@ function runScenario(s: Scenario, options: RunOptions, strategy: Strategy): RunR
   if (end.kind === "done") {
     // Quiescence: every thread has finished. Close what is still open and
     // read the tree back through the mount, as a thread of its own since
-    // doing so takes locks and sends RPCs like any other operation.
+    // doing so takes locks and sends RPCs like any other operation. The
+    // read-back is fsim's instrument, not the scenario's: injected faults
+    // stop before it, or one whose count the run never reached would hit it.
+    mount.disarmFaults?.()
     const spans = finalSpans(ops, [s.remote, mount.initialTree?.().tree, ...layerTrees(s)])
     sched.spawn("fsim.final", finalThread(sched, mount, ops, spans, (f) => (final = f)))
     end = sched.run()
@@ -284,6 +294,8 @@ function runScenario(s: Scenario, options: RunOptions, strategy: Strategy): RunR
 
 function* opThread(sched: Scheduler, mount: MountInstance, thread: OpThread, list: readonly Op[], ops: OpRecord[]): Sim<void> {
   const log = sched.log
+  const self = sched.current
+  if (self === null) throw new Error("run: an op thread runs outside the scheduler")
   for (let index = 0; index < list.length; index++) {
     const op = list[index]!
     if ((op.op === "read" || op.op === "pread") && op.count > OP_READ_MAX) {
@@ -302,7 +314,11 @@ function* opThread(sched: Scheduler, mount: MountInstance, thread: OpThread, lis
       yield sleep(op.ns)
       result = {}
     } else {
+      self.opIndex = index
+      const decidedBefore = self.serverDecided
       result = yield* mount.exec(thread, op)
+      self.opIndex = -1
+      if (self.serverDecided !== decidedBefore) rec.faulted = true
     }
     rec.result = result
     rec.return = log.nextSeq
@@ -353,7 +369,14 @@ export function historyOf(s: Scenario, ops: readonly OpRecord[], dialect: Dialec
     creds,
     ops: ops
       .filter((o) => o.op.op !== "sleep")
-      .map((o) => ({ thread: o.thread, op: externalNames.has(o.thread) ? externalFd(o.op) : o.op, result: o.result, invoke: o.invoke, return: o.return })),
+      .map((o) => ({
+        thread: o.thread,
+        op: externalNames.has(o.thread) ? externalFd(o.op) : o.op,
+        result: o.result,
+        invoke: o.invoke,
+        return: o.return,
+        ...(o.faulted === true && o.return !== null ? { faulted: true } : {}),
+      })),
   }
 }
 

@@ -99,6 +99,19 @@ export class SimThread {
    * a daemon waiting for work is not a deadlock.
    */
   daemon = false
+  /**
+   * The index of the scenario op this thread is running (-1 between ops,
+   * or for a thread that runs none): the log's words for an injected fault
+   * name the op it fired during.
+   */
+  opIndex = -1
+  /**
+   * Injected faults that decided a reply to this thread (an error reply, a
+   * short read or write). The runner compares it before and after each op:
+   * an op during which it grew is judged as one whose outcome the server
+   * decided (run.ts, OpRecord.faulted).
+   */
+  serverDecided = 0
   constructor(
     readonly id: number,
     readonly name: string,

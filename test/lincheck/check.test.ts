@@ -159,5 +159,51 @@ describe("properties", () => {
       )
       expect(nonLinearizable).toBeGreaterThan(20)
     })
+
+    it(`${name}: with optional ops (outcome decided by a fault) the search agrees with brute force, and its witness replays`, () => {
+      const plans = planArbitrary<any>(input, { threads: { min: 1, max: 3 }, opsPerThread: { min: 1, max: 3 } })
+      const outputs = name === "register" ? fc.oneof(fc.integer({ min: 0, max: 3 }), fc.boolean()) : name === "kv" ? fc.constantFrom(null, "1", "2") : fc.oneof(fc.nat({ max: 5 }), fc.constantFrom([], ["a"], ["b", "a"], ["a", "c"]))
+      const seen = { linearizable: 0, not: 0, skipped: 0 }
+      fc.assert(
+        fc.property(plans, fc.array(fc.boolean(), { maxLength: 9 }), fc.nat(), outputs, (plan, marks, which, out) => {
+          const m = model as Model<any, any, any>
+          const { ops } = realize(m, plan)
+          const done = ops.map((o, i) => [o, i] as const).filter(([o]) => o.return !== null)
+          if (done.length === 0) return
+          const target = done[which % done.length]![1]
+          const changed = ops.map((o, i) => ({ ...o, ...(i === target ? { output: out } : {}), ...(marks[i] === true ? { optional: true } : {}) }))
+          const expected = bruteForce(m, changed)
+          const r = check(m, changed)
+          expect(r.linearizable).toBe(expected)
+          if (r.linearizable === true) {
+            seen.linearizable++
+            expect(replays(m, changed, r.witness!)).toBe(true)
+            if (changed.some((o, i) => o.optional === true && !r.witness!.includes(i))) seen.skipped++
+          } else seen.not++
+        }),
+        { seed: 3, numRuns: 300 },
+      )
+      // Both verdicts and witnesses that leave an optional op out were exercised.
+      expect(seen.not).toBeGreaterThan(10)
+      expect(seen.skipped).toBeGreaterThan(10)
+    })
   }
+
+  it("an optional op keeps its deadline: it takes effect within its interval or never", () => {
+    // w(1) is optional and returned at 2; a read after it sees 0, then 1.
+    // Skipping w(1) explains the first read, not the second; taking effect
+    // explains the second, not the first; taking effect late is not allowed.
+    const ops: Operation<any, any>[] = [
+      { thread: "a", input: { kind: "write", value: 1 }, output: null, invoke: 1, return: 2, optional: true },
+      { thread: "b", input: { kind: "read" }, output: 0, invoke: 3, return: 4 },
+      { thread: "b", input: { kind: "read" }, output: 1, invoke: 5, return: 6 },
+    ]
+    expect(check(register, ops).linearizable).toBe(false)
+    expect(check(register, ops.slice(0, 2))).toMatchObject({ linearizable: true, witness: [1] })
+    expect(check(register, [ops[0]!, ops[2]!])).toMatchObject({ linearizable: true, witness: [0, 1] })
+    // The same write as an op that never returned may take effect late: linearizable.
+    expect(check(register, [{ ...ops[0]!, return: null, optional: undefined }, ops[1]!, ops[2]!]).linearizable).toBe(true)
+    // And as a plain op whose output is wrong, it is a violation.
+    expect(check(register, [{ ...ops[0]!, output: 7, optional: undefined }, ops[1]!]).linearizable).toBe(false)
+  })
 })

@@ -24,6 +24,9 @@ describe("decodeHistory", () => {
     const { creds: _c, initial: _i, ...bare } = good()
     expect(decodeHistory(bare).ops).toHaveLength(3)
     expect(decodeHistory({ format: "fsim.history/1", ops: [] }).ops).toEqual([])
+    const faulted = good()
+    ;(faulted.ops[1] as Record<string, unknown>)["faulted"] = true
+    expect(decodeHistory(faulted).ops[1]?.faulted).toBe(true)
   })
 
   // Each case: a change to a good history, and what the one-line error must say.
@@ -37,6 +40,8 @@ describe("decodeHistory", () => {
     ["missing op field", (h) => (delete h.ops[1].op.data, h), /ops\[1\]\.op.*data: missing field/],
     ["wrong field type", (h) => (h.ops[0].invoke = "1", h), /ops\[0\]\.invoke: .*"1"/],
     ["extra op field", (h) => (h.ops[2].colour = "red", h), /ops\[2\]\.colour: unknown field/],
+    ["faulted not a boolean", (h) => (h.ops[1].faulted = "yes", h), /ops\[1\]\.faulted: .*"yes"/],
+    ["faulted op that never returned", (h) => (h.ops[2].faulted = true, h), /ops\[2\]\.faulted: an op that never returned/],
     ["missing thread", (h) => (delete h.ops[0].thread, h), /ops\[0\]\.thread: missing field/],
     ["negative time", (h) => (h.ops[0].invoke = -1, h), /ops\[0\]\.invoke/],
     ["data above 255", (h) => (h.ops[1].op.data = "\u0100", h), /ops\[1\]\.op.*data.*above 255/],

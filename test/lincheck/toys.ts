@@ -98,12 +98,16 @@ export function bruteForce<S, I, O>(model: Model<S, I, O>, ops: readonly Operati
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!
       if (placed[i] || op.invoke > deadline) continue
+      const optional = op.return !== null && op.optional === true
       const step = full.step(state, op.input)
-      if (op.return !== null && op.output !== undefined && !full.accepts(op.output, step.output)) continue
-      placed[i] = true
-      const ok = go(step.state, left - (op.return === null ? 0 : 1))
-      placed[i] = false
-      if (ok) return true
+      // An optional op is placed before its deadline either with its effect or as a step that changes nothing.
+      for (const after of optional ? [step.state, state] : [step.state]) {
+        if (!optional && op.return !== null && op.output !== undefined && !full.accepts(op.output, step.output)) continue
+        placed[i] = true
+        const ok = go(after, left - (op.return === null ? 0 : 1))
+        placed[i] = false
+        if (ok) return true
+      }
     }
     return false
   }

@@ -391,7 +391,13 @@ export class dentry implements DentryImpl {
       try {
         // As in Linux, a change of owner, group or size clears setuid/setgid.
         const clearSGID = ((stat.mask & STATX_UID) !== 0 && stat.uid !== this.uid) || ((stat.mask & STATX_GID) !== 0 && stat.gid !== this.gid) || (stat.mask & STATX_SIZE) !== 0
-        if (clearSGID) {
+        // The mutant, as gVisor before its fix, sends the cached mode (with
+        // setuid/setgid cleared) whether or not it changes: under
+        // InteropModeShared a mode another user set since the last
+        // revalidation is overwritten by the client's stale one.
+        const resendMode = clearSGID && (stat.mask & STATX_MODE) === 0 && this.fs.opts.mutant === "setstat-resends-mode"
+        if (resendMode) stat.mode = ClearSUIDAndSGID(this.mode) & 0o7777
+        if (clearSGID && !resendMode) {
           if ((stat.mask & STATX_MODE) !== 0) stat.mode = ClearSUIDAndSGID(stat.mode)
           else {
             const oldMode = this.mode
@@ -410,7 +416,7 @@ export class dentry implements DentryImpl {
             const dataMuAroundRPC = (stat.mask & STATX_SIZE) !== 0 && this.fs.opts.mutant !== "truncate-without-datamu"
             if (dataMuAroundRPC) yield this.dataMu.Lock()
             let valid = 0
-            if ((stat.mask & STATX_MODE) !== 0) valid |= SETATTR_MODE
+            if ((stat.mask & STATX_MODE) !== 0 || resendMode) valid |= SETATTR_MODE
             if ((stat.mask & STATX_UID) !== 0) valid |= SETATTR_UID
             if ((stat.mask & STATX_GID) !== 0) valid |= SETATTR_GID
             if ((stat.mask & STATX_SIZE) !== 0) valid |= SETATTR_SIZE
@@ -438,7 +444,7 @@ export class dentry implements DentryImpl {
             return null
           }
         }
-        if ((stat.mask & STATX_MODE) !== 0) this.mode = this.fileType() | (stat.mode & 0o7777)
+        if ((stat.mask & STATX_MODE) !== 0 || resendMode) this.mode = this.fileType() | (stat.mode & 0o7777)
         if ((stat.mask & STATX_UID) !== 0) this.uid = stat.uid
         if ((stat.mask & STATX_GID) !== 0) this.gid = stat.gid
         // stat.atime/mtime are client times by now (see above).
@@ -684,6 +690,9 @@ export class dentry implements DentryImpl {
       if (err !== null) {
         fs.mark("gofer.dcache.destroy-writeback-failed", this)
         fs.warn(`gofer.dentry.destroyLocked: failed to write dirty data back: ${err}`)
+        // gVisor discards the pages below all the same: writes that returned
+        // success are lost (FINDINGS.md, evict-writeback-error-drops-dirty).
+        if (!this.cache.dirty.isEmpty()) fs.cacheEvent("page", "dirty-dropped", this)
       }
     }
     // Discard cached data.

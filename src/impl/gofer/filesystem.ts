@@ -442,14 +442,19 @@ export class filesystem implements FilesystemImpl {
   *Sync(ctx: Ctx): Sim<Errno | null> {
     // The mutant takes references as gVisor did before its fix, believing
     // renameMu keeps the dentries alive; destroyLocked drops renameMu.
-    const takeRefs = this.opts.mutant === "sync-refs-destroyed"
+    // The older mutant (sync-refs-unlocked, gVisor before its first fix)
+    // takes them without even renameMu, and takes one on every special file
+    // FD, closing or not.
+    const unlockedRefs = this.opts.mutant === "sync-refs-unlocked"
+    const takeRefs = this.opts.mutant === "sync-refs-destroyed" || unlockedRefs
     // Snapshot the syncable dentries and special file FDs.
-    if (takeRefs) yield this.renameMu.RLock()
+    if (takeRefs && !unlockedRefs) yield this.renameMu.RLock()
     yield this.syncMu.Lock()
     const ds = [...this.syncableDentries]
     if (takeRefs) for (const d of ds) yield* d.IncRef()
-    if (takeRefs) yield this.renameMu.RUnlock()
+    if (takeRefs && !unlockedRefs) yield this.renameMu.RUnlock()
     const sffds = [...this.specialFileFDs]
+    if (unlockedRefs) for (const fd of sffds) fd.vfsfd.IncRef()
     yield this.syncMu.Unlock()
     // The first error, but sync everything that can be.
     let retErr: Errno | null = null
@@ -461,6 +466,7 @@ export class filesystem implements FilesystemImpl {
     // Special files may be writable without the dentry's shared handles.
     for (const fd of sffds) {
       const err = yield* fd.sync(ctx, true /* forFilesystemSync */)
+      if (unlockedRefs) yield* fd.vfsfd.DecRef(ctx)
       if (err !== null && retErr === null) retErr = err
     }
     return retErr

@@ -205,6 +205,26 @@ export function revalidateDirMuAfterMetadata(r: RunReport, v: Violation): boolea
   )
 }
 
+/**
+ * Whether a run's lincheck or coherence violation comes after the port
+ * discarded dirty pages whose write-back had failed (destroyLocked, on a
+ * dentry's eviction: an injected error reply or short write on the
+ * write-back's Twrite). The port logs that as a `cache` event `page
+ * dirty-dropped`; the violation is this finding when such an event comes
+ * before every event the violation names, so a failure that began earlier
+ * is not claimed.
+ */
+export function evictWritebackErrorDropsDirty(r: RunReport, v: Violation): boolean {
+  if (v.check !== "lincheck" && v.check !== "coherence") return false
+  if (r.subject.format !== "fsim.scenario/1" || r.subject.mount.kind !== "gofer") return false
+  const first = v.events.length > 0 ? Math.min(...v.events) : Infinity
+  for (let seq = 0; seq < Math.min(first, r.eventCount); seq++) {
+    const e = r.eventAt !== undefined ? r.eventAt(seq) : r.events[seq]
+    if (e?.kind === "cache" && e.cache === "page" && e.what === "dirty-dropped") return true
+  }
+  return false
+}
+
 /** Findings recognized from a violation and the run it comes from. */
 export const RUN_FINDINGS: readonly { readonly id: string; readonly title: string; readonly matches: (r: RunReport, v: Violation) => boolean }[] = [
   {
@@ -230,6 +250,12 @@ export const RUN_FINDINGS: readonly { readonly id: string; readonly title: strin
     title:
       "documented behaviour, not a bug: under cache=fscache (InteropModeExclusive) and fscache_writethrough (InteropModeWritethrough) the client's cached metadata and data are authoritative, so another user's change to the share is never seen while it stays cached",
     matches: externalUserUnderExclusiveCache,
+  },
+  {
+    id: "evict-writeback-error-drops-dirty",
+    title:
+      "dentry.destroyLocked writes an evicted dentry's dirty pages back and, if that fails (an error reply, a short write), logs a warning and discards them all the same: writes that returned success are lost, and no later op reports an error",
+    matches: evictWritebackErrorDropsDirty,
   },
 ]
 

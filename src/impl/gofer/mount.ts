@@ -196,6 +196,7 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
     dialect: opts.regularFilesUseSpecialFileFD ? "gvisor-gofer-none" : opts.interop === InteropModeShared ? "gvisor-gofer-shared" : "gvisor-gofer",
     setup,
     exec,
+    disarmFaults: () => server.disarmFaults(),
     finish,
     state: () => ({ server, fs, client, opts }),
   }

@@ -28,6 +28,8 @@ export const GOFER_MUTANTS = {
   "sync-refs-destroyed": "filesystem.Sync takes a reference on every syncable dentry under renameMu for reading, as before the fix; destroyLocked drops renameMu, so Sync may take one on a dentry being destroyed (refs -1) and drop it again",
   "truncate-without-datamu": "setStat sends the size-changing Tsetattr without holding dataMu, and takes it only afterwards to update d.size: a writeback in between (fsync, sync, the page-cache evictor) writes dirty pages up to the old size after the remote file was truncated",
   "destroy-not-idempotent": "destroyLocked leaves a destroyed dentry's reference count at 0 instead of marking it -1, so when one operation queued the dentry twice for checkCachingLocked (a walk appends a parent once per child it caches), the second call finds a dead dentry without references and destroys it again, dropping its reference on its parent a second time (a rename over an uncached file queues the replaced one twice)",
+  "setstat-resends-mode": "a setStat that changes the size, owner or group sends the cached mode (setuid and setgid cleared) in the same Tsetattr whether or not it changed, so under InteropModeShared (where setStat does not store what it sent, and an FD's ftruncate does not revalidate) an ftruncate puts back the mode the client last saw, undoing a chmod by another user or by the client itself",
+  "sync-refs-unlocked": "filesystem.Sync takes a reference on every syncable dentry without renameMu, and one on every special file FD with IncRef, as before gVisor's first fix: a dentry being destroyed after eviction (refs 0 or -1), or an FD being closed (refs 0), is revived and its reference dropped again",
   "append-no-refresh": "an O_APPEND write where metadata is not authoritative (remote_revalidating, none) appends at the cached size without first asking the server for the current one, overwriting what another user of the share appended",
 } as const
 
@@ -49,5 +51,7 @@ export const GOFER_MUTANT_UPSTREAM: Readonly<Partial<Record<GoferMutant, Upstrea
   "sync-refs-destroyed": { commit: "628d7d3a4662a14625895df6ff1ca7a9dbf3a5d7", subject: "Fix refcount increments in gofer.filesystem.Sync.", needs: "pressure" },
   "truncate-without-datamu": { commit: "44efc282feb0f02196bc775d25166b3f0bb30b7d", subject: "Lock gofer.dentry.dataMu before SetAttr RPC modifying file size.", needs: "race" },
   "destroy-not-idempotent": { commit: "94319a8241cb299edc812024d6132b7a3819a4dc", subject: "Make gofer.dentry.destroyLocked idempotent", needs: "sequential" },
+  "setstat-resends-mode": { commit: "fb4c700d0610ca83048aaf3a71682de0d9619156", subject: "Update gofer dentry permissions only when needed.", needs: "sequential" },
+  "sync-refs-unlocked": { commit: "ca9a45f282a08a88df19c93d5968d720b5153c41", subject: "Fix refcount increments in gofer.filesystem.Sync.", needs: "pressure" },
   "append-no-refresh": { commit: "39525d64cbd5901ea80651e323c8554af132f4dd", subject: "Add O_APPEND support in vfs2 gofer.", needs: "external" },
 }

@@ -295,6 +295,7 @@ export function overlayMount(ctx: MountContext): MountInstance & { readonly stat
     initialTree: () => initial,
     setup,
     exec,
+    disarmFaults: () => server?.disarmFaults(),
     finish,
     state: () => ({ fs, layers, server, opts, root: sys?.root ?? null }),
   }

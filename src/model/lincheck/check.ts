@@ -24,6 +24,13 @@
 // the list are the ones that did not take effect. The memo compares pending
 // ops by inclusion rather than equality (see Memo).
 //
+// An optional op (one whose outcome an injected server fault decided) did
+// return, so it keeps its deadline, but it may or may not take effect and
+// its output is not checked: the search places it at its call entry twice,
+// first applying it, then, if that fails, as a step that changes nothing.
+// Either way it is placed before its deadline, so the memo treats it as any
+// returned op, and the ops after it are judged in full.
+//
 // Every step of the model counts against a budget; when it is spent the
 // answer is `null` (unknown), never a guess.
 
@@ -87,6 +94,12 @@ export interface Operation<I, O> {
   readonly return: number | null
   /** Who issued it, for explanations. */
   readonly thread?: string
+  /**
+   * The op returned, but it may or may not have taken effect within its
+   * interval, and its output is not checked (an injected server fault
+   * decided its outcome). Ignored when `return` is null.
+   */
+  readonly optional?: boolean
 }
 
 /** Three-valued: true, false, or null when the budget ran out first. */
@@ -96,7 +109,7 @@ export interface CheckResult {
   readonly linearizable: Verdict
   /**
    * When linearizable: op indices in the order they took effect. Ops that
-   * never returned appear only if they took effect in this order.
+   * never returned, and optional ops, appear only if they took effect.
    */
   readonly witness: readonly number[] | null
   /** Model steps taken. */
@@ -141,6 +154,8 @@ export interface Problem<I, O> {
   /** +Infinity for an op that never returned (it may or may not take effect). */
   readonly returns: readonly number[]
   readonly tests: readonly OutputTest<O>[]
+  /** True for an optional op (Operation.optional); absent: none is. */
+  readonly optional?: readonly boolean[]
 }
 
 export function problemOf<S, I, O>(model: FullModel<S, I, O>, ops: readonly Operation<I, O>[]): Problem<I, O> {
@@ -148,6 +163,8 @@ export function problemOf<S, I, O>(model: FullModel<S, I, O>, ops: readonly Oper
   const invokes: number[] = []
   const returns: number[] = []
   const tests: OutputTest<O>[] = []
+  const optional: boolean[] = []
+  let anyOptional = false
   ops.forEach((op, i) => {
     if (!Number.isFinite(op.invoke)) throw new RangeError(`lincheck: op ${i}: invoke time ${op.invoke} is not finite`)
     if (op.return !== null && !(op.return > op.invoke)) {
@@ -157,9 +174,12 @@ export function problemOf<S, I, O>(model: FullModel<S, I, O>, ops: readonly Oper
     invokes.push(op.invoke)
     returns.push(op.return ?? Infinity)
     const observed = op.output
-    tests.push(op.return === null || observed === undefined ? null : (produced: O) => model.accepts(observed, produced))
+    const opt = op.optional === true && op.return !== null
+    optional.push(opt)
+    anyOptional ||= opt
+    tests.push(op.return === null || observed === undefined || opt ? null : (produced: O) => model.accepts(observed, produced))
   })
-  return { inputs, invokes, returns, tests }
+  return anyOptional ? { inputs, invokes, returns, tests, optional } : { inputs, invokes, returns, tests }
 }
 
 // Entries are numbered 2*op (call) and 2*op+1 (return); the list head is a
@@ -170,6 +190,8 @@ export function search<S, I, O>(model: FullModel<S, I, O>, problem: Problem<I, O
   const { inputs, invokes, returns, tests } = problem
   const n = inputs.length
   if (invokes.length !== n || returns.length !== n || tests.length !== n) throw new Error("lincheck: problem arrays differ in length")
+  const optional = problem.optional
+  if (optional !== undefined && optional.length !== n) throw new Error("lincheck: problem arrays differ in length")
   const head = 2 * n
   const next = new Int32Array(2 * n + 1)
   const prev = new Int32Array(2 * n + 1)
@@ -216,9 +238,13 @@ export function search<S, I, O>(model: FullModel<S, I, O>, problem: Problem<I, O
     if (r === Infinity) pendingMask[i >>> 5]! |= 1 << (i & 31)
   })
   const memo = new Memo<S>(model, pendingMask)
-  // The stack of choices: the op linearized and the state before it.
+  // The stack of choices: the op linearized, the state before it, and
+  // whether it was an optional op placed as a step that changes nothing.
   const stackOps = new Int32Array(n)
+  const stackSkipped = new Uint8Array(n)
   const stackStates: S[] = new Array<S>(n)
+  // At an optional op's call entry: the next try is the skip (its effect left out).
+  let skipNext = false
   let depth = 0
   let state = model.init()
   let explored = 0
@@ -232,14 +258,18 @@ export function search<S, I, O>(model: FullModel<S, I, O>, problem: Problem<I, O
     if (entry === NIL) throw new Error("lincheck: ran off the list with completed ops left")
     const op = entry >> 1
     if ((entry & 1) === 0) {
+      // A skip counts as a step too, so the budget bounds every pass.
       if (explored >= budget) return { linearizable: null, witness: null, explored }
       explored++
-      const after = model.step(state, inputs[op]!)
+      const skip = skipNext
+      skipNext = false
+      const after = skip ? { state, output: undefined } : model.step(state, inputs[op]!)
       const test = tests[op]!
-      if (test === null || test(after.output)) {
+      if (skip || test === null || test(after.output as O)) {
         linearized.flip(op)
         if (memo.add(linearized, after.state)) {
           stackOps[depth] = op
+          stackSkipped[depth] = skip ? 1 : 0
           stackStates[depth] = state
           depth++
           state = after.state
@@ -249,6 +279,10 @@ export function search<S, I, O>(model: FullModel<S, I, O>, problem: Problem<I, O
           continue
         }
         linearized.flip(op)
+      }
+      if (!skip && optional?.[op] === true) {
+        skipNext = true // the same entry again, without the op's effect
+        continue
       }
       entry = next[entry]!
       continue
@@ -267,9 +301,13 @@ export function search<S, I, O>(model: FullModel<S, I, O>, problem: Problem<I, O
     linearized.flip(undone)
     unlift(undone)
     if (returns[undone] !== Infinity) remaining++
-    entry = next[2 * undone]!
+    if (stackSkipped[depth] === 0 && optional?.[undone] === true) {
+      // Its effect applied led nowhere: try it as a step that changes nothing.
+      skipNext = true
+      entry = 2 * undone
+    } else entry = next[2 * undone]!
   }
-  const witness = Array.from(stackOps.subarray(0, depth))
+  const witness = Array.from(stackOps.subarray(0, depth)).filter((_, k) => stackSkipped[k] === 0)
   return { linearizable: true, witness, explored }
 }
 
@@ -394,9 +432,10 @@ export function replays<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<
     if (op.return !== null && maxInvokeSoFar > op.return) return false
     maxInvokeSoFar = Math.max(maxInvokeSoFar, op.invoke)
     const step = full.step(state, op.input)
-    if (op.return !== null && op.output !== undefined && !full.accepts(op.output, step.output)) return false
+    if (op.return !== null && op.optional !== true && op.output !== undefined && !full.accepts(op.output, step.output)) return false
     state = step.state
     placed.add(i)
   }
-  return ops.every((op, i) => op.return === null || placed.has(i))
+  // An optional op left out of the order did not take effect; nothing needs placing it.
+  return ops.every((op, i) => op.return === null || op.optional === true || placed.has(i))
 }

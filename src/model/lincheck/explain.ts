@@ -225,7 +225,13 @@ function nearby<I, O>(problem: Problem<I, O>, facts: readonly OpFacts[], observe
 /** The problem with op `drop` left out (it never took effect). Indices above it shift down. */
 function without<I, O>(p: Problem<I, O>, drop: number): Problem<I, O> {
   const keep = <T>(xs: readonly T[]): T[] => xs.filter((_, i) => i !== drop)
-  return { inputs: keep(p.inputs), invokes: keep(p.invokes), returns: keep(p.returns), tests: keep(p.tests) }
+  return {
+    inputs: keep(p.inputs),
+    invokes: keep(p.invokes),
+    returns: keep(p.returns),
+    tests: keep(p.tests),
+    ...(p.optional !== undefined ? { optional: keep(p.optional) } : {}),
+  }
 }
 
 /** The output the model gives op `target` when `witness` is replayed. */

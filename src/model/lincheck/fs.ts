@@ -240,7 +240,9 @@ export function split(ops: readonly Operation<FsInput, OpResult>[]): { ops: Oper
     }
     const stages = o.input.op.op === "rename" || o.input.op.op === "link" ? 1 : WALK_STAGES
     for (let stage = 1; stage <= stages; stage++) {
-      out.push({ ...o, input: { ...o.input, stage, id }, output: WALKED })
+      // A walk stage changes nothing but the walk's cut: it need not be optional even when its op is.
+      const { optional: _optional, ...walk } = o
+      out.push({ ...walk, input: { ...o.input, stage, id }, output: WALKED })
       origin.push(id)
     }
     out.push({ ...o, input: { ...o.input, stage: 0, id } })

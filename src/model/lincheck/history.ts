@@ -16,6 +16,13 @@ export interface HistoryOp {
   readonly result: OpResult | null
   readonly invoke: number
   readonly return: number | null
+  /**
+   * An injected server fault (an error reply, a short read or write) fired
+   * on one of the op's own RPCs: the server decided its outcome, so the
+   * checker accepts it having taken effect within its interval or not, with
+   * any result (an addition to the contract; absent: false).
+   */
+  readonly faulted?: boolean
 }
 
 type RawHistory = Omit<History, "ops"> & { readonly ops: readonly (Omit<HistoryOp, "result"> & { readonly result: unknown })[] }
@@ -53,6 +60,7 @@ const HistoryOpSchema = Schema.Struct({
   result: Schema.NullOr(Schema.Unknown),
   invoke: Nat,
   return: Schema.NullOr(Nat),
+  faulted: Schema.optionalKey(Schema.Boolean),
 })
 
 /** The history's shape; results are left to decodeResult. */
@@ -111,6 +119,7 @@ export function validateHistory(history: History): void {
     if (o.return === null && o.result !== null) throw new InputError(`history: ${at}.result: an op that never returned (return null) has result null`)
     if (o.return !== null && o.result === null) throw new InputError(`history: ${at}.result: null, but the op returned at ${o.return} (result null means it never returned)`)
     if (o.return !== null && o.return <= o.invoke) throw new InputError(`history: ${at}.return: ${o.return} is not after invoke ${o.invoke}`)
+    if (o.faulted === true && o.return === null) throw new InputError(`history: ${at}.faulted: an op that never returned is judged as such already (faulted applies to ops that returned)`)
     claim(o.invoke, `${at}.invoke`)
     if (o.return !== null) claim(o.return, `${at}.return`)
   })

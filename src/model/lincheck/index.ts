@@ -10,7 +10,7 @@ import { withEarlyPermissionChecks } from "./early.js"
 import { dialectNamed, type ModelState } from "../index.js"
 import type { Model } from "./check.js"
 import type { History } from "./history.js"
-import { ROOT, type OpResult } from "../types.js"
+import { ROOT, type Op, type OpResult } from "../types.js"
 
 export { check, replays, withDefaults, deepEqual, DEFAULT_BUDGET } from "./check.js"
 export type { CheckOptions, CheckResult, Model, Operation, Step, Verdict } from "./check.js"
@@ -142,8 +142,22 @@ export function historyOperations(history: History): Operation<FsInput, OpResult
     const cred = history.creds?.[o.thread] ?? ROOT
     const input: FsInput = external.has(o.thread) ? { op: o.op, cred, external: true } : { op: o.op, cred }
     const base = { input, invoke: o.invoke, return: o.return, thread: o.thread }
-    return o.result === null ? base : { ...base, output: o.result }
+    if (o.result === null) return base
+    if (o.faulted === true) return { ...base, input: { ...input, op: movedOnly(o.op, o.result) }, output: o.result, optional: true }
+    return { ...base, output: o.result }
   })
+}
+
+/**
+ * A faulted read or write that moved fewer bytes than it asked moved
+ * exactly those (a short Tread or Twrite): it is judged as a read or write
+ * of that many, so the description's offset after it is the one the
+ * system has, and the ops after it on that description are judged in full.
+ */
+function movedOnly(op: Op, result: OpResult): Op {
+  if ((op.op === "read" || op.op === "pread") && "data" in result && result.data.length < op.count) return { ...op, count: result.data.length }
+  if ((op.op === "write" || op.op === "pwrite") && "count" in result && result.count < op.data.length) return { ...op, data: op.data.slice(0, result.count) }
+  return op
 }
 
 /** Judges a decoded history (see `decodeHistory`) against the reference model. */

@@ -29,15 +29,22 @@ export interface FaultDecision {
   readonly request?: Tmessage
   readonly delayNs: number
   readonly hang: boolean
+  /**
+   * Whether the reply is the fault's rather than the request's: an error
+   * reply, or a read or write actually cut short. (A delay changes no
+   * result.)
+   */
+  readonly decided: boolean
   /** In words, for the event log: one entry per fault that fired. */
   readonly fired: readonly { readonly what: string; readonly value: number }[]
 }
 
-const NO_FAULT: FaultDecision = Object.freeze({ delayNs: 0, hang: false, fired: Object.freeze([]) })
+const NO_FAULT: FaultDecision = Object.freeze({ delayNs: 0, hang: false, decided: false, fired: Object.freeze([]) })
 
 export class FaultPlan {
   private readonly counts = new Map<string, number>()
   private readonly byType = new Map<string, Fault[]>()
+  private armed = true
 
   constructor(faults: readonly Fault[]) {
     faults.forEach((f, i) => {
@@ -50,16 +57,32 @@ export class FaultPlan {
     })
   }
 
+  /**
+   * From now on no fault fires (requests are still counted). The runner
+   * disarms the plan once the scenario's threads are done, so the final
+   * read-back, fsim's own instrument, reads what the run left rather than
+   * a fault whose count the run never reached.
+   */
+  disarm(): void {
+    this.armed = false
+  }
+
+  /** Whether the plan has any fault at all. */
+  get empty(): boolean {
+    return this.byType.size === 0
+  }
+
   /** Counts `m` as received and says which faults fire on it. */
   decide(m: Tmessage, where: string): FaultDecision {
     const nth = (this.counts.get(m.type) ?? 0) + 1
     this.counts.set(m.type, nth)
     const list = this.byType.get(m.type)
-    if (list === undefined) return NO_FAULT
+    if (list === undefined || !this.armed) return NO_FAULT
     let rlerror: (Fault & { kind: "rlerror" }) | undefined
     let request: Tmessage | undefined
     let delayNs = 0
     let hang = false
+    let decided = false
     const fired: { what: string; value: number }[] = []
     for (const f of list) {
       if (f.nth !== nth) continue
@@ -67,11 +90,13 @@ export class FaultPlan {
       switch (f.kind) {
         case "rlerror":
           rlerror = f
+          decided = true
           fired.push({ what: `p9 fault: Rlerror ${f.errno} for ${at}`, value: 1 })
           break
         case "short":
           if (m.type === "Tread") request = { ...m, count: Math.min(m.count, f.count) }
           else if (m.type === "Twrite") request = { ...m, data: m.data.slice(0, f.count) }
+          decided ||= (m.type === "Tread" && f.count < m.count) || (m.type === "Twrite" && f.count < m.data.length)
           fired.push({ what: `p9 fault: ${m.type} cut to ${f.count} bytes for ${at}`, value: f.count })
           break
         case "delay":
@@ -84,7 +109,7 @@ export class FaultPlan {
           break
       }
     }
-    return { ...(rlerror !== undefined ? { rlerror } : {}), ...(request !== undefined ? { request } : {}), delayNs, hang, fired }
+    return { ...(rlerror !== undefined ? { rlerror } : {}), ...(request !== undefined ? { request } : {}), delayNs, hang, decided, fired }
   }
 }
 

@@ -155,7 +155,9 @@ export class SimP9Server {
   /** A request reaches the server: faults decide, then the server handles it. Null: no reply, ever. */
   deliver(conn: Connection, msg: Tmessage, tag: number): { readonly reply: Rmessage; readonly delayNs: number } | null {
     if (this.stoppedAt !== null) return null
-    const d = this.faults.decide(msg, `tag ${tag} of ${conn.name}`)
+    const t = this.sched.current
+    const d = this.faults.decide(msg, `tag ${tag} of ${conn.name}${t === null ? "" : t.opIndex < 0 ? `, from ${t.name} outside any op` : `, from ${t.name} in its op ${t.opIndex}`}`)
+    if (t !== null && d.decided) t.serverDecided++
     const log = this.sched.log
     for (const f of d.fired) if (log.enabled) log.add({ seq: log.nextSeq, kind: "choice", what: f.what, value: f.value })
     if (d.hang) {
@@ -164,6 +166,14 @@ export class SimP9Server {
     }
     const reply = d.rlerror !== undefined ? rlerror(d.rlerror.errno) : this.core.handle(conn.session, d.request ?? msg, this.sched.now)
     return { reply, delayNs: d.delayNs }
+  }
+
+  /** No injected fault fires from now on (FaultPlan.disarm). */
+  disarmFaults(): void {
+    if (this.faults.empty) return
+    this.faults.disarm()
+    const log = this.sched.log
+    if (log.enabled) log.add({ seq: log.nextSeq, kind: "choice", what: "p9 faults disarmed: the scenario's threads are done", value: 0 })
   }
 
   get stopped(): boolean {

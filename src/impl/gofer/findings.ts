@@ -20,6 +20,14 @@ export interface Finding {
 
 export const FINDINGS: readonly Finding[] = [
   {
+    id: "invalidated-dir-kept-alive",
+    title:
+      "revalidation invalidates a replaced directory alone: its cached descendants stay in the LRU and keep the dead dentry, its fids and its reference on its parent alive until they are evicted (upstream 7d0bf706d invalidates the descendants too)",
+    // The quiescence check names such references apart, only when they are
+    // exactly what is missing from the count (invariants.ts).
+    matches: (v) => v.check === "invariants" && /^\S+: holds \d+ references at quiescence: .* account for \d+, and \d+ (?:is|are) held by invalidated [^;]*, kept alive by cached descendants$/.test(v.message),
+  },
+  {
     id: "otrunc-read-zeros",
     title:
       "an open with O_TRUNC truncates the remote file (Tlopen) before the client's size follows, under metadataMu that reads do not take: a concurrent read fills its cache from the truncated file and returns zeros up to the old size",
@@ -137,6 +145,66 @@ export function externalUserUnderExclusiveCache(r: RunReport, v: Violation): boo
   return r.ops.some((o) => external.has(o.thread) && o.result !== null && !("errno" in o.result))
 }
 
+/** The run's mark events named `mark`, as {thread, seq, key}. */
+function markEvents(r: RunReport, mark: string): { readonly thread: string; readonly seq: number; readonly key: string | undefined }[] {
+  const at = r.eventAt ?? ((seq: number) => r.events[seq])
+  const out: { thread: string; seq: number; key: string | undefined }[] = []
+  for (let seq = 0; seq < r.eventCount; seq++) {
+    const e = at(seq)
+    if (e !== undefined && e.kind === "mark" && e.mark === mark) out.push({ thread: e.thread, seq, key: e.key })
+  }
+  return out
+}
+
+const SHARED_MODES = new Set(["remote_revalidating", "none"])
+
+/**
+ * Whether a run's lincheck violation is the stale-after-symlink finding: the
+ * run is under InteropModeShared; its core holds a successful stat or lstat during which
+ * the walk took a cached child right after following a relative symlink,
+ * unrevalidated (the mark gofer.walk.unrevalidated-after-symlink, logged by
+ * that op's thread inside its interval); and the history without such stats
+ * is linearizable (the finding changes nothing but what those stats see).
+ */
+export function staleAfterSymlink(r: RunReport, v: Violation): boolean {
+  if (v.check !== "lincheck") return false
+  const mode = cacheMode(r)
+  if (mode === null || !SHARED_MODES.has(mode)) return false
+  const marks = markEvents(r, "gofer.walk.unrevalidated-after-symlink")
+  if (marks.length === 0) return false
+  // Only a stat that succeeded: the finding shows as stale attributes, and
+  // an error (an injected fault's) through such a walk is something else.
+  const suspect = (o: OpRec): boolean =>
+    (o.op.op === "stat" || o.op.op === "lstat") && o.result !== null && !("errno" in o.result) && marks.some((m) => m.thread === o.thread && o.invoke < m.seq && m.seq < (o.return ?? Infinity))
+  const core = new Set(v.events)
+  if (!r.ops.some((o) => core.has(o.invoke) && suspect(o))) return false
+  const h = historyOf(r.subject as Parameters<typeof historyOf>[0], r.ops.filter((o) => !suspect(o)), mode === "none" ? "gvisor-gofer-none" : "gvisor-gofer-shared")
+  return checkHistory(h, { explain: false }).linearizable === true
+}
+
+const DIRMU_AFTER_METADATA =
+  /^lock order: thread (\S+) asks for gofer\.dentry\.dirMu#\d+ \((\S+)\) at event (\d+) while holding gofer\.dentry\.metadataMu#\d+ \((\S+)\) since event (\d+); the declared order \(gofer\) puts gofer\.dentry\.dirMu before gofer\.dentry\.metadataMu$/
+
+const parentOf = (p: string): string => (p.lastIndexOf("/") <= 0 ? "/" : p.slice(0, p.lastIndexOf("/")))
+const strictlyUnder = (p: string, dir: string): boolean => p.startsWith(dir === "/" ? "/" : `${dir}/`) && p !== dir
+
+/**
+ * Whether a lock-order violation is revalidateHelper's undeclared pair: a
+ * thread, while invalidating a stale dentry K (the mark
+ * gofer.revalidate.stale-dentry, logged by it between taking the held lock
+ * and asking for the other), asks for dirMu of K's parent while still
+ * holding the metadataMu of a dentry under K (a later one of its state).
+ */
+export function revalidateDirMuAfterMetadata(r: RunReport, v: Violation): boolean {
+  if (v.check !== "lock_order") return false
+  const m = DIRMU_AFTER_METADATA.exec(v.message)
+  if (m === null) return false
+  const [, thread, asked, askedAt, held, heldSince] = m
+  return markEvents(r, "gofer.revalidate.stale-dentry").some(
+    (k) => k.thread === thread && k.key !== undefined && Number(heldSince) < k.seq && k.seq < Number(askedAt) && parentOf(k.key) === asked && strictlyUnder(held!, k.key),
+  )
+}
+
 /**
  * Whether a run's lincheck or coherence violation comes after the port
  * discarded dirty pages whose write-back had failed (destroyLocked, on a
@@ -164,6 +232,18 @@ export const RUN_FINDINGS: readonly { readonly id: string; readonly title: strin
     title:
       "specialFileFD.pwrite (regular files under cache=none) sets the client's cached size to the final offset whenever it exceeds it, also after a write of no bytes: a pwrite of nothing past the end grows the size a racing stat reads after its own getattr, while the server's file keeps its size",
     matches: emptyPwriteGrowsSize,
+  },
+  {
+    id: "stale-after-symlink",
+    title:
+      "under InteropModeShared, stepLocked follows a relative symlink and goes on in the same directory without revalidating the target's first component: a stat through the symlink reports a file another user replaced (its old attributes, refreshed through its old fid); fixed upstream by f7712ab50 (2022-03)",
+    matches: staleAfterSymlink,
+  },
+  {
+    id: "revalidate-dirmu-after-metadata",
+    title:
+      "revalidateHelper, invalidating a replaced dentry, takes its parent's dirMu while the dentries below it in the walk still hold metadataMu: a pair against gVisor's declared lock order (dirMu before metadataMu)",
+    matches: revalidateDirMuAfterMetadata,
   },
   {
     id: "external-user-under-exclusive-cache",

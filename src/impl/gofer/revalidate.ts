@@ -166,7 +166,18 @@ function* revalidateHelper(fs: filesystem, ctx: Ctx, vfsObj: VirtualFilesystem, 
       // recheck its caching (dropped if unreferenced); it is looked up anew
       // next time. (gVisor takes d.parent.dirMu here while the dentries
       // after d in the state still hold metadataMu: see GOFER_LOCK_ORDER.)
+      //
+      // The reference taken around InvalidateDentry is gVisor's guard
+      // against lock recursion when d is a mount point (da30d5dd1); its
+      // other effect matters here: d goes on ds whatever it is, so the
+      // deferred checkCachingLocked finds it dead and destroys it, dropping
+      // its reference on its parent. Queued only when synthetic (as this
+      // port had it), an unreferenced d stayed in the LRU, out of its
+      // parent's children but still holding the parent's reference.
+      yield* d.IncRef()
       yield* vfsObj.InvalidateDentry(d.vfsd)
+      yield* d.decRefNoCaching()
+      appendDentry(ds, d)
       fs.cacheEvent("dentry", "invalidated", d)
       fs.mark(d.isSynthetic() ? "gofer.revalidate.stale-synthetic" : "gofer.revalidate.stale-dentry", d)
 

@@ -528,13 +528,6 @@ export class filesystem implements FilesystemImpl {
         rp.Advance()
         return [d.parent, followedSymlink, null]
       }
-      // gVisor's loop goes on in d after a symlink without revalidating the
-      // target's first component (fixed upstream by f7712ab50, which returns
-      // to the caller after each symlink): a cached child found here may be
-      // a file another user replaced (FINDINGS.md, stale-after-symlink).
-      if (followedSymlink && this.opts.interop === InteropModeShared && (d.children?.get(name) ?? null) !== null) {
-        this.mark("gofer.walk.unrevalidated-after-symlink", d, name)
-      }
       const [child, err] = yield* this.getChildLocked(ctx, d, name, ds)
       if (err !== null || child === null) return [null, false, err]
       const merr = rp.CheckMount(child.vfsd)

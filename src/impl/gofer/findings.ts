@@ -156,32 +156,6 @@ function markEvents(r: RunReport, mark: string): { readonly thread: string; read
   return out
 }
 
-const SHARED_MODES = new Set(["remote_revalidating", "none"])
-
-/**
- * Whether a run's lincheck violation is the stale-after-symlink finding: the
- * run is under InteropModeShared; its core holds a successful stat or lstat during which
- * the walk took a cached child right after following a relative symlink,
- * unrevalidated (the mark gofer.walk.unrevalidated-after-symlink, logged by
- * that op's thread inside its interval); and the history without such stats
- * is linearizable (the finding changes nothing but what those stats see).
- */
-export function staleAfterSymlink(r: RunReport, v: Violation): boolean {
-  if (v.check !== "lincheck") return false
-  const mode = cacheMode(r)
-  if (mode === null || !SHARED_MODES.has(mode)) return false
-  const marks = markEvents(r, "gofer.walk.unrevalidated-after-symlink")
-  if (marks.length === 0) return false
-  // Only a stat that succeeded: the finding shows as stale attributes, and
-  // an error (an injected fault's) through such a walk is something else.
-  const suspect = (o: OpRec): boolean =>
-    (o.op.op === "stat" || o.op.op === "lstat") && o.result !== null && !("errno" in o.result) && marks.some((m) => m.thread === o.thread && o.invoke < m.seq && m.seq < (o.return ?? Infinity))
-  const core = new Set(v.events)
-  if (!r.ops.some((o) => core.has(o.invoke) && suspect(o))) return false
-  const h = historyOf(r.subject as Parameters<typeof historyOf>[0], r.ops.filter((o) => !suspect(o)), mode === "none" ? "gvisor-gofer-none" : "gvisor-gofer-shared")
-  return checkHistory(h, { explain: false }).linearizable === true
-}
-
 const DIRMU_AFTER_METADATA =
   /^lock order: thread (\S+) asks for gofer\.dentry\.dirMu#\d+ \((\S+)\) at event (\d+) while holding gofer\.dentry\.metadataMu#\d+ \((\S+)\) since event (\d+); the declared order \(gofer\) puts gofer\.dentry\.dirMu before gofer\.dentry\.metadataMu$/
 
@@ -232,12 +206,6 @@ export const RUN_FINDINGS: readonly { readonly id: string; readonly title: strin
     title:
       "specialFileFD.pwrite (regular files under cache=none) sets the client's cached size to the final offset whenever it exceeds it, also after a write of no bytes: a pwrite of nothing past the end grows the size a racing stat reads after its own getattr, while the server's file keeps its size",
     matches: emptyPwriteGrowsSize,
-  },
-  {
-    id: "stale-after-symlink",
-    title:
-      "under InteropModeShared, stepLocked follows a relative symlink and goes on in the same directory without revalidating the target's first component: a stat through the symlink reports a file another user replaced (its old attributes, refreshed through its old fid); fixed upstream by f7712ab50 (2022-03)",
-    matches: staleAfterSymlink,
   },
   {
     id: "revalidate-dirmu-after-metadata",

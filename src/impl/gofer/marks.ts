@@ -21,8 +21,6 @@ export const GOFER_MARKS = {
   "gofer.dcache.negative-replaced": "a create replaced the negative dentry at its name",
   // Walks.
   "gofer.walk.symlink-chain": "a walk followed a symlink whose target began with another symlink",
-  "gofer.walk.unrevalidated-after-symlink":
-    "under InteropModeShared, a walk took a cached child from the directory of a relative symlink it had just followed, without revalidating it (finding stale-after-symlink)",
   "gofer.walk.lookup-error": "a lookup's Twalk failed with an error other than ENOENT (ENOTDIR, EACCES, a fault)",
   "gofer.open.trailing-symlink": "an open followed a trailing symlink to the file it opened",
   // Directory operations.

@@ -109,19 +109,20 @@ const CASES: { mark: string; hit: Scenario; miss: Scenario }[] = [
     miss: { format: "fsim.scenario/1", name: "no-whiteout", mount: { kind: "overlay", upper: { kind: "tmpfs" }, lower: [{ kind: "tmpfs", tree: { b: { type: "file" } } }] }, threads: [{ name: "t0", ops: [{ op: "stat", path: "b" }] }] },
   },
   {
-    // x is in d on both layers: the merged listing names it once. (The final
-    // read-back lists every directory, so the miss has no name on two layers.)
-    mark: "overlay.readdir.merged",
+    // x is a file on the upper layer and a directory on the lower one: the
+    // merged listing names it once, as the upper's file. (The final read-back
+    // lists every directory, so the miss has x of one type on both layers.)
+    mark: "overlay.readdir.type-shadowed",
     hit: {
       format: "fsim.scenario/1",
-      name: "merged",
-      mount: { kind: "overlay", upper: { kind: "tmpfs", tree: { d: { type: "dir", children: { x: { type: "file" } } } } }, lower: [{ kind: "tmpfs", tree: { d: { type: "dir", children: { x: { type: "file" }, y: { type: "file" } } } } }] },
+      name: "type-shadowed",
+      mount: { kind: "overlay", upper: { kind: "tmpfs", tree: { d: { type: "dir", children: { x: { type: "file" } } } } }, lower: [{ kind: "tmpfs", tree: { d: { type: "dir", children: { x: { type: "dir", children: {} }, y: { type: "file" } } } } }] },
       threads: [{ name: "t0", ops: [{ op: "open", path: "d", flags: ["O_RDONLY", "O_DIRECTORY"], fd: "f" }, { op: "getdents", fd: "f" }] }],
     },
     miss: {
       format: "fsim.scenario/1",
-      name: "upper-only",
-      mount: { kind: "overlay", upper: { kind: "tmpfs", tree: { d: { type: "dir", children: { x: { type: "file" } } } } }, lower: [{ kind: "tmpfs", tree: {} }] },
+      name: "same-type",
+      mount: { kind: "overlay", upper: { kind: "tmpfs", tree: { d: { type: "dir", children: { x: { type: "file" } } } } }, lower: [{ kind: "tmpfs", tree: { d: { type: "dir", children: { x: { type: "file" }, y: { type: "file" } } } } }] },
       threads: [{ name: "t0", ops: [{ op: "open", path: "d", flags: ["O_RDONLY", "O_DIRECTORY"], fd: "f" }, { op: "getdents", fd: "f" }] }],
     },
   },

@@ -103,6 +103,18 @@ const CASES: { mark: string; hit: Scenario; miss: Scenario }[] = [
     ]),
   },
   {
+    // A server that refuses mknod (EPERM, as a swarm's refuseMknod draws it): a synthetic FIFO stands in.
+    mark: "gofer.mknod.synthetic-fallback",
+    hit: { ...gofer("refused", "cache=remote_revalidating", {}, [{ name: "t0", ops: [{ op: "mknod", path: "a", type: "fifo" }] }]), faults: [{ kind: "rlerror", message: "Tumknod", nth: 1, errno: "EPERM" }] },
+    miss: gofer("made", "cache=remote_revalidating", {}, [{ name: "t0", ops: [{ op: "mknod", path: "a", type: "fifo" }] }]),
+  },
+  {
+    // b's dentry is cached by the stat: the rename replaces a cached directory.
+    mark: "gofer.rename.over-cached-dir",
+    hit: gofer("over-dir", "cache=fscache", { a: { type: "dir", children: {} }, b: { type: "dir", children: {} } }, [{ name: "t0", ops: [{ op: "stat", path: "b" }, { op: "rename", from: "a", to: "b" }] }]),
+    miss: gofer("to-free-name", "cache=fscache", { a: { type: "dir", children: {} } }, [{ name: "t0", ops: [{ op: "stat", path: "b" }, { op: "rename", from: "a", to: "b" }] }]),
+  },
+  {
     // Unlinking a file of the lower layer leaves a whiteout on the upper one.
     mark: "overlay.whiteout.created",
     hit: { format: "fsim.scenario/1", name: "whiteout", mount: { kind: "overlay", upper: { kind: "tmpfs" }, lower: [{ kind: "tmpfs", tree: { b: { type: "file" } } }] }, threads: [{ name: "t0", ops: [{ op: "unlink", path: "b" }] }] },

@@ -76,7 +76,7 @@ const DEFAULT_RUNS = 50_000
  * Runs of the default swarm campaign: sized so that `npx fsim check` on a
  * fresh clone takes about a minute on 2 cores (the README's main job).
  */
-const DEFAULT_SWARM_RUNS = 3_000
+const DEFAULT_SWARM_RUNS = 1_000
 /** Unexplained failing runs listed in the text summary (--json lists every one kept). */
 const UNEXPLAINED_SHOWN = 20
 /** Wall-clock time a range of runs should take, for progress and Ctrl-C latency. */

@@ -165,8 +165,8 @@ const FLAG_ODDS: readonly (readonly [OpenFlag, number])[] = [
  */
 export interface OpProfile {
   readonly groups: Readonly<Record<OpGroup, number>>
-  /** Odds of these flags in an open (default FLAG_ODDS'), and in an open block's file opens. */
-  readonly flags: Readonly<Partial<Record<"O_DIRECT" | "O_APPEND" | "O_TRUNC", number>>>
+  /** Odds of these flags in an open (default FLAG_ODDS'), and in an open block's and an I/O block's file opens. */
+  readonly flags: Readonly<Partial<Record<ProfileFlag, number>>>
   /** Symlink targets drawn from names nearby, climbing with ".." and absolute, so walks meet chains of 2-4 links. */
   readonly symlinkChains: boolean
   /**
@@ -176,6 +176,9 @@ export interface OpProfile {
    */
   readonly creds?: "mixed" | "root" | "users"
 }
+
+/** The open flags whose odds a profile may raise. */
+export type ProfileFlag = "O_DIRECT" | "O_APPEND" | "O_TRUNC" | "O_SYNC" | "O_DSYNC"
 
 /** Ops that a profile switches as one (open, close, read, write, lseek, fstat and stat are always on). */
 export const OP_GROUPS = ["truncate", "sync", "dirs", "rename", "links", "symlinks", "special", "attrs", "xattrs", "statfs"] as const
@@ -333,19 +336,60 @@ function fileOpenFlagsOf(p: OpProfile | undefined): fc.Arbitrary<OpenFlag[]> {
     ...(append ? (["O_APPEND"] as const) : []),
     ...(nonblock ? (["O_NONBLOCK"] as const) : []),
   ])
-  const direct = p?.flags.O_DIRECT
-  // O_DIRECT only under a profile that sets its odds: the fixed mix is unchanged.
-  if (direct === undefined) return made
-  return fc.tuple(made, bit(direct)).map(([f, d]) => (d ? [...f, "O_DIRECT" as const] : f))
+  // O_DIRECT, O_SYNC and O_DSYNC only under a profile that sets their odds: the fixed mix is unchanged.
+  const extra = (["O_DIRECT", "O_SYNC", "O_DSYNC"] as const).flatMap((f) => {
+    const odds = p?.flags[f]
+    return odds === undefined ? [] : [[f, odds] as const]
+  })
+  if (extra.length === 0) return made
+  return fc.tuple(made, fc.tuple(...extra.map(([, odds]) => bit(odds)))).map(([f, on]) => [...f, ...extra.filter((_, i) => on[i]).map(([flag]) => flag)])
 }
 
 interface StepArbitraries {
   readonly step: fc.Arbitrary<SequentialStep>
   readonly openBlock: fc.Arbitrary<SequentialStep[]>
   readonly pairBlock: fc.Arbitrary<SequentialStep[]>
+  /** Profiles only: a read-modify-write of one file (null in the fixed mix, which keeps its generation). */
+  readonly ioBlock: fc.Arbitrary<SequentialStep[]> | null
+}
+
+const ACCESS_FLAGS: ReadonlySet<OpenFlag> = new Set(["O_RDONLY", "O_WRONLY", "O_RDWR"])
+
+/**
+ * A read-modify-write of one file: an O_RDWR|O_CREAT open (with the
+ * profile's flag odds), a write (so even a new file has bytes), a read from
+ * the start that caches its pages, writes into them (so they are dirty: a
+ * client writes uncached pages straight to the server), then what meets
+ * dirty pages: a close, a truncation, a sync, a read, a seek to the end. The
+ * fixed mix's open blocks rarely chain a read and a write on one
+ * description of a file with bytes, so dirty cached pages were rare there.
+ */
+function ioBlockOf(p: OpProfile, fdOpsOn: { truncate: boolean; sync: boolean }): fc.Arbitrary<SequentialStep[]> {
+  const flags = fileOpenFlagsOf(p).map((f) => ["O_RDWR" as const, "O_CREAT" as const, ...f.filter((x) => !ACCESS_FLAGS.has(x) && x !== "O_CREAT")])
+  const bytes = arbData.filter((d) => d.length > 0)
+  const write = fc.oneof(
+    fc.record({ op: fc.constant("pwrite" as const), fd: arbFd, offset: fc.nat(6), data: bytes }),
+    fc.record({ op: fc.constant("write" as const), fd: arbFd, data: bytes }),
+  )
+  const tails: fc.Arbitrary<Op>[] = [
+    fc.record({ op: fc.constant("close" as const), fd: arbFd }),
+    fc.record({ op: fc.constant("read" as const), fd: arbFd, count: fc.constantFrom(4, 4096) }),
+    fc.record({ op: fc.constant("lseek" as const), fd: arbFd, offset: fc.constant(0), whence: fc.constant("SEEK_END" as const) }),
+    ...(fdOpsOn.truncate ? [fc.record({ op: fc.constant("ftruncate" as const), fd: arbFd, length: fc.nat(3) })] : []),
+    ...(fdOpsOn.sync ? [fc.record({ op: fc.constantFrom("fsync" as const, "fdatasync" as const), fd: arbFd })] : []),
+  ]
+  const path = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...NAMES) }, { weight: 1, arbitrary: arbPath })
+  return fc
+    .tuple(path, flags, arbFd, arbCred, bytes, fc.array(write, { minLength: 1, maxLength: 2 }), fc.array(fc.oneof(...tails), { minLength: 1, maxLength: 2 }))
+    .map(([path, flags, fd, cred, first, writes, tail]) => {
+      const ops: Op[] = [{ op: "open", path, flags, fd }, { op: "write", fd, data: first }, { op: "pread", fd, offset: 0, count: 4096 }, ...writes, ...tail]
+      return ops.map((o) => ({ op: "fd" in o ? { ...o, fd } : o, cred }) as SequentialStep)
+    })
 }
 
 const PAIR_GROUPS: readonly OpGroup[] = ["dirs", "links", "xattrs", "symlinks", "rename", "special"]
+/** The pair blocks a profile draws from: the fixed mix's, then a directory renamed over another and a special file. */
+const PAIR_GROUPS_PROFILED: readonly OpGroup[] = [...PAIR_GROUPS, "rename", "special"]
 
 function credOf(p: OpProfile | undefined): fc.Arbitrary<Cred> {
   if (p?.creds === "root") return fc.constant(ROOT_CRED)
@@ -374,7 +418,7 @@ function stepArbitraries(p: OpProfile | undefined): StepArbitraries {
       return [{ op: open, cred }, ...rest.map(([o, c]) => ({ op: "fd" in o ? { ...o, fd } : o, cred: c }))]
     })
   /** Ops that build on one another over the same path, so success paths are reached as often as refusals. */
-  const kinds = p === undefined ? [0, 1, 2, 3, 4, 5] : PAIR_GROUPS.flatMap((g, i) => ((p.groups[g] ?? 1) > 0 ? [i] : []))
+  const kinds = p === undefined ? [0, 1, 2, 3, 4, 5] : PAIR_GROUPS_PROFILED.flatMap((g, i) => ((p.groups[g] ?? 1) > 0 ? [i] : []))
   const pairBlock = fc
     .tuple(arbPath, p === undefined ? arbPath : fc.oneof(arbPath, target), cred, arbXattrName, arbData, p === undefined ? fc.nat(5) : kinds.length === 0 ? fc.constant(-1) : fc.constantFrom(...kinds))
     .map(([path, q, cred, name, value, kind]): SequentialStep[] => {
@@ -385,10 +429,16 @@ function stepArbitraries(p: OpProfile | undefined): StepArbitraries {
         [{ op: "symlink", target: q, path }, { op: "readlink", path }, { op: "stat", path }],
         [{ op: "rename", from: path, to: q }, { op: "lstat", path: q }, { op: "rename", from: q, to: path, flags: ["RENAME_EXCHANGE"] }],
         [{ op: "mknod", path, type: "file" }, { op: "truncate", path, length: 3 }, { op: "unlink", path }],
+        // Profiles only (kinds above): a directory renamed over an empty one the rename's lookups have
+        // cached, or the two exchanged (the drawn value's parity picks, so the fixed mix draws as before),
+        [{ op: "mkdir", path }, { op: "mkdir", path: q }, value.length % 2 === 0 ? { op: "rename", from: path, to: q } : { op: "rename", from: path, to: q, flags: ["RENAME_EXCHANGE"] }],
+        // and a FIFO or socket made, looked at and listed with its directory (a server may refuse mknod).
+        [{ op: "mknod", path, type: value.length % 2 === 0 ? "fifo" : "socket" }, { op: "stat", path }, { op: "unlink", path }],
       ]
       return kind < 0 ? [{ op: { op: "stat", path }, cred }] : (steps[kind] as Op[]).map((op) => ({ op, cred }))
     })
-  return { step, openBlock, pairBlock }
+  const ioBlock = p === undefined ? null : ioBlockOf(p, { truncate: (p.groups.truncate ?? 1) > 0, sync: (p.groups.sync ?? 1) > 0 })
+  return { step, openBlock, pairBlock, ioBlock }
 }
 
 const FIXED_STEPS = stepArbitraries(undefined)
@@ -396,13 +446,16 @@ const FIXED_STEPS = stepArbitraries(undefined)
 /**
  * Sequences of steps: single ops, open blocks and pair blocks. With a
  * profile, the ops it leaves out are absent and its emphasized ones common,
- * and open blocks carry its flag odds (an O_DIRECT open followed by the read
- * or write that matters).
+ * open blocks carry its flag odds (an O_DIRECT open followed by the read
+ * or write that matters), and I/O blocks (a read-modify-write of one file)
+ * join the mix.
  */
 export const arbSteps = (minLength: number, maxLength: number, profile?: OpProfile): fc.Arbitrary<SequentialStep[]> => {
   const a = profile === undefined ? FIXED_STEPS : stepArbitraries(profile)
+  const blocks = [{ weight: 4, arbitrary: a.step.map((s) => [s]) }, { weight: 1, arbitrary: a.openBlock }, { weight: 1, arbitrary: a.pairBlock }]
+  if (a.ioBlock !== null) blocks.push({ weight: 1, arbitrary: a.ioBlock })
   return fc
-    .array(fc.oneof({ weight: 4, arbitrary: a.step.map((s) => [s]) }, { weight: 1, arbitrary: a.openBlock }, { weight: 1, arbitrary: a.pairBlock }), { minLength, maxLength, size: "max" })
+    .array(fc.oneof(...blocks), { minLength, maxLength, size: "max" })
     .map((blocks) => blocks.flat().slice(0, Math.max(maxLength, minLength)))
 }
 

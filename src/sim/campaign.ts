@@ -45,6 +45,8 @@ export interface ScenarioShape {
    * link racing a rename is not atomic (src/model/DIALECTS.md, "known gaps").
    */
   readonly links?: boolean
+  /** Second names of files in the remote tree even without `links` (no link ops). Default false; a swarm sets it from ShapeDefaults.treeLinks. */
+  readonly remoteLinks?: boolean
   /**
    * Descriptor names of each thread's own ("t0.f"), so no op races another
    * thread's close or rebinding of its descriptor: a real kernel looks an
@@ -77,7 +79,24 @@ export interface ScenarioShape {
   readonly externalUnjudged?: boolean
   /** A swarm run's op profile (arbitraries.ts, OpProfile); none: the fixed mix. */
   readonly profile?: OpProfile
+  /**
+   * The 9P requests generated faults hit (a swarm dimension: faults spread
+   * over every request type rarely meet the few Treads or Tmknods a run
+   * sends); they may then also answer EPERM, a refusal servers make (of
+   * mknod, of chown). Default: every FAULT_MESSAGES type, FAULT_ERRNOS.
+   */
+  readonly faultFocus?: readonly string[]
+  /**
+   * The server refuses to make device files, FIFOs and sockets (EPERM, as a
+   * server on a filesystem that allows no mknod does), so the gofer's
+   * synthetic FIFOs and sockets stand in. Recorded in the scenario as
+   * rlerror faults on the first Tumknods, so a trace replays with no option.
+   */
+  readonly refuseMknod?: boolean
 }
+
+/** How many of a run's first Tumknods a server that refuses mknod answers EPERM: more than a generated run sends. */
+const REFUSED_MKNODS = 8
 
 /** 9P requests a generated fault may hit. */
 export const FAULT_MESSAGES = [
@@ -110,6 +129,17 @@ export const arbFault: fc.Arbitrary<Fault> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("delay" as const), message: fc.constantFrom(...FAULT_MESSAGES), nth: fc.integer({ min: 1, max: 4 }), ns: fc.constantFrom(1_000, 1_000_000, 1_000_000_000) }) },
 )
 
+/** Faults on the focus's requests only, answering EPERM too. */
+function arbFocusedFault(focus: readonly string[]): fc.Arbitrary<Fault> {
+  const errnos: readonly Errno[] = [...FAULT_ERRNOS, "EPERM"]
+  const io = focus.filter((m): m is "Tread" | "Twrite" => m === "Tread" || m === "Twrite")
+  return fc.oneof(
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant("rlerror" as const), message: fc.constantFrom(...focus), nth: fc.integer({ min: 1, max: 4 }), errno: fc.constantFrom(...errnos) }) },
+    ...(io.length > 0 ? [{ weight: 2, arbitrary: fc.record({ kind: fc.constant("short" as const), message: fc.constantFrom(...io), nth: fc.integer({ min: 1, max: 4 }), count: fc.nat(4) }) }] : []),
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("delay" as const), message: fc.constantFrom(...focus), nth: fc.integer({ min: 1, max: 4 }), ns: fc.constantFrom(1_000, 1_000_000, 1_000_000_000) }) },
+  )
+}
+
 /**
  * Concurrent scenarios over the model's small namespace. Opens carry
  * O_NONBLOCK, so a FIFO open never waits for a peer the scenario may not
@@ -139,7 +169,7 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
       root: arbRoot,
       threads: fc.array(thread, { minLength: Math.min(2, shape.threads), maxLength: shape.threads }),
       external: external > 0 ? fc.array(thread, { maxLength: external }) : none,
-      faults: faults > 0 ? fc.array(arbFault, { maxLength: faults }) : fc.constant<Fault[]>([]),
+      faults: faults > 0 ? fc.array(shape.faultFocus !== undefined && shape.faultFocus.length > 0 ? arbFocusedFault(shape.faultFocus) : arbFault, { maxLength: faults }) : fc.constant<Fault[]>([]),
     })
     .map(({ remote, root, threads, external, faults }) => {
       const spec = (prefix: string) => ([cred, steps]: [Cred, SequentialStep[]], i: number): ThreadSpec => {
@@ -155,15 +185,19 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
         format: "fsim.scenario/1" as const,
         name: "generated",
         mount: shape.mount,
-        remote: mapTree(narrowTree(remote, names), { links, slashOnly, setIdBits }),
+        remote: mapTree(narrowTree(remote, names), { links: links || shape.remoteLinks === true, slashOnly, setIdBits }),
         root,
         threads: threads.map(spec("t")),
         ...(external.length > 0 ? { external: external.map(spec("x")) } : {}),
         ...(external.length > 0 && shape.externalUnjudged === true ? { checks: CHECK_NAMES.filter((c) => c !== "lincheck" && c !== "coherence") } : {}),
-        ...(faults.length > 0 ? { faults } : {}),
+        ...(faults.length > 0 || shape.refuseMknod === true ? { faults: shape.refuseMknod === true ? [...faults, ...refusedMknods()] : faults } : {}),
       }
       return s
     })
+}
+
+function refusedMknods(): Fault[] {
+  return Array.from({ length: REFUSED_MKNODS }, (_, i) => ({ kind: "rlerror" as const, message: "Tumknod", nth: i + 1, errno: "EPERM" as const }))
 }
 
 function isSlashOnly(target: string): boolean {

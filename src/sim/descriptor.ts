@@ -18,6 +18,8 @@ export type MountKind = Mount["kind"]
 /** What a campaign over a mount of this filesystem can check (see ScenarioShape). */
 export interface ShapeDefaults {
   readonly links: boolean
+  /** Second names of files in the initial tree where `links` leaves link ops out (default: as `links`): for a filesystem whose departure is in the link op alone. */
+  readonly treeLinks?: boolean
   readonly privateFds: boolean
   readonly slashOnlySymlinks: boolean
   readonly setIdBits: boolean

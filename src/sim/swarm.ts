@@ -48,6 +48,19 @@ const GROUP_WEIGHTS: readonly (readonly [number, number])[] = [
   [4, 3],
 ]
 
+/**
+ * Families of 9P requests a run's faults may be aimed at: data, opening and
+ * lookup, changes to directories and attributes, reading directories. Each
+ * names what fsim's client sends (a 9P2000.L.Google server gets Tucreate,
+ * Tumknod, Trename... where a plain one gets Tlcreate, Tmknod, Trenameat).
+ */
+const FAULT_FOCUSES: readonly (readonly string[])[] = [
+  ["Tread", "Twrite", "Tfsync"],
+  ["Tlopen", "Tucreate", "Tlcreate", "Twalk", "Twalkgetattr", "Tgetattr"],
+  ["Tumknod", "Tmknod", "Tumkdir", "Tmkdir", "Tusymlink", "Tlink", "Trename", "Trenameat", "Tunlinkat", "Tsetattr"],
+  ["Treaddir", "Treadlink", "Twalkgetattr", "Tgetattr"],
+]
+
 /** The configuration of the swarm run seeded `seed`. */
 export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pins: SwarmPins, seed: number): ScenarioShape {
   const kinds = swarmKinds(descriptors, pins)
@@ -71,8 +84,15 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
   if (rng.chance(0.3)) flags["O_DIRECT"] = 0.5
   if (rng.chance(0.3)) flags["O_APPEND"] = 0.6
   if (rng.chance(0.3)) flags["O_TRUNC"] = 0.5
+  // Synchronous writes write back and sync what they wrote: a path of their own.
+  if (rng.chance(0.2)) flags[rng.chance(0.5) ? "O_SYNC" : "O_DSYNC"] = 0.5
   const creds = weighted<"mixed" | "root" | "users">(rng, [["mixed", 2], ["root", 1], ["users", 1]])
   const profile: OpProfile = { groups, flags, symlinkChains: rng.chance(0.3), ...(creds !== "mixed" ? { creds } : {}) }
+  // Most runs with faults aim them at one family of requests, so they meet the few of its kind a run sends.
+  const focus = faults > 0 ? rng.below(FAULT_FOCUSES.length + 1) : FAULT_FOCUSES.length
+  const faultFocus = FAULT_FOCUSES[focus]
+  // A server that makes no FIFOs or sockets, where there is a server and the run makes them.
+  const refuseMknod = drawn.faults > 0 && groups.special > 0 && rng.chance(0.3)
   return {
     mount: drawn.mount,
     threads,
@@ -81,11 +101,14 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
     external,
     faults,
     links,
+    ...(!links && dflt.treeLinks === true ? { remoteLinks: true } : {}),
     privateFds,
     slashOnlySymlinks: dflt.slashOnlySymlinks,
     setIdBits: dflt.setIdBits,
     externalUnjudged: d.externalUnjudged(drawn.mount),
     profile,
+    ...(faultFocus !== undefined ? { faultFocus } : {}),
+    ...(refuseMknod ? { refuseMknod } : {}),
     ...(pins.checkBudget !== undefined ? { checkBudget: pins.checkBudget } : {}),
   }
 }
@@ -104,7 +127,8 @@ export function describeConfig(s: ScenarioShape): string {
   const parts = [mountWords(s.mount), `threads ${Math.min(2, s.threads)}-${s.threads}`, `ops 1-${s.ops}`]
   if (s.mount.kind !== "overlay") parts.push(`names ${s.names ?? 3}`)
   if ((s.external ?? 0) > 0) parts.push(`external 0-${s.external}`)
-  if ((s.faults ?? 0) > 0) parts.push(`faults 0-${s.faults}`)
+  if ((s.faults ?? 0) > 0) parts.push(`faults 0-${s.faults}${s.faultFocus !== undefined ? ` on ${s.faultFocus.join("/")}` : ""}`)
+  if (s.refuseMknod === true) parts.push("server refuses mknod")
   parts.push(`fds ${s.privateFds === true ? "private" : "shared"}`)
   const p = s.profile
   if (p !== undefined) {
@@ -128,8 +152,11 @@ export function configJson(s: ScenarioShape): Record<string, unknown> {
     names: s.names ?? 3,
     external: s.external ?? 0,
     faults: s.faults ?? 0,
+    ...(s.faultFocus !== undefined ? { fault_focus: s.faultFocus } : {}),
+    ...(s.refuseMknod === true ? { refuse_mknod: true } : {}),
     fds: s.privateFds === true ? "private" : "shared",
     links: s.links ?? true,
+    ...(s.remoteLinks === true ? { remote_links: true } : {}),
     ...(s.profile !== undefined ? { profile: s.profile } : {}),
   }
 }

@@ -103,25 +103,38 @@ const CASES: { mark: string; hit: Scenario; miss: Scenario }[] = [
     ]),
   },
   {
+    // A server that refuses mknod (EPERM, as a swarm's refuseMknod draws it): a synthetic FIFO stands in.
+    mark: "gofer.mknod.synthetic-fallback",
+    hit: { ...gofer("refused", "cache=remote_revalidating", {}, [{ name: "t0", ops: [{ op: "mknod", path: "a", type: "fifo" }] }]), faults: [{ kind: "rlerror", message: "Tumknod", nth: 1, errno: "EPERM" }] },
+    miss: gofer("made", "cache=remote_revalidating", {}, [{ name: "t0", ops: [{ op: "mknod", path: "a", type: "fifo" }] }]),
+  },
+  {
+    // b's dentry is cached by the stat: the rename replaces a cached directory.
+    mark: "gofer.rename.over-cached-dir",
+    hit: gofer("over-dir", "cache=fscache", { a: { type: "dir", children: {} }, b: { type: "dir", children: {} } }, [{ name: "t0", ops: [{ op: "stat", path: "b" }, { op: "rename", from: "a", to: "b" }] }]),
+    miss: gofer("to-free-name", "cache=fscache", { a: { type: "dir", children: {} } }, [{ name: "t0", ops: [{ op: "stat", path: "b" }, { op: "rename", from: "a", to: "b" }] }]),
+  },
+  {
     // Unlinking a file of the lower layer leaves a whiteout on the upper one.
     mark: "overlay.whiteout.created",
     hit: { format: "fsim.scenario/1", name: "whiteout", mount: { kind: "overlay", upper: { kind: "tmpfs" }, lower: [{ kind: "tmpfs", tree: { b: { type: "file" } } }] }, threads: [{ name: "t0", ops: [{ op: "unlink", path: "b" }] }] },
     miss: { format: "fsim.scenario/1", name: "no-whiteout", mount: { kind: "overlay", upper: { kind: "tmpfs" }, lower: [{ kind: "tmpfs", tree: { b: { type: "file" } } }] }, threads: [{ name: "t0", ops: [{ op: "stat", path: "b" }] }] },
   },
   {
-    // x is in d on both layers: the merged listing names it once. (The final
-    // read-back lists every directory, so the miss has no name on two layers.)
-    mark: "overlay.readdir.merged",
+    // x is a file on the upper layer and a directory on the lower one: the
+    // merged listing names it once, as the upper's file. (The final read-back
+    // lists every directory, so the miss has x of one type on both layers.)
+    mark: "overlay.readdir.type-shadowed",
     hit: {
       format: "fsim.scenario/1",
-      name: "merged",
-      mount: { kind: "overlay", upper: { kind: "tmpfs", tree: { d: { type: "dir", children: { x: { type: "file" } } } } }, lower: [{ kind: "tmpfs", tree: { d: { type: "dir", children: { x: { type: "file" }, y: { type: "file" } } } } }] },
+      name: "type-shadowed",
+      mount: { kind: "overlay", upper: { kind: "tmpfs", tree: { d: { type: "dir", children: { x: { type: "file" } } } } }, lower: [{ kind: "tmpfs", tree: { d: { type: "dir", children: { x: { type: "dir", children: {} }, y: { type: "file" } } } } }] },
       threads: [{ name: "t0", ops: [{ op: "open", path: "d", flags: ["O_RDONLY", "O_DIRECTORY"], fd: "f" }, { op: "getdents", fd: "f" }] }],
     },
     miss: {
       format: "fsim.scenario/1",
-      name: "upper-only",
-      mount: { kind: "overlay", upper: { kind: "tmpfs", tree: { d: { type: "dir", children: { x: { type: "file" } } } } }, lower: [{ kind: "tmpfs", tree: {} }] },
+      name: "same-type",
+      mount: { kind: "overlay", upper: { kind: "tmpfs", tree: { d: { type: "dir", children: { x: { type: "file" } } } } }, lower: [{ kind: "tmpfs", tree: { d: { type: "dir", children: { x: { type: "file" }, y: { type: "file" } } } } }] },
       threads: [{ name: "t0", ops: [{ op: "open", path: "d", flags: ["O_RDONLY", "O_DIRECTORY"], fd: "f" }, { op: "getdents", fd: "f" }] }],
     },
   },

@@ -13,6 +13,7 @@ import { arbSteps, OP_GROUPS, type OpProfile } from "../../src/model/arbitraries
 import { scenarioForSeed, type ScenarioShape } from "../../src/sim/campaign.js"
 import { configJson, drawSwarmConfig, type SwarmPins } from "../../src/sim/swarm.js"
 import type { Mount } from "../../src/sim/scenario.js"
+import type { Op } from "../../src/model/types.js"
 import { fsim, tempDir } from "../cli/helpers.js"
 
 const configs = (pins: SwarmPins, n: number): ScenarioShape[] => Array.from({ length: n }, (_, i) => drawSwarmConfig(FILESYSTEMS, pins, i + 1))
@@ -74,6 +75,47 @@ describe("swarm configurations", () => {
     // Without a profile, O_DIRECT stays rare.
     const fixed = fc.sample(arbSteps(1, 12), { seed: 5, numRuns: 200 }).flat().filter((s) => s.op.op === "open")
     expect(fixed.filter((s) => s.op.op === "open" && s.op.flags.includes("O_DIRECT")).length / fixed.length).toBeLessThan(0.1)
+  })
+
+  it("aim a run's faults at one family of requests, and draw servers that refuse mknod, as faults in the scenario", () => {
+    const all = configs({ mount: {} }, 400).map((c, i) => ({ c, seed: i + 1 }))
+    const focused = all.filter(({ c }) => c.faultFocus !== undefined)
+    expect(focused.length).toBeGreaterThan(20)
+    expect(focused.every(({ c }) => (c.faults ?? 0) > 0)).toBe(true)
+    for (const { c, seed } of focused) {
+      for (const f of scenarioForSeed(c, seed).faults ?? []) if (!(f.kind === "rlerror" && f.message === "Tumknod" && f.errno === "EPERM" && c.refuseMknod === true)) expect(c.faultFocus).toContain(f.message)
+    }
+    const refusing = all.filter(({ c }) => c.refuseMknod === true)
+    expect(refusing.length).toBeGreaterThan(5)
+    for (const { c, seed } of refusing) {
+      expect(c.mount.kind).toBe("gofer")
+      const refused = (scenarioForSeed(c, seed).faults ?? []).filter((f) => f.kind === "rlerror" && f.message === "Tumknod" && f.errno === "EPERM")
+      expect(refused.map((f) => f.nth)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+      expect(configJson(c)["refuse_mknod"]).toBe(true)
+    }
+    expect(all.filter(({ c }) => c.refuseMknod !== true).some(({ c, seed }) => (scenarioForSeed(c, seed).faults ?? []).some((f) => f.kind === "rlerror" && f.errno === "EPERM" && f.message === "Tumknod" && f.nth === 8))).toBe(false)
+  })
+
+  it("an op profile adds I/O blocks: an O_RDWR|O_CREAT open, a write, a read of the file from its start, writes into the cached pages", () => {
+    const groups = Object.fromEntries(OP_GROUPS.map((g) => [g, 1])) as OpProfile["groups"]
+    const profile: OpProfile = { groups, flags: { O_SYNC: 0.5 }, symlinkChains: false }
+    const isBlock = (steps: readonly { op: Op }[]): boolean =>
+      steps.some((s, i) => {
+        const [w, r, x] = [steps[i + 1]?.op, steps[i + 2]?.op, steps[i + 3]?.op]
+        return s.op.op === "open" && s.op.flags.includes("O_RDWR") && s.op.flags.includes("O_CREAT") && w?.op === "write" && r?.op === "pread" && r.offset === 0 && r.count === 4096 && (x?.op === "write" || x?.op === "pwrite")
+      })
+    const profiled = fc.sample(arbSteps(1, 24, profile), { seed: 7, numRuns: 100 })
+    const fixed = fc.sample(arbSteps(1, 24), { seed: 7, numRuns: 100 })
+    expect(profiled.filter(isBlock).length).toBeGreaterThan(30)
+    expect(fixed.filter(isBlock).length).toBeLessThan(5)
+    // A profile's O_SYNC odds apply to the blocks' file opens.
+    expect(profiled.flat().some((s) => s.op.op === "open" && s.op.flags.includes("O_SYNC") && s.op.flags.includes("O_CREAT"))).toBe(true)
+  })
+
+  it("give tmpfs runs second names in the initial tree, never link ops", () => {
+    const runs = configs({ kinds: ["tmpfs"], mount: {} }, 60).map((c, i) => scenarioForSeed(c, i + 1))
+    expect(runs.some((s) => Object.values(s.remote ?? {}).some((n) => "link" in n))).toBe(true)
+    expect(runs.every((s) => s.threads.every((t) => t.ops.every((o) => o.op !== "link")))).toBe(true)
   })
 
   it("a fixed configuration (--no-swarm) generates the same scenarios as campaigns did before swarms", () => {

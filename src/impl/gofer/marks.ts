@@ -52,7 +52,6 @@ export const GOFER_MARKS = {
   "gofer.io.sync-write": "an O_SYNC/O_DSYNC write wrote back and synced the bytes it wrote",
   "gofer.io.writethrough-error": "writethrough's flush after a cached write failed: the write reports 0 bytes",
   "gofer.io.seek-end-refresh": "SEEK_END refreshed the size from the server first",
-  "gofer.close.dirty-no-flush": "closing a writable file with dirty pages sent no Tflush (dirty pages are not flushed on close)",
   // The page cache.
   "gofer.pagecache.evict": "memory pressure (page_budget) made the evictor drop a file's cached pages",
   "gofer.pagecache.evict-dirty": "memory pressure made the evictor write dirty pages back before dropping them",

@@ -823,7 +823,8 @@ export class dentry implements DentryImpl {
     // Merge dirents from all layers comprising this directory.
     const fs = this.fs
     const vfsObj = fs.vfs
-    const prevDirents = new Set<string>()
+    // Name -> type of the entry listed for it (gVisor keeps a set: the type is fsim's, for the mark below).
+    const prevDirents = new Map<string, number>()
     for (const { vd: layerVD } of this.layers()) {
       const [layerFD, oerr] = yield* vfsObj.OpenAt(ctx, fs.creds, pop(layerVD), { Flags: O_RDONLY | O_DIRECTORY, Mode: 0 })
       if (oerr !== null || layerFD === null) return [null, oerr ?? "EIO"]
@@ -834,12 +835,13 @@ export class dentry implements DentryImpl {
         for (const dirent of ents) {
           if (dirent.Name === "." || dirent.Name === "..") continue
           // Hidden by, or merged with, a file of the same name in a previous layer.
-          if (prevDirents.has(dirent.Name)) {
-            fs.mark("overlay.readdir.merged", this, dirent.Name)
+          const prevType = prevDirents.get(dirent.Name)
+          if (prevType !== undefined) {
+            if (prevType !== dirent.Type && prevType !== DT_CHR) fs.mark("overlay.readdir.type-shadowed", this, dirent.Name)
             continue
           }
 
-          prevDirents.add(dirent.Name)
+          prevDirents.set(dirent.Name, dirent.Type)
           if (dirent.Type === DT_CHR && fs.mutant !== "whiteout-visible") {
             // Whether it is a whiteout can't be found out while holding
             // locks held by layerFD.IterDirents().

@@ -27,7 +27,7 @@ export const OVERLAY_MARKS = {
   "overlay.readdir.cache-hit": "a directory's merged entries came from its dirents cache",
   "overlay.readdir.cache-invalidated": "a change to a directory dropped its cached merged entries",
   "overlay.readdir.whiteout-hidden": "a merged readdir left out a whiteout",
-  "overlay.readdir.merged": "a merged readdir found a name on more than one layer and listed it once",
+  "overlay.readdir.type-shadowed": "a merged readdir listed a name once whose file on an upper layer hides one of another type below (a whiteout aside)",
 } as const
 
 export type OverlayMark = keyof typeof OVERLAY_MARKS

@@ -25,9 +25,10 @@ export const TMPFS: FilesystemDescriptor = {
   folders: [],
   defaultWeight: 1,
   // It applies the model's rules; gVisor's VFS in front of it resolves a
-  // link's old path in a call of its own, and mishandles a path past a "/"
-  // symlink target.
-  shapeDefaults: () => ({ links: false, privateFds: true, slashOnlySymlinks: false, setIdBits: true }),
+  // link's old path in a call of its own (so no link ops; second names in
+  // the initial tree are fine, and make renames between two names of one
+  // file), and mishandles a path past a "/" symlink target.
+  shapeDefaults: () => ({ links: false, treeLinks: true, privateFds: true, slashOnlySymlinks: false, setIdBits: true }),
   externalUnjudged: () => false,
   labelParts(mount: Mount) {
     const mutant = /(?:^|,)mutant=([^,]*)/.exec(mount.options ?? "")?.[1]

@@ -41,6 +41,9 @@ export function swarmKinds(descriptors: readonly FilesystemDescriptor[], pins: S
   return out
 }
 
+/** Whether runs may have a server that refuses mknod (see drawSwarmConfig). */
+const SYNTHETIC_FILES_JUDGED = false
+
 /** Emphasis of a group of ops in a profile: off, on, or four times as likely. */
 const GROUP_WEIGHTS: readonly (readonly [number, number])[] = [
   [0, 3],
@@ -91,8 +94,12 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
   // Most runs with faults aim them at one family of requests, so they meet the few of its kind a run sends.
   const focus = faults > 0 ? rng.below(FAULT_FOCUSES.length + 1) : FAULT_FOCUSES.length
   const faultFocus = FAULT_FOCUSES[focus]
-  // A server that makes no FIFOs or sockets, where there is a server and the run makes them.
-  const refuseMknod = drawn.faults > 0 && groups.special > 0 && rng.chance(0.3)
+  // A server that makes no FIFOs or sockets, where there is a server and the
+  // run makes them. Drawn (so the configuration stream stays as it is) but
+  // not used yet: the synthetic FIFOs and sockets gVisor then keeps in the
+  // client only (nlink, their listing at the final read-back) are not in the
+  // gofer's dialect, and lincheck reports them as unexplained failures.
+  const refuseMknod = drawn.faults > 0 && groups.special > 0 && rng.chance(0.3) && SYNTHETIC_FILES_JUDGED
   return {
     mount: drawn.mount,
     threads,

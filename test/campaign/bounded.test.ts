@@ -19,7 +19,7 @@ import { fsim, tempDir } from "../cli/helpers.js"
 const env = defaultEnv()
 const mount = { kind: "gofer" as const, options: "cache=fscache,mutant=stat-size-wrong" }
 const SHAPE: ScenarioShape = { mount, threads: 4, ops: 12, names: 3, ...shapeDefaults(mount) }
-const FLAGS = ["--mount", "gofer", "--options", "cache=fscache,mutant=stat-size-wrong"]
+const FLAGS = ["--no-swarm", "--mount", "gofer", "--options", "cache=fscache,mutant=stat-size-wrong"]
 
 describe("bounded checking under a mutant that corrupts every stat", () => {
   // Seeds 12-17 hold the costliest runs measured (seed 13: 127k model steps

@@ -117,6 +117,17 @@ export function withMutant(options: string | undefined, kind: MountKind, pins: M
   return joinOptions(m)
 }
 
+/** A mount of a filesystem with no layers: its kind, and the pinned options with the pinned mutant if it is this filesystem's. */
+export function plainMount(kind: "model" | "gofer" | "tmpfs", pins: MountPins): Mount {
+  const options = withMutant(pins.options, kind, pins)
+  return { kind, ...(options !== undefined ? { options } : {}) }
+}
+
+/** The mutant named in mount options ("mutant=NAME"), or undefined. */
+export function mutantOption(options: string | undefined): string | undefined {
+  return optionWords(options).get("mutant")
+}
+
 /** A draw from `choices`, each with its weight. */
 export function weighted<T>(rng: Prng, choices: readonly (readonly [T, number])[]): T {
   const total = choices.reduce((n, [, w]) => n + w, 0)

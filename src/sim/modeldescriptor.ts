@@ -3,16 +3,13 @@
 // it only when pinned (`fsim check --mount model`): it cannot fail unless
 // one of its mutants (mutants.ts) is switched on.
 
-import { withMutant, type FilesystemDescriptor, type MountPins } from "./descriptor.js"
+import { plainMount, type FilesystemDescriptor, type MountPins } from "./descriptor.js"
 import { modelMount } from "./modelmount.js"
 import { MUTANTS } from "./mutants.js"
 import type { Prng } from "./prng.js"
 import type { Mount } from "./scenario.js"
 
-function mountWith(pins: MountPins): Mount {
-  const options = withMutant(pins.options, "model", pins)
-  return { kind: "model", ...(options !== undefined ? { options } : {}) }
-}
+const mountWith = (pins: MountPins): Mount => plainMount("model", pins)
 
 export const MODEL: FilesystemDescriptor = {
   kind: "model",

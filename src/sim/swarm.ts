@@ -32,6 +32,17 @@ export interface SwarmPins {
 
 /** The filesystems a swarm with these pins mounts, each with its weight. */
 export function swarmKinds(descriptors: readonly FilesystemDescriptor[], pins: SwarmPins): (readonly [FilesystemDescriptor, number])[] {
+  // Asked once per run with the campaign's own pins: computed once per pins.
+  const cached = KINDS.get(pins)
+  if (cached !== undefined && cached.descriptors === descriptors) return cached.kinds
+  const kinds = eligibleKinds(descriptors, pins)
+  KINDS.set(pins, { descriptors, kinds })
+  return kinds
+}
+
+const KINDS = new WeakMap<SwarmPins, { readonly descriptors: readonly FilesystemDescriptor[]; readonly kinds: (readonly [FilesystemDescriptor, number])[] }>()
+
+function eligibleKinds(descriptors: readonly FilesystemDescriptor[], pins: SwarmPins): (readonly [FilesystemDescriptor, number])[] {
   const out: (readonly [FilesystemDescriptor, number])[] = []
   for (const d of descriptors) {
     const weight = pins.kinds === undefined ? d.defaultWeight : pins.kinds.includes(d.kind) ? Math.max(1, d.defaultWeight) : 0

@@ -1,7 +1,7 @@
 // The gofer's descriptor (src/sim/descriptor.ts): everything fsim knows about
 // this filesystem outside its own code, and its swarm configuration space.
 
-import { joinOptions, optionWords, weighted, withMutant, type FilesystemDescriptor, type MountPins } from "../../sim/descriptor.js"
+import { joinOptions, optionWords, plainMount, weighted, withMutant, type FilesystemDescriptor, type MountPins } from "../../sim/descriptor.js"
 import { GOFER_MARKS } from "./marks.js"
 import type { Upstream } from "../../sim/mutants.js"
 import type { Prng } from "../../sim/prng.js"
@@ -87,7 +87,6 @@ export const GOFER: FilesystemDescriptor = {
     return { mount, external: exclusiveCacheMode(options) ? 1 : 3, faults: 3, sharedFds: false, names: true }
   },
   fixedMount(pins: MountPins): Mount {
-    const options = withMutant(pins.options, "gofer", pins)
-    return { kind: "gofer", ...(options !== undefined ? { options } : {}) }
+    return plainMount("gofer", pins)
   },
 }

@@ -3,7 +3,7 @@
 // as the gofer's own) and, in the generated scenarios, the layers' shapes
 // (src/sim/overlaygen.ts: an upper layer or none, one to three lower ones).
 
-import { withMutant, type FilesystemDescriptor, type MountPins } from "../../sim/descriptor.js"
+import { mutantOption, withMutant, type FilesystemDescriptor, type MountPins } from "../../sim/descriptor.js"
 import { OVERLAY_MARKS } from "./marks.js"
 import type { Upstream } from "../../sim/mutants.js"
 import type { Prng } from "../../sim/prng.js"
@@ -51,7 +51,7 @@ export const OVERLAY: FilesystemDescriptor = {
     const gofer = mount.kind === "overlay" ? mount.lower.find((l) => l.kind === "gofer") : undefined
     const parts: string[] = []
     if (gofer !== undefined) parts.push("gofer", ...(gofer.kind === "gofer" && gofer.options !== undefined && /(?:^|,)cache=/.test(gofer.options) ? [cacheModeOf(gofer.options)] : []))
-    const mutant = /(?:^|,)mutant=([^,]*)/.exec(mount.options ?? "")?.[1]
+    const mutant = mutantOption(mount.options)
     if (mutant !== undefined) parts.push("mutant", mutant)
     return parts
   },

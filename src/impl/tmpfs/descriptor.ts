@@ -1,7 +1,7 @@
 // The tmpfs port's descriptor (src/sim/descriptor.ts): the overlay's layer
 // filesystem, checked on its own holding the scenario's `remote` tree.
 
-import { withMutant, type FilesystemDescriptor, type MountPins } from "../../sim/descriptor.js"
+import { mutantOption, plainMount, type FilesystemDescriptor, type MountPins } from "../../sim/descriptor.js"
 import { TMPFS_MARKS } from "./marks.js"
 import type { Upstream } from "../../sim/mutants.js"
 import type { Prng } from "../../sim/prng.js"
@@ -9,10 +9,7 @@ import type { Mount } from "../../sim/scenario.js"
 import { TMPFS_LOCK_ORDER, TMPFS_MUTANT_UPSTREAM, TMPFS_MUTANTS } from "./filesystem.js"
 import { tmpfsMount } from "./mount.js"
 
-function mountWith(pins: MountPins): Mount {
-  const options = withMutant(pins.options, "tmpfs", pins)
-  return { kind: "tmpfs", ...(options !== undefined ? { options } : {}) }
-}
+const mountWith = (pins: MountPins): Mount => plainMount("tmpfs", pins)
 
 export const TMPFS: FilesystemDescriptor = {
   kind: "tmpfs",
@@ -31,7 +28,7 @@ export const TMPFS: FilesystemDescriptor = {
   shapeDefaults: () => ({ links: false, treeLinks: true, privateFds: true, slashOnlySymlinks: false, setIdBits: true }),
   externalUnjudged: () => false,
   labelParts(mount: Mount) {
-    const mutant = /(?:^|,)mutant=([^,]*)/.exec(mount.options ?? "")?.[1]
+    const mutant = mutantOption(mount.options)
     return mutant !== undefined ? ["mutant", mutant] : []
   },
   drawMount(_rng: Prng, pins: MountPins) {

@@ -276,7 +276,7 @@ export function campaignSpecOf(flags: CheckFlags, given: (option: keyof CheckFla
     const d = descriptors.find((x) => x.kind === kinds[0])!
     if (pins.mutant !== undefined && d.drawMount(new Prng(1), pins) === null) throw new InputError(`--mutant: ${pins.mutant.kind}:${pins.mutant.name} is not a mutant of the ${d.kind} mount`)
     const mount = d.fixedMount(pins)
-    checkFixed(flags, given, mount)
+    checkFixed(flags, given, d, mount)
     const dflt = d.shapeDefaults(mount)
     const shape: ScenarioShape = {
       mount,
@@ -307,7 +307,10 @@ export function campaignSpecOf(flags: CheckFlags, given: (option: keyof CheckFla
     ...(flags.checkBudget !== undefined ? { checkBudget: flags.checkBudget } : {}),
   }
   // Pinned to one filesystem, the flags are checked as for its fixed campaign (the same messages).
-  if (kinds?.length === 1) checkFixed(flags, given, descriptors.find((x) => x.kind === kinds[0])!.fixedMount(pins))
+  if (kinds?.length === 1) {
+    const only = descriptors.find((x) => x.kind === kinds[0])!
+    checkFixed(flags, given, only, only.fixedMount(pins))
+  }
   const eligible = swarmKinds(descriptors, swarm)
   if (eligible.length === 0) {
     const what = pins.mutant !== undefined ? `--mutant ${pins.mutant.kind}:${pins.mutant.name}` : "the options given"
@@ -324,20 +327,13 @@ export function campaignSpecOf(flags: CheckFlags, given: (option: keyof CheckFla
   return { shape: first, swarm, seed: flags.seed, strategy }
 }
 
-/** The checks a fixed-configuration campaign makes of its flags (as before swarms). */
-function checkFixed(flags: CheckFlags, given: (option: keyof CheckFlags) => boolean, mount: Mount): void {
-  if (mount.kind === "model" && (flags.external > 0 || flags.faults > 0)) {
-    throw new InputError(`--${flags.external > 0 ? "external" : "faults"}: external users and server faults need a 9P server (a gofer mount); the model mount has none`)
-  }
-  if (mount.kind === "overlay") {
-    if (flags.faults > 0) throw new InputError("--faults: overlay campaigns inject no server faults (the gvisor-overlay dialect has no rules for them)")
-    // The layered scenarios have names and descriptors of their own (src/sim/overlaygen.ts).
-    if (given("names")) throw new InputError("--names: overlay campaigns draw their layers' names themselves (a, b, c, and n for new ones)")
-    if (flags.fds === "shared") throw new InputError("--fds: in overlay campaigns each thread has descriptors of its own (private)")
-    if (flags.external > 0 && mount.lower.every((l) => l.kind !== "gofer")) {
-      throw new InputError("--external: external users act on a gofer layer's server: give --lower gofer")
-    }
-  }
+/** The checks a fixed-configuration campaign makes of its flags: what its filesystem refuses (its descriptor's refusals). */
+function checkFixed(flags: CheckFlags, given: (option: keyof CheckFlags) => boolean, d: FilesystemDescriptor, mount: Mount): void {
+  const r = d.refusals(mount)
+  if (flags.external > 0 && r.external !== undefined) throw new InputError(`--external: ${r.external}`)
+  if (flags.faults > 0 && r.faults !== undefined) throw new InputError(`--faults: ${r.faults}`)
+  if (given("names") && r.names !== undefined) throw new InputError(`--names: ${r.names}`)
+  if (flags.fds === "shared" && r.sharedFds !== undefined) throw new InputError(`--fds: ${r.sharedFds}`)
 }
 
 export function parseCampaignStrategy(text: string): CampaignStrategy {

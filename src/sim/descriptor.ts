@@ -41,6 +41,22 @@ export interface DrawnMount {
   readonly names: boolean
 }
 
+/**
+ * What a campaign over a mount cannot add to it, each with why (one line, no
+ * option name): absent where it can. `fsim check --no-swarm` refuses the
+ * options that ask for one (exit 2) rather than run without it.
+ */
+export interface Refusals {
+  /** External users of the share (they need a 9P server). */
+  readonly external?: string
+  /** Injected server faults. */
+  readonly faults?: string
+  /** A namespace size (a filesystem that draws its own names). */
+  readonly names?: string
+  /** Descriptor names shared between threads. */
+  readonly sharedFds?: string
+}
+
 /** A dimension of the configuration space the user pinned on the command line. */
 export interface MountPins {
   /** The mount's own options, kept as given (`--options`). */
@@ -90,6 +106,16 @@ export interface FilesystemDescriptor {
   drawMount(rng: Prng, pins: MountPins): DrawnMount | null
   /** The fixed mount of a campaign that pins everything (`fsim check --no-swarm`), with the pins applied. */
   fixedMount(pins: MountPins): Mount
+  /** What a campaign over `mount` (one of this filesystem's) cannot add to it. */
+  refusals(mount: Mount): Refusals
+}
+
+/** What a filesystem with no 9P server refuses: external users and faults. */
+export function serverless(kind: MountKind): Refusals {
+  return {
+    external: `external users and server faults need a 9P server (a gofer mount); the ${kind} mount has none`,
+    faults: `external users and server faults need a 9P server (a gofer mount); the ${kind} mount has none`,
+  }
 }
 
 /** Mount options as ordered key -> value ("" for a flag): "cache=none,ro" -> cache: none, ro: "". */

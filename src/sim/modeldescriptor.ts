@@ -3,7 +3,7 @@
 // it only when pinned (`fsim check --mount model`): it cannot fail unless
 // one of its mutants (mutants.ts) is switched on.
 
-import { plainMount, type FilesystemDescriptor, type MountPins } from "./descriptor.js"
+import { plainMount, serverless, type FilesystemDescriptor, type MountPins } from "./descriptor.js"
 import { modelMount } from "./modelmount.js"
 import { MUTANTS } from "./mutants.js"
 import type { Prng } from "./prng.js"
@@ -37,4 +37,5 @@ export const MODEL: FilesystemDescriptor = {
     return { mount: mountWith(pins), external: 0, faults: 0, sharedFds: true, names: true }
   },
   fixedMount: mountWith,
+  refusals: () => serverless("model"),
 }

@@ -116,6 +116,9 @@ describe("fsim check", () => {
       ["a mutant two filesystems have, unqualified", ["check", "--mutant", "lock-order-inversion", "--runs", "1"], /^fsim: --mutant: "lock-order-inversion" is a mutant of gofer and overlay: say which \(gofer:lock-order-inversion or overlay:lock-order-inversion\)$/],
       ["--no-swarm without a filesystem", ["check", "--no-swarm", "--runs", "1"], /^fsim: --no-swarm: give the filesystem \(--mount KIND\)/],
       ["external users on a model mount", ["check", "--mount", "model", "--external", "1", "--runs", "1"], /^fsim: --external: external users and server faults need a 9P server/],
+      // Each filesystem's descriptor says what it refuses: a fixed tmpfs campaign once crashed with a stack trace on --external and ran without the faults asked for.
+      ["external users on a fixed tmpfs campaign", ["check", "--no-swarm", "--mount", "tmpfs", "--external", "1", "--runs", "1"], /^fsim: --external: external users and server faults need a 9P server \(a gofer mount\); the tmpfs mount has none$/],
+      ["server faults on a fixed tmpfs campaign", ["check", "--no-swarm", "--mount", "tmpfs", "--faults", "2", "--runs", "1"], /^fsim: --faults: external users and server faults need a 9P server \(a gofer mount\); the tmpfs mount has none$/],
       ["unknown strategy", ["check", "--strategy", "dfs", "--runs", "1"], /^fsim: unknown strategy "dfs"/],
       ["bad portfolio", ["check", "--strategy", "portfolio:random,pct:x", "--runs", "1"], /^fsim: unknown strategy "pct:x"/],
       ["bad duration", ["check", "--time", "soon"], /^fsim: option '--time <duration>' argument 'soon' is invalid/],

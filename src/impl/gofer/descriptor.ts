@@ -89,4 +89,6 @@ export const GOFER: FilesystemDescriptor = {
   fixedMount(pins: MountPins): Mount {
     return plainMount("gofer", pins)
   },
+  // A 9P client: external users and faults are what it is tested against.
+  refusals: () => ({}),
 }

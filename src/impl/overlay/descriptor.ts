@@ -69,4 +69,13 @@ export const OVERLAY: FilesystemDescriptor = {
     const kind = pins.lower?.kind ?? "tmpfs"
     return template(kind === "gofer" ? goferLayer(pins.lower?.options, pins) : { kind: "tmpfs" }, pins)
   },
+  refusals(mount: Mount) {
+    return {
+      ...(lowestOf(mount)?.kind !== "gofer" ? { external: "external users act on a gofer layer's server: give --lower gofer" } : {}),
+      faults: "overlay campaigns inject no server faults (the gvisor-overlay dialect has no rules for them)",
+      // The layered scenarios have names and descriptors of their own (src/sim/overlaygen.ts).
+      names: "overlay campaigns draw their layers' names themselves (a, b, c, and n for new ones)",
+      sharedFds: "in overlay campaigns each thread has descriptors of its own (private)",
+    }
+  },
 }

@@ -1,7 +1,7 @@
 // The tmpfs port's descriptor (src/sim/descriptor.ts): the overlay's layer
 // filesystem, checked on its own holding the scenario's `remote` tree.
 
-import { mutantOption, plainMount, type FilesystemDescriptor, type MountPins } from "../../sim/descriptor.js"
+import { mutantOption, plainMount, serverless, type FilesystemDescriptor, type MountPins } from "../../sim/descriptor.js"
 import { TMPFS_MARKS } from "./marks.js"
 import type { Upstream } from "../../sim/mutants.js"
 import type { Prng } from "../../sim/prng.js"
@@ -37,4 +37,5 @@ export const TMPFS: FilesystemDescriptor = {
     return { mount: mountWith(pins), external: 0, faults: 0, sharedFds: false, names: true }
   },
   fixedMount: mountWith,
+  refusals: () => serverless("tmpfs"),
 }

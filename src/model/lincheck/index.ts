@@ -149,12 +149,19 @@ export function historyOperations(history: History): Operation<FsInput, OpResult
 }
 
 /**
- * A faulted read or write that moved fewer bytes than it asked moved
- * exactly those (a short Tread or Twrite): it is judged as a read or write
- * of that many, so the description's offset after it is the one the
- * system has, and the ops after it on that description are judged in full.
+ * What a faulted op may have done. A faulted read or write that moved fewer
+ * bytes than it asked moved exactly those (a short Tread or Twrite): it is
+ * judged as a read or write of that many, so the description's offset after
+ * it is the one the system has, and the ops after it on that description
+ * are judged in full.
  */
 function movedOnly(op: Op, result: OpResult): Op {
+  // An open that created its file and then failed (the fault hit a later
+  // RPC of the open, the walk after Tlcreate) leaves the file without a
+  // description, as Linux's can: judged as the create alone (or nothing).
+  // The create does not follow a final symlink, as open's would: such an
+  // open is judged as having had no effect.
+  if (op.op === "open" && op.flags.includes("O_CREAT") && "errno" in result) return { op: "mknod", path: op.path, type: "file", ...(op.mode !== undefined ? { mode: op.mode } : {}) }
   if ((op.op === "read" || op.op === "pread") && "data" in result && result.data.length < op.count) return { ...op, count: result.data.length }
   if ((op.op === "write" || op.op === "pwrite") && "count" in result && result.count < op.data.length) return { ...op, data: op.data.slice(0, result.count) }
   return op

@@ -188,3 +188,40 @@ describe("finding evict-writeback-error-drops-dirty", () => {
     expect(goferRunFindings(mutant).known).toEqual([])
   })
 })
+
+describe("finding direct-write-orphans-dirty", () => {
+  /** Two cached writes leave bytes 0 and 1 of /a dirty; an O_DIRECT write of byte 0 writes back [0, 1) and drops page 0 (the default campaign's seed 99, shrunk). */
+  const orphaned = (direct: { readonly offset: number; readonly data: string }): Scenario => ({
+    format: "fsim.scenario/1",
+    name: "direct-write-orphans-dirty",
+    mount: { kind: "gofer", options: "cache=fscache" },
+    threads: [
+      {
+        name: "t0",
+        ops: [
+          { op: "open", path: "/a", flags: ["O_RDWR", "O_CREAT"], fd: "f" },
+          { op: "write", fd: "f", data: "x" },
+          { op: "pread", fd: "f", offset: 0, count: 1 },
+          { op: "write", fd: "f", data: "y" },
+          { op: "open", path: "/a", flags: ["O_RDWR", "O_DIRECT"], fd: "g" },
+          { op: "pwrite", fd: "g", offset: direct.offset, data: direct.data },
+          { op: "close", fd: "g" },
+          { op: "close", fd: "f" },
+        ],
+      },
+    ],
+  })
+
+  it("fires when dirty bytes of a dropped page lie outside the direct write (the second cached write is lost)", () => {
+    const r = run(orphaned({ offset: 0, data: "Z" }))
+    expect(r.verdict).toBe("fail")
+    expect(r.violations.some((v) => v.check === "invariants" && v.message.includes("dirty bytes [1, 2) in uncached page 0"))).toBe(true)
+    expect(goferRunFindings(r)).toEqual({ known: ["direct-write-orphans-dirty"], unknown: [] })
+  })
+
+  it("stays quiet when the direct write covers every dirty byte of the pages it drops (the run passes)", () => {
+    const r = run(orphaned({ offset: 0, data: "ZW" }))
+    expect(r.verdict).toBe("pass")
+    expect(r.events.some((e) => e.kind === "cache" && e.what === "dirty-orphaned")).toBe(false)
+  })
+})

@@ -199,6 +199,22 @@ export function evictWritebackErrorDropsDirty(r: RunReport, v: Violation): boole
   return false
 }
 
+/**
+ * direct-write-orphans-dirty: a lincheck, coherence or invariants violation
+ * after an O_DIRECT write dropped pages that still had dirty bytes outside
+ * its range (the port logs a `page dirty-orphaned` cache event there).
+ */
+export function directWriteOrphansDirty(r: RunReport, v: Violation): boolean {
+  if (v.check !== "lincheck" && v.check !== "coherence" && v.check !== "invariants") return false
+  if (r.subject.format !== "fsim.scenario/1" || r.subject.mount.kind !== "gofer") return false
+  const first = v.events.length > 0 ? Math.min(...v.events) : r.eventCount
+  for (let seq = 0; seq < Math.min(first, r.eventCount); seq++) {
+    const e = r.eventAt !== undefined ? r.eventAt(seq) : r.events[seq]
+    if (e?.kind === "cache" && e.cache === "page" && e.what === "dirty-orphaned") return true
+  }
+  return false
+}
+
 /** Findings recognized from a violation and the run it comes from. */
 export const RUN_FINDINGS: readonly { readonly id: string; readonly title: string; readonly matches: (r: RunReport, v: Violation) => boolean }[] = [
   {
@@ -224,6 +240,12 @@ export const RUN_FINDINGS: readonly { readonly id: string; readonly title: strin
     title:
       "dentry.destroyLocked writes an evicted dentry's dirty pages back and, if that fails (an error reply, a short write), logs a warning and discards them all the same: writes that returned success are lost, and no later op reports an error",
     matches: evictWritebackErrorDropsDirty,
+  },
+  {
+    id: "direct-write-orphans-dirty",
+    title:
+      "regularFileFD.writeCache (an O_DIRECT write under a caching mode) writes back only the dirty bytes inside the write's range, then drops every page the range touches: dirty bytes of those pages outside it stay in the dirty set with no page behind them and are never written, so a write that returned success is lost",
+    matches: directWriteOrphansDirty,
   },
 ]
 

@@ -45,6 +45,7 @@ export const GOFER_MARKS = {
   // File I/O.
   "gofer.io.direct-read": "an O_DIRECT read: dirty cached pages written back, then read from the server",
   "gofer.io.direct-write": "an O_DIRECT write: cached pages written back and dropped, then written to the server",
+  "gofer.io.direct-write-orphans-dirty": "an O_DIRECT write drops a page with dirty bytes outside the range it wrote back (finding direct-write-orphans-dirty)",
   "gofer.io.short-read-error": "a read failed part way (a fault): the bytes read are returned, the error dropped",
   "gofer.io.fill-error": "filling the page cache failed (a fault) before the page wanted was read",
   "gofer.io.short-write": "a write to the server wrote less than asked (a short write or error), ending the write",

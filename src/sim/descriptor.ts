@@ -144,7 +144,7 @@ export function withMutant(options: string | undefined, kind: MountKind, pins: M
 }
 
 /** A mount of a filesystem with no layers: its kind, and the pinned options with the pinned mutant if it is this filesystem's. */
-export function plainMount(kind: "model" | "gofer" | "tmpfs", pins: MountPins): Mount {
+export function plainMount(kind: Exclude<MountKind, "overlay">, pins: MountPins): Mount {
   const options = withMutant(pins.options, kind, pins)
   return { kind, ...(options !== undefined ? { options } : {}) }
 }

@@ -197,7 +197,7 @@ export const MUTANT_CASES: readonly MutantCase[] = [
     check: "invariants",
     budget: 0,
     unreachable: {
-      why: "the default campaign's seeds 1-3000 found none: few runs have another user replace a directory whose child the client has cached (gofer.revalidate.stale-dentry fired in 10 of seeds 1033-3000)",
+      why: "the default campaign's seeds 1-6000 found none: few runs have another user replace a directory whose child the client has cached (gofer.revalidate.stale-dentry fired in 30 of seeds 1033-6000)",
       scenario: {
         format: "fsim.scenario/1",
         name: "a directory with a cached child replaced by another user",

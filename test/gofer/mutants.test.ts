@@ -189,6 +189,35 @@ export const MUTANT_CASES: readonly MutantCase[] = [
     },
   },
   {
+    // 7d0bf706d's case: d/x is cached; another user renames d away and makes a new d; the client's stat of d
+    // revalidates d and finds another file there. The code before the fix invalidates d alone: x stays in the LRU
+    // holding its reference on the dead d, which keeps its own on /, one more than / accounts for at quiescence.
+    mutant: "invalidate-keeps-descendants",
+    options: "cache=remote_revalidating",
+    check: "invariants",
+    budget: 0,
+    unreachable: {
+      why: "the default campaign's seeds 1-6000 found none: few runs have another user replace a directory whose child the client has cached (gofer.revalidate.stale-dentry fired in 30 of seeds 1033-6000)",
+      scenario: {
+        format: "fsim.scenario/1",
+        name: "a directory with a cached child replaced by another user",
+        mount: { kind: "gofer" },
+        remote: { d: { type: "dir", children: { x: { type: "file", data: "ab" } } } },
+        threads: [{ name: "t0", ops: [{ op: "stat", path: "/d/x" }, { op: "sleep", ns: 2_000_000 }, { op: "stat", path: "/d" }] }],
+        external: [
+          {
+            name: "x0",
+            ops: [
+              { op: "sleep", ns: 1_000_000 },
+              { op: "rename", from: "/d", to: "/e" },
+              { op: "mkdir", path: "/d" },
+            ],
+          },
+        ],
+      },
+    },
+  },
+  {
     // gVisor's own regression test of f7712ab50 (TestRevalidateSymlinkChain): file -> sym1/file, sym1 -> sym2 -> gen1;
     // another user points sym2 at gen2. dentry_cache_limit=3 keeps the chain's dentries cached across the two stats and
     // evicts, before quiescence, the dentry revalidation invalidated: the port (revalidate.ts, before da30d5dd1) does not

@@ -69,31 +69,40 @@ describe("gofer revalidation", () => {
   }
 
   // 7d0bf706d's case: d/x is cached; x0 replaces d; t0's stat of d/x
-  // revalidates d and x together, finds d replaced, and invalidates d alone.
-  const replacedDir = (final: string): Scenario => ({
+  // revalidates d and x together and finds d replaced. The port has the
+  // fix (d and its cached descendants are invalidated together); the code
+  // before it, which invalidated d alone, is the zoo mutant
+  // invalidate-keeps-descendants.
+  const replacedDir = (final: string, mutant: boolean): Scenario => ({
     format: "fsim.scenario/1",
     name: "replaced-dir-cached-child",
-    mount: { kind: "gofer", options: "cache=remote_revalidating" },
+    mount: { kind: "gofer", options: `cache=remote_revalidating${mutant ? ",mutant=invalidate-keeps-descendants" : ""}` },
     remote: { d: { type: "dir", children: { x: { type: "file", data: "ab" } } } },
     threads: [{ name: "t0", ops: [{ op: "stat", path: "d/x" }, { op: "sleep", ns: 20_000_000 }, { op: "stat", path: final }] }],
     external: [{ name: "x0", ops: [{ op: "sleep", ns: 10_000_000 }, { op: "rename", from: "d", to: "e" }, { op: "mkdir", path: "d" }] }],
   })
 
-  it("a replaced directory with a cached child: the dirMu-after-metadataMu pair and the dead directory's reference on /, each recognized", () => {
-    const r = run(replacedDir("d/x"), 1)
+  it("a replaced directory with a cached child: the dirMu-after-metadataMu pair, recognized; its cached child is invalidated with it (7d0bf706d), so / keeps only its children's references", () => {
+    const r = run(replacedDir("d/x", false), 1)
+    expect(r.violations.map((v) => v.check)).toEqual(["lock_order"])
+    expect(r.violations[0]?.message).toMatch(/dirMu#\d+ \(\/\) .*metadataMu#\d+ \(\/d\/x\)/)
+    expect(goferRunFindings(r)).toEqual({ known: ["revalidate-dirmu-after-metadata"], unknown: [] })
+    // A stat of d alone revalidates nothing below d: no lock pair, and x is invalidated with d.
+    expect(run(replacedDir("d", false), 1).verdict).toBe("pass")
+  })
+
+  it("the code before 7d0bf706d (the mutant invalidate-keeps-descendants): the dead directory, kept alive by its cached child, holds a reference on / that no finding explains", () => {
+    const expected = "/: holds 5 references at quiescence: its children, open FDs and the root's two account for 4, and 1 is held by invalidated /d, kept alive by cached descendants"
+    const r = run(replacedDir("d/x", true), 1)
     expect(r.violations.map((v) => v.check).sort()).toEqual(["invariants", "lock_order"])
-    expect(r.violations.find((v) => v.check === "lock_order")?.message).toMatch(/dirMu#\d+ \(\/\) .*metadataMu#\d+ \(\/d\/x\)/)
-    expect(r.violations.find((v) => v.check === "invariants")?.message).toBe(
-      "/: holds 5 references at quiescence: its children, open FDs and the root's two account for 4, and 1 is held by invalidated /d, kept alive by cached descendants",
-    )
-    expect(goferRunFindings(r)).toEqual({ known: ["invalidated-dir-kept-alive", "revalidate-dirmu-after-metadata"], unknown: [] })
-    // A stat of d alone revalidates nothing below d: no lock pair, the reference still held.
-    const alone = run(replacedDir("d"), 1)
-    expect(goferRunFindings(alone)).toEqual({ known: ["invalidated-dir-kept-alive"], unknown: [] })
+    expect(r.violations.find((v) => v.check === "invariants")?.message).toBe(expected)
+    expect(goferRunFindings(r)).toEqual({ known: ["revalidate-dirmu-after-metadata"], unknown: [`invariants: ${expected}`] })
+    const alone = run(replacedDir("d", true), 1)
+    expect(goferRunFindings(alone)).toEqual({ known: [], unknown: [`invariants: ${expected}`] })
   })
 
   it("revalidate-dirmu-after-metadata stays quiet on other lock pairs, other threads and a lock held outside the stale dentry", () => {
-    const r = run(replacedDir("d/x"), 1)
+    const r = run(replacedDir("d/x", false), 1)
     const v = r.violations.find((x) => x.check === "lock_order")!
     expect(revalidateDirMuAfterMetadata(r, v)).toBe(true)
     expect(revalidateDirMuAfterMetadata(r, { ...v, message: v.message.replace("t0", "t1") })).toBe(false)

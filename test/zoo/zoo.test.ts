@@ -23,16 +23,20 @@ describe("the zoo", () => {
 
   // Issue 14 asks for at least 16, among them 4 races, 3 needing external
   // changes, 3 needing memory pressure, 3 sequential and 2 in the overlay.
-  // External and pressure stand at 2 each (see the gofer's README, "The
-  // zoo": the port follows gVisor's early-2022 code, and the later fixes of
-  // that kind are in revalidate.go): these floors are what the zoo holds
-  // now, so that none is lost; they rise to the issue's as bugs are added.
+  // External changes reach the issue's 3 (7d0bf706d, a later revalidate.go
+  // fix, was ported so that the code before it could be the mutant), though
+  // the default swarm finds none of the three within a few thousand runs:
+  // each shows its bug in a scenario of its own (test/gofer/mutants.test.ts).
+  // Pressure stands at 2 (see the gofer's README, "The zoo": gVisor's
+  // history of the gofer has no further fix the port can invert that needs
+  // dentry or page eviction): that floor is what the zoo holds now, so that
+  // none is lost; it rises to the issue's as bugs are added.
   it("holds the re-created upstream bugs it has, of every kind the issue names", () => {
     const upstream = entries.filter((e) => e.upstream !== null)
     const needs = (n: string): number => upstream.filter((e) => e.upstream!.needs === n).length
-    expect(upstream.length).toBeGreaterThanOrEqual(23)
+    expect(upstream.length).toBeGreaterThanOrEqual(24)
     expect(needs("race")).toBeGreaterThanOrEqual(4)
-    expect(needs("external")).toBeGreaterThanOrEqual(2)
+    expect(needs("external")).toBeGreaterThanOrEqual(3)
     expect(needs("pressure")).toBeGreaterThanOrEqual(2)
     expect(needs("sequential")).toBeGreaterThanOrEqual(3)
     expect(upstream.filter((e) => e.kind === "overlay").length).toBeGreaterThanOrEqual(2)

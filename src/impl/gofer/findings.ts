@@ -20,14 +20,6 @@ export interface Finding {
 
 export const FINDINGS: readonly Finding[] = [
   {
-    id: "invalidated-dir-kept-alive",
-    title:
-      "revalidation invalidates a replaced directory alone: its cached descendants stay in the LRU and keep the dead dentry, its fids and its reference on its parent alive until they are evicted (upstream 7d0bf706d invalidates the descendants too)",
-    // The quiescence check names such references apart, only when they are
-    // exactly what is missing from the count (invariants.ts).
-    matches: (v) => v.check === "invariants" && /^\S+: holds \d+ references at quiescence: .* account for \d+, and \d+ (?:is|are) held by invalidated [^;]*, kept alive by cached descendants$/.test(v.message),
-  },
-  {
     id: "otrunc-read-zeros",
     title:
       "an open with O_TRUNC truncates the remote file (Tlopen) before the client's size follows, under metadataMu that reads do not take: a concurrent read fills its cache from the truncated file and returns zeros up to the old size",

@@ -119,11 +119,13 @@ export function checkGofer(fs: filesystem, st: InvariantState, quiescent: boolea
   }
 
   if (quiescent) {
-    // gVisor (before 7d0bf706d) invalidates a replaced directory alone: its
-    // cached descendants stay in the LRU, keeping the dead dentry alive and
-    // with it its reference on its parent, until evicted. Such references
-    // are named apart (FINDINGS.md, invalidated-dir-kept-alive), found by
-    // climbing from the LRU's unreachable entries to a reachable parent.
+    // gVisor before 7d0bf706d (the port has the fix; the mutant
+    // invalidate-keeps-descendants has the code before it) invalidated a
+    // replaced directory alone: its cached descendants stay in the LRU,
+    // keeping the dead dentry alive and with it its reference on its
+    // parent, until evicted. Such references are named apart (FINDINGS.md,
+    // invalidated-dir-kept-alive), found by climbing from the LRU's
+    // unreachable entries to a reachable parent.
     const reach = new Set(all)
     const deadHolders = new Map<dentry, Set<dentry>>()
     if (isFree(fs.cacheMu)) {

@@ -31,6 +31,7 @@ export const GOFER_MUTANTS = {
   "setstat-resends-mode": "a setStat that changes the size, owner or group sends the cached mode (setuid and setgid cleared) in the same Tsetattr whether or not it changed, so under InteropModeShared (where setStat does not store what it sent, and an FD's ftruncate does not revalidate) an ftruncate puts back the mode the client last saw, undoing a chmod by another user or by the client itself",
   "sync-refs-unlocked": "filesystem.Sync takes a reference on every syncable dentry without renameMu, and one on every special file FD with IncRef, as before gVisor's first fix: a dentry being destroyed after eviction (refs 0 or -1), or an FD being closed (refs 0), is revived and its reference dropped again",
   "append-no-refresh": "an O_APPEND write where metadata is not authoritative (remote_revalidating, none) appends at the cached size without first asking the server for the current one, overwriting what another user of the share appended",
+  "invalidate-keeps-descendants": "revalidation invalidates a replaced directory alone (the code before 7d0bf706d): its cached descendants stay in the LRU, each holding a reference on its parent, so the dead directory, its fids and its reference on its former parent live on until the LRU evicts them",
   "symlink-chain-unrevalidated": "stepLocked follows every symlink of a chain within one step (the code before f7712ab50): a symlink's target's first component is looked up in the directory's cache with no revalidation, so another user's replacement of a symlink (or file) it names is not seen under remote_revalidating",
 } as const
 
@@ -55,5 +56,6 @@ export const GOFER_MUTANT_UPSTREAM: Readonly<Partial<Record<GoferMutant, Upstrea
   "setstat-resends-mode": { commit: "fb4c700d0610ca83048aaf3a71682de0d9619156", subject: "Update gofer dentry permissions only when needed.", needs: "sequential" },
   "sync-refs-unlocked": { commit: "ca9a45f282a08a88df19c93d5968d720b5153c41", subject: "Fix refcount increments in gofer.filesystem.Sync.", needs: "pressure" },
   "append-no-refresh": { commit: "39525d64cbd5901ea80651e323c8554af132f4dd", subject: "Add O_APPEND support in vfs2 gofer.", needs: "external" },
+  "invalidate-keeps-descendants": { commit: "7d0bf706d307efc3bf405d21b9e550b3faa4ed99", subject: "gofer,kernfs: invalidate descendants of dentries failing revalidation", needs: "external" },
   "symlink-chain-unrevalidated": { commit: "f7712ab50c593baf4f372d163a7b553081c1857e", subject: "Revalidate symlink chain", needs: "external" },
 }

@@ -166,36 +166,13 @@ function* revalidateHelper(fs: filesystem, ctx: Ctx, vfsObj: VirtualFilesystem, 
       // recheck its caching (dropped if unreferenced); it is looked up anew
       // next time. (gVisor takes d.parent.dirMu here while the dentries
       // after d in the state still hold metadataMu: see GOFER_LOCK_ORDER.)
-      //
-      // The reference taken around InvalidateDentry is gVisor's guard
-      // against lock recursion when d is a mount point (da30d5dd1); its
-      // other effect matters here: d goes on ds whatever it is, so the
-      // deferred checkCachingLocked finds it dead and destroys it, dropping
-      // its reference on its parent. Queued only when synthetic (as this
-      // port had it), an unreferenced d stayed in the LRU, out of its
-      // parent's children but still holding the parent's reference.
-      yield* d.IncRef()
-      yield* vfsObj.InvalidateDentry(d.vfsd)
-      yield* d.decRefNoCaching()
-      appendDentry(ds, d)
       fs.cacheEvent("dentry", "invalidated", d)
       fs.mark(d.isSynthetic() ? "gofer.revalidate.stale-synthetic" : "gofer.revalidate.stale-dentry", d)
-
-      const name = state.names[i]!
-      const parent = d.parent!
-      yield parent.dirMu.Lock()
-      if (d.isSynthetic()) {
-        // Invalidated synthetic files become unreachable: treat it as deletion.
-        yield* d.setDeleted()
-        yield* d.decRefNoCaching()
-        appendDentry(ds, d)
-        parent.syntheticChildren--
-        parent.dirents = null
+      if (fs.opts.mutant === "invalidate-keeps-descendants") {
+        yield* invalidateAlone(vfsObj, d, state.names[i]!, ds)
+        return null
       }
-      // dirMu was released and taken again: only touch the entry if it is
-      // still this dentry.
-      if (parent.children?.get(name) === d) parent.children.delete(name)
-      yield parent.dirMu.Unlock()
+      yield* invalidate(vfsObj, d, state.names[i]!, ds)
       return null
     }
     // Unchanged: refresh the cached metadata.
@@ -205,6 +182,88 @@ function* revalidateHelper(fs: filesystem, ctx: Ctx, vfsObj: VirtualFilesystem, 
   }
   void ctx
   return null
+}
+
+/**
+ * dentry.invalidate as gVisor has it since 7d0bf706d: d leaves its parent,
+ * then d and every dentry cached below it are invalidated and queued for
+ * checkCachingLocked, each directory giving up its children on the way (an
+ * invalidated directory's cached children would otherwise stay in the LRU,
+ * keeping it, its fids and its reference on its parent alive until they are
+ * evicted). Precondition: fs.renameMu is locked.
+ */
+function* invalidate(vfsObj: VirtualFilesystem, d: dentry, name: string, ds: DentryList): Sim<void> {
+  const parent = d.parent!
+  yield parent.dirMu.Lock()
+  if (d.isSynthetic()) yield* deleteSynthetic(d, parent, ds)
+  // dirMu was released and taken again: only touch the entry if it is
+  // still this dentry.
+  if (parent.children?.get(name) === d) parent.children.delete(name)
+  yield parent.dirMu.Unlock()
+
+  // Depth first, with one stack for the whole subtree.
+  const toInvalidate: dentry[] = [d]
+  while (toInvalidate.length > 0) {
+    const e = toInvalidate.pop()!
+    // The reference taken around InvalidateDentry is gVisor's guard against
+    // lock recursion when e is a mount point (da30d5dd1); its other effect
+    // matters here: e goes on ds whatever it is, so the deferred
+    // checkCachingLocked destroys it once unreferenced, dropping its
+    // reference on its parent.
+    yield* e.IncRef()
+    yield* vfsObj.InvalidateDentry(e.vfsd)
+    yield* e.decRefNoCaching()
+    appendDentry(ds, e)
+    if (e.isDir()) yield* disownAllChildrenForInvalidation(e, toInvalidate, ds)
+  }
+}
+
+/** deleteSynthetic: invalidated synthetic files become unreachable, so their invalidation is a deletion. Precondition: parent.dirMu is locked. */
+function* deleteSynthetic(d: dentry, parent: dentry, ds: DentryList): Sim<void> {
+  yield* d.setDeleted()
+  yield* d.decRefNoCaching()
+  appendDentry(ds, d)
+  parent.syntheticChildren--
+  parent.dirents = null
+}
+
+/**
+ * disownAllChildrenForInvalidation moves every cached child of d onto
+ * `children` (synthetic ones deleted, as invalidate does). Under
+ * InteropModeShared no negative entries exist; any other null entry is
+ * dropped with the rest. Precondition: fs.renameMu is locked.
+ */
+function* disownAllChildrenForInvalidation(d: dentry, children: dentry[], ds: DentryList): Sim<void> {
+  yield d.dirMu.Lock()
+  if (d.children !== null) {
+    for (const [name, child] of [...d.children]) {
+      d.children.delete(name)
+      if (child === null) continue
+      children.push(child)
+      if (child.isSynthetic()) yield* deleteSynthetic(child, d, ds)
+    }
+  }
+  yield d.dirMu.Unlock()
+}
+
+/**
+ * The invalidation of the 2022 code, before 7d0bf706d (the mutant
+ * invalidate-keeps-descendants): d alone is invalidated and leaves its
+ * parent; its cached descendants stay in the LRU, each holding a reference
+ * on its own parent, so the dead d lives on with its fids and its
+ * reference on its former parent until the LRU evicts them all.
+ * Precondition: fs.renameMu is locked.
+ */
+function* invalidateAlone(vfsObj: VirtualFilesystem, d: dentry, name: string, ds: DentryList): Sim<void> {
+  yield* d.IncRef()
+  yield* vfsObj.InvalidateDentry(d.vfsd)
+  yield* d.decRefNoCaching()
+  appendDentry(ds, d)
+  const parent = d.parent!
+  yield parent.dirMu.Lock()
+  if (d.isSynthetic()) yield* deleteSynthetic(d, parent, ds)
+  if (parent.children?.get(name) === d) parent.children.delete(name)
+  yield parent.dirMu.Unlock()
 }
 
 /**

@@ -20,6 +20,7 @@ import { Syscalls } from "../vfs/syscalls.js"
 import { VirtualFilesystem } from "../vfs/vfs.js"
 import type { dentry } from "./dentry.js"
 import { filesystem } from "./filesystem.js"
+import { RangeSet } from "./pagecache.js"
 import { checkGofer, InvariantState, isFree, leakedFids } from "./invariants.js"
 import { MountOptionError, parseGoferOptions, type filesystemOptions, InteropModeExclusive, InteropModeShared, InteropModeWritethrough } from "./options.js"
 
@@ -145,8 +146,14 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
     if (d.isSynthetic() || d.refs === -1) return
     const serverData = fileAt(server.tree().tree, d.pathForLog())
     if (serverData === null) return
-    const cached = d.cache.cachedRanges()
-    for (const r of cached) {
+    // Another thread's write may be under way (it holds dataMu for writing,
+    // its Twrite not yet answered): the bytes it dirtied reach the server
+    // when its write returns, and are checked then. Dirty bytes with no
+    // such writer are still compared (a write that skipped its Twrite).
+    const compared = new RangeSet()
+    for (const r of d.cache.cachedRanges()) compared.add(r)
+    if (d.dataMu.writer !== null) for (const r of d.cache.dirty.ranges) compared.remove(r)
+    for (const r of compared.ranges) {
       const end = Math.min(r.end, d.size)
       if (end <= r.start) continue
       const clientBytes = d.cache.read({ start: r.start, end })

@@ -92,6 +92,19 @@ describe("swarm configurations", () => {
     expect(configJson(refusing)["refuse_mknod"]).toBe(true)
   })
 
+  it("aim some runs' faults at every k-th request of one message, never a lookup", () => {
+    const all = configs({ mount: {} }, 400).map((c, i) => ({ c, seed: i + 1 }))
+    const series = all.filter(({ c }) => c.faultEvery !== undefined)
+    expect(series.length).toBeGreaterThan(10)
+    for (const { c, seed } of series) {
+      expect(c.faultFocus).toHaveLength(1)
+      expect(["Twalk", "Twalkgetattr", "Tgetattr", "Trenameat", "Tmknod"]).not.toContain(c.faultFocus![0])
+      const nths = (scenarioForSeed(c, seed).faults ?? []).map((f) => (f.message === c.faultFocus![0] ? f.nth : -1))
+      expect(nths).toEqual(Array.from({ length: Math.floor(12 / c.faultEvery!) }, (_, i) => c.faultEvery! * (i + 1)))
+      expect(configJson(c)["fault_every"]).toBe(c.faultEvery)
+    }
+  })
+
   it("an op profile adds I/O blocks: an O_RDWR|O_CREAT open, a write, a read of the file from its start, writes into the cached pages", () => {
     const groups = Object.fromEntries(OP_GROUPS.map((g) => [g, 1])) as OpProfile["groups"]
     const profile: OpProfile = { groups, flags: { O_SYNC: 0.5 }, symlinkChains: false }

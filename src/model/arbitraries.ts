@@ -373,6 +373,8 @@ interface StepArbitraries {
   readonly ioBlock: fc.Arbitrary<SequentialStep[]> | null
   /** Profiles with renames only: renames between names of the namespace (null otherwise). */
   readonly renameBlock: fc.Arbitrary<SequentialStep[]> | null
+  /** Profiles with directories only: a directory listed, changed and listed again (null otherwise). */
+  readonly listBlock: fc.Arbitrary<SequentialStep[]> | null
 }
 
 const ACCESS_FLAGS: ReadonlySet<OpenFlag> = new Set(["O_RDONLY", "O_WRONLY", "O_RDWR"])
@@ -436,6 +438,23 @@ function renameBlockOf(cred: fc.Arbitrary<Cred>): fc.Arbitrary<SequentialStep[]>
   })
 }
 
+/**
+ * A directory opened and listed, a name in it made or removed, the listing
+ * read again from the start of the same description (rewinddir), and the
+ * description kept open (a
+ * directory's handle is one a sync meets). getdents otherwise comes from an
+ * open block's random fd ops, so on a directory rarely.
+ */
+function listBlockOf(cred: fc.Arbitrary<Cred>): fc.Arbitrary<SequentialStep[]> {
+  const dir = fc.oneof({ weight: 1, arbitrary: fc.constantFrom("/", ".") }, { weight: 3, arbitrary: fc.constantFrom(...NAMES) }, { weight: 1, arbitrary: arbNearPath })
+  const change = fc.tuple(fc.constantFrom("mkdir" as const, "unlink" as const, "rmdir" as const), fc.constantFrom(...NAMES))
+  return fc.tuple(dir, arbFd, change, cred).map(([d, fd, [op, n], cred]): SequentialStep[] => {
+    const path = d === "/" ? `/${n}` : d === "." ? n : `${d}/${n}`
+    const ops: Op[] = [{ op: "open", path: d, flags: ["O_RDONLY", "O_DIRECTORY"], fd }, { op: "getdents", fd }, { op, path }, { op: "lseek", fd, offset: 0, whence: "SEEK_SET" }, { op: "getdents", fd }]
+    return ops.map((o) => ({ op: o, cred }))
+  })
+}
+
 const PAIR_GROUPS: readonly OpGroup[] = ["dirs", "links", "xattrs", "symlinks", "rename", "special"]
 /** The pair blocks a profile draws from: the fixed mix's, then a directory renamed over another and a special file. */
 const PAIR_GROUPS_PROFILED: readonly OpGroup[] = [...PAIR_GROUPS, "rename", "special"]
@@ -488,7 +507,8 @@ function stepArbitraries(p: OpProfile | undefined): StepArbitraries {
     })
   const ioBlock = p === undefined ? null : ioBlockOf(p, { truncate: (p.groups.truncate ?? 1) > 0, sync: (p.groups.sync ?? 1) > 0 })
   const renameBlock = p === undefined || (p.groups.rename ?? 1) === 0 ? null : renameBlockOf(cred)
-  return { step, openBlock, pairBlock, ioBlock, renameBlock }
+  const listBlock = p === undefined || (p.groups.dirs ?? 1) === 0 ? null : listBlockOf(cred)
+  return { step, openBlock, pairBlock, ioBlock, renameBlock, listBlock }
 }
 
 const FIXED_STEPS = stepArbitraries(undefined)
@@ -505,6 +525,7 @@ export const arbSteps = (minLength: number, maxLength: number, profile?: OpProfi
   const blocks = [{ weight: 4, arbitrary: a.step.map((s) => [s]) }, { weight: 1, arbitrary: a.openBlock }, { weight: 1, arbitrary: a.pairBlock }]
   if (a.ioBlock !== null) blocks.push({ weight: 1, arbitrary: a.ioBlock })
   if (a.renameBlock !== null) blocks.push({ weight: 1, arbitrary: a.renameBlock })
+  if (a.listBlock !== null) blocks.push({ weight: 1, arbitrary: a.listBlock })
   return fc
     .array(fc.oneof(...blocks), { minLength, maxLength, size: "max" })
     .map((blocks) => blocks.flat().slice(0, Math.max(maxLength, minLength)))

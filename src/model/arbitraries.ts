@@ -73,6 +73,25 @@ export const arbPath: fc.Arbitrary<string> = fc
   })
   .chain((p) => fc.oneof({ weight: 30, arbitrary: fc.constant(p) }, { weight: 1, arbitrary: fc.constantFrom("/", "", ".", "..", "/" + "x/".repeat(2048)) }))
 
+/**
+ * Paths of a profile's renames and pair blocks: half the time names of the
+ * namespace ("b", "a/c", "c/a/b"), which exist in a dense tree or were just
+ * made, so renames succeed (within a directory, into another one, over an
+ * existing name) as often as arbPath's corners refuse them; arbPath's
+ * shapes otherwise. Most arbPath renames fail before reaching the
+ * filesystem's rename (".", "..", a trailing slash under a file, a loop).
+ */
+const arbNearPath: fc.Arbitrary<string> = fc.oneof(
+  {
+    weight: 1,
+    arbitrary: fc
+      .oneof({ weight: 4, arbitrary: fc.constant(1) }, { weight: 3, arbitrary: fc.constant(2) }, { weight: 1, arbitrary: fc.constant(3) })
+      .chain((n) => fc.array(fc.constantFrom(...NAMES), { minLength: n, maxLength: n }))
+      .map((c) => c.join("/")),
+  },
+  { weight: 1, arbitrary: arbPath },
+)
+
 const arbData: fc.Arbitrary<string> = fc.oneof(
   { weight: 5, arbitrary: fc.constantFrom("", "x", "hello", "ab\u0000c", "\u00ff\u0080z") },
   { weight: 2, arbitrary: fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: 12 }) },
@@ -222,6 +241,7 @@ type OpEntry = { readonly weight: number; readonly group: OpGroup | null; readon
 function opEntries(p: OpProfile | undefined): OpEntry[] {
   const flags = openFlagsOf(p)
   const target = symlinkTargetOf(p)
+  const renamePath = p === undefined ? arbPath : arbNearPath
   const entries: OpEntry[] = [
     { weight: 12, group: null, arbitrary: fc.record({ op: fc.constant("open" as const), path: arbPath, flags, fd: arbFd }).chain((o) => fc.option(arbMode, { nil: undefined, freq: 2 }).map((mode) => (mode === undefined ? o : { ...o, mode }))) },
     { weight: 1, group: null, arbitrary: fc.record({ op: fc.constant("close" as const), fd: arbFd }) },
@@ -247,7 +267,7 @@ function opEntries(p: OpProfile | undefined): OpEntry[] {
       weight: 4,
       group: "rename",
       arbitrary: fc
-        .record({ op: fc.constant("rename" as const), from: arbPath, to: arbPath })
+        .record({ op: fc.constant("rename" as const), from: renamePath, to: renamePath })
         .chain((o) =>
           fc
             .oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 2, arbitrary: fc.subarray<RenameFlag>(["RENAME_NOREPLACE", "RENAME_EXCHANGE"]) })
@@ -351,6 +371,10 @@ interface StepArbitraries {
   readonly pairBlock: fc.Arbitrary<SequentialStep[]>
   /** Profiles only: a read-modify-write of one file (null in the fixed mix, which keeps its generation). */
   readonly ioBlock: fc.Arbitrary<SequentialStep[]> | null
+  /** Profiles with renames only: renames between names of the namespace (null otherwise). */
+  readonly renameBlock: fc.Arbitrary<SequentialStep[]> | null
+  /** Profiles with directories only: a directory listed, changed and listed again (null otherwise). */
+  readonly listBlock: fc.Arbitrary<SequentialStep[]> | null
 }
 
 const ACCESS_FLAGS: ReadonlySet<OpenFlag> = new Set(["O_RDONLY", "O_WRONLY", "O_RDWR"])
@@ -387,6 +411,50 @@ function ioBlockOf(p: OpProfile, fdOpsOn: { truncate: boolean; sync: boolean }):
     })
 }
 
+/**
+ * Renames between names of the namespace, in the root or in one of its
+ * directories: two names renamed onto one another (replacing, swapped with
+ * RENAME_EXCHANGE, refused with RENAME_NOREPLACE), which in a dense initial
+ * tree are both there (files, directories, a file and its second name); or
+ * a directory made and moved into another one, over an empty directory of
+ * the same name the block made first or not. Renames drawn from paths alone
+ * rarely get past the path walk, and almost never move a directory.
+ */
+function renameBlockOf(cred: fc.Arbitrary<Cred>): fc.Arbitrary<SequentialStep[]> {
+  // Two different names (narrowing to fewer names may still make them one).
+  const pair = fc.constantFrom(...NAMES.flatMap((x) => NAMES.filter((y) => y !== x).map((y) => [x, y] as const)))
+  const dir = fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(...NAMES) })
+  const flags = fc.constantFrom<RenameFlag[] | undefined>(undefined, ["RENAME_EXCHANGE"], ["RENAME_NOREPLACE"])
+  return fc.tuple(dir, pair, fc.nat(2), flags, cred).map(([dir, [x, y], kind, f, cred]): SequentialStep[] => {
+    const ops: Op[] =
+      kind === 0
+        ? [
+            { op: "rename", from: dir === undefined ? x : `${dir}/${x}`, to: dir === undefined ? y : `${dir}/${y}`, ...(f !== undefined ? { flags: f } : {}) },
+            { op: "lstat", path: x },
+            { op: "lstat", path: y },
+          ]
+        : [{ op: "mkdir", path: x }, { op: "mkdir", path: y }, ...(kind === 2 ? [{ op: "mkdir" as const, path: `${y}/${x}` }] : []), { op: "rename", from: x, to: `${y}/${x}` }]
+    return ops.map((op) => ({ op, cred }))
+  })
+}
+
+/**
+ * A directory opened and listed, a name in it made or removed, the listing
+ * read again from the start of the same description (rewinddir), and the
+ * description kept open (a
+ * directory's handle is one a sync meets). getdents otherwise comes from an
+ * open block's random fd ops, so on a directory rarely.
+ */
+function listBlockOf(cred: fc.Arbitrary<Cred>): fc.Arbitrary<SequentialStep[]> {
+  const dir = fc.oneof({ weight: 1, arbitrary: fc.constantFrom("/", ".") }, { weight: 3, arbitrary: fc.constantFrom(...NAMES) }, { weight: 1, arbitrary: arbNearPath })
+  const change = fc.tuple(fc.constantFrom("mkdir" as const, "unlink" as const, "rmdir" as const), fc.constantFrom(...NAMES))
+  return fc.tuple(dir, arbFd, change, cred).map(([d, fd, [op, n], cred]): SequentialStep[] => {
+    const path = d === "/" ? `/${n}` : d === "." ? n : `${d}/${n}`
+    const ops: Op[] = [{ op: "open", path: d, flags: ["O_RDONLY", "O_DIRECTORY"], fd }, { op: "getdents", fd }, { op, path }, { op: "lseek", fd, offset: 0, whence: "SEEK_SET" }, { op: "getdents", fd }]
+    return ops.map((o) => ({ op: o, cred }))
+  })
+}
+
 const PAIR_GROUPS: readonly OpGroup[] = ["dirs", "links", "xattrs", "symlinks", "rename", "special"]
 /** The pair blocks a profile draws from: the fixed mix's, then a directory renamed over another and a special file. */
 const PAIR_GROUPS_PROFILED: readonly OpGroup[] = [...PAIR_GROUPS, "rename", "special"]
@@ -420,7 +488,7 @@ function stepArbitraries(p: OpProfile | undefined): StepArbitraries {
   /** Ops that build on one another over the same path, so success paths are reached as often as refusals. */
   const kinds = p === undefined ? [0, 1, 2, 3, 4, 5] : PAIR_GROUPS_PROFILED.flatMap((g, i) => ((p.groups[g] ?? 1) > 0 ? [i] : []))
   const pairBlock = fc
-    .tuple(arbPath, p === undefined ? arbPath : fc.oneof(arbPath, target), cred, arbXattrName, arbData, p === undefined ? fc.nat(5) : kinds.length === 0 ? fc.constant(-1) : fc.constantFrom(...kinds))
+    .tuple(p === undefined ? arbPath : arbNearPath, p === undefined ? arbPath : fc.oneof(arbNearPath, target), cred, arbXattrName, arbData, p === undefined ? fc.nat(5) : kinds.length === 0 ? fc.constant(-1) : fc.constantFrom(...kinds))
     .map(([path, q, cred, name, value, kind]): SequentialStep[] => {
       const steps: Op[][] = [
         [{ op: "mkdir", path }, { op: "stat", path }, { op: "rmdir", path }],
@@ -438,7 +506,9 @@ function stepArbitraries(p: OpProfile | undefined): StepArbitraries {
       return kind < 0 ? [{ op: { op: "stat", path }, cred }] : (steps[kind] as Op[]).map((op) => ({ op, cred }))
     })
   const ioBlock = p === undefined ? null : ioBlockOf(p, { truncate: (p.groups.truncate ?? 1) > 0, sync: (p.groups.sync ?? 1) > 0 })
-  return { step, openBlock, pairBlock, ioBlock }
+  const renameBlock = p === undefined || (p.groups.rename ?? 1) === 0 ? null : renameBlockOf(cred)
+  const listBlock = p === undefined || (p.groups.dirs ?? 1) === 0 ? null : listBlockOf(cred)
+  return { step, openBlock, pairBlock, ioBlock, renameBlock, listBlock }
 }
 
 const FIXED_STEPS = stepArbitraries(undefined)
@@ -454,6 +524,8 @@ export const arbSteps = (minLength: number, maxLength: number, profile?: OpProfi
   const a = profile === undefined ? FIXED_STEPS : stepArbitraries(profile)
   const blocks = [{ weight: 4, arbitrary: a.step.map((s) => [s]) }, { weight: 1, arbitrary: a.openBlock }, { weight: 1, arbitrary: a.pairBlock }]
   if (a.ioBlock !== null) blocks.push({ weight: 1, arbitrary: a.ioBlock })
+  if (a.renameBlock !== null) blocks.push({ weight: 1, arbitrary: a.renameBlock })
+  if (a.listBlock !== null) blocks.push({ weight: 1, arbitrary: a.listBlock })
   return fc
     .array(fc.oneof(...blocks), { minLength, maxLength, size: "max" })
     .map((blocks) => blocks.flat().slice(0, Math.max(maxLength, minLength)))

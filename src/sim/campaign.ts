@@ -87,6 +87,13 @@ export interface ScenarioShape {
    */
   readonly faultFocus?: readonly string[]
   /**
+   * The faults fail every k-th request of the focus's first message (up to
+   * its FAULT_SERIES_END-th) with an error reply, instead of 0 to `faults`
+   * drawn ones: where the request on the path under test comes among the
+   * run's requests of its type is unknown in advance. Default: none.
+   */
+  readonly faultEvery?: number
+  /**
    * The server refuses to make device files, FIFOs and sockets (EPERM, as a
    * server on a filesystem that allows no mknod does), so the gofer's
    * synthetic FIFOs and sockets stand in. Recorded in the scenario as
@@ -140,6 +147,31 @@ function arbFocusedFault(focus: readonly string[]): fc.Arbitrary<Fault> {
   )
 }
 
+/** The last request of its type a series of faults (ScenarioShape.faultEvery) may fail: more than most runs send of one type. */
+const FAULT_SERIES_END = 12
+
+/** Error replies to every k-th `message`, each with an errno of its own (or, for a Tread or Twrite, a short one). */
+function arbFaultSeries(message: string, every: number): fc.Arbitrary<Fault[]> {
+  const n = Math.floor(FAULT_SERIES_END / every)
+  const errno = fc.constantFrom<Errno>(...FAULT_ERRNOS, "EPERM").map((errno) => ({ errno }))
+  const one: fc.Arbitrary<{ errno: Errno } | { count: number }> =
+    message === "Tread" || message === "Twrite" ? fc.oneof({ weight: 2, arbitrary: errno }, { weight: 1, arbitrary: fc.nat(4).map((count) => ({ count })) }) : errno
+  return fc.array(one, { minLength: n, maxLength: n }).map((xs) =>
+    xs.map((x, i): Fault => {
+      const nth = every * (i + 1)
+      return "errno" in x ? { kind: "rlerror", message, nth, errno: x.errno } : { kind: "short", message: message as "Tread" | "Twrite", nth, count: x.count }
+    }),
+  )
+}
+
+function arbFaults(shape: ScenarioShape): fc.Arbitrary<Fault[]> {
+  const faults = shape.faults ?? 0
+  if (faults === 0) return fc.constant<Fault[]>([])
+  const focus = shape.faultFocus !== undefined && shape.faultFocus.length > 0 ? shape.faultFocus : undefined
+  if (focus !== undefined && shape.faultEvery !== undefined) return arbFaultSeries(focus[0]!, shape.faultEvery)
+  return fc.array(focus !== undefined ? arbFocusedFault(focus) : arbFault, { maxLength: faults })
+}
+
 /**
  * Concurrent scenarios over the model's small namespace. Opens carry
  * O_NONBLOCK, so a FIFO open never waits for a peer the scenario may not
@@ -158,7 +190,6 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
   const none = fc.constant<[Cred, SequentialStep[]][]>([])
   const names = shape.names ?? NAMES.length
   const external = shape.external ?? 0
-  const faults = shape.faults ?? 0
   const links = shape.links ?? true
   const privateFds = shape.privateFds ?? false
   const slashOnly = shape.slashOnlySymlinks ?? true
@@ -169,7 +200,7 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
       root: arbRoot,
       threads: fc.array(thread, { minLength: Math.min(2, shape.threads), maxLength: shape.threads }),
       external: external > 0 ? fc.array(thread, { maxLength: external }) : none,
-      faults: faults > 0 ? fc.array(shape.faultFocus !== undefined && shape.faultFocus.length > 0 ? arbFocusedFault(shape.faultFocus) : arbFault, { maxLength: faults }) : fc.constant<Fault[]>([]),
+      faults: arbFaults(shape),
     })
     .map(({ remote, root, threads, external, faults }) => {
       const spec = (prefix: string) => ([cred, steps]: [Cred, SequentialStep[]], i: number): ThreadSpec => {

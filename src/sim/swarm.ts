@@ -75,6 +75,23 @@ const FAULT_FOCUSES: readonly (readonly string[])[] = [
   ["Treaddir", "Treadlink", "Twalkgetattr", "Tgetattr"],
 ]
 
+/**
+ * Messages a series of faults (every k-th) is never aimed at: those only a
+ * plain 9P2000.L server gets (a swarm's gofer speaks 9P2000.L.Google), and
+ * lookups. A failed lookup is taken for the server's word on the name (an
+ * ENOENT is cached as a negative dentry), so failing a series of them makes
+ * ops that met no fault of their own see what the server never said, which
+ * lincheck cannot tell from a bug; single faults on lookups stay.
+ */
+const NO_SERIES: ReadonlySet<string> = new Set(["Tlcreate", "Tmknod", "Tmkdir", "Tsymlink", "Trenameat", "Twalk", "Twalkgetattr", "Tgetattr"])
+
+/** How often a run's faults hit the one message they aim at: every request of it, or every 2nd or 3rd. */
+const FAULT_EVERY: readonly (readonly [number, number])[] = [
+  [1, 1],
+  [2, 2],
+  [3, 1],
+]
+
 /** The configuration of the swarm run seeded `seed`. */
 export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pins: SwarmPins, seed: number): ScenarioShape {
   const kinds = swarmKinds(descriptors, pins)
@@ -111,6 +128,15 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
   // client only (nlink, their listing at the final read-back) are not in the
   // gofer's dialect, and lincheck reports them as unexplained failures.
   const refuseMknod = drawn.faults > 0 && groups.special > 0 && rng.chance(0.3) && SYNTHETIC_FILES_JUDGED
+  // Half the focused runs aim at one message of the family, failing every
+  // k-th request of it: a run sends few of most messages, and a fault on the
+  // nth lands only if the nth is the one on the path that meets it (the
+  // flush after a cached write, an upgrade's second open, a sync's fsync);
+  // failing a series of them meets it wherever it comes. (Drawn after the
+  // rest, so the other dimensions draw as before.)
+  const single = faultFocus !== undefined && rng.chance(0.5)
+  const focus1 = single ? [rng.pick(faultFocus.filter((m) => !NO_SERIES.has(m)))] : faultFocus
+  const faultEvery = single ? weighted(rng, FAULT_EVERY) : undefined
   return {
     mount: drawn.mount,
     threads,
@@ -125,7 +151,8 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
     setIdBits: dflt.setIdBits,
     externalUnjudged: d.externalUnjudged(drawn.mount),
     profile,
-    ...(faultFocus !== undefined ? { faultFocus } : {}),
+    ...(focus1 !== undefined ? { faultFocus: focus1 } : {}),
+    ...(faultEvery !== undefined ? { faultEvery } : {}),
     ...(refuseMknod ? { refuseMknod } : {}),
     ...(pins.checkBudget !== undefined ? { checkBudget: pins.checkBudget } : {}),
   }
@@ -145,7 +172,8 @@ export function describeConfig(s: ScenarioShape): string {
   const parts = [mountWords(s.mount), `threads ${Math.min(2, s.threads)}-${s.threads}`, `ops 1-${s.ops}`]
   if (s.mount.kind !== "overlay") parts.push(`names ${s.names ?? 3}`)
   if ((s.external ?? 0) > 0) parts.push(`external 0-${s.external}`)
-  if ((s.faults ?? 0) > 0) parts.push(`faults 0-${s.faults}${s.faultFocus !== undefined ? ` on ${s.faultFocus.join("/")}` : ""}`)
+  if ((s.faults ?? 0) > 0 && s.faultEvery !== undefined) parts.push(`faults on every ${s.faultEvery === 1 ? "" : ordinal(s.faultEvery) + " "}${(s.faultFocus ?? []).join("/")}`)
+  else if ((s.faults ?? 0) > 0) parts.push(`faults 0-${s.faults}${s.faultFocus !== undefined ? ` on ${s.faultFocus.join("/")}` : ""}`)
   if (s.refuseMknod === true) parts.push("server refuses mknod")
   parts.push(`fds ${s.privateFds === true ? "private" : "shared"}`)
   const p = s.profile
@@ -161,6 +189,10 @@ export function describeConfig(s: ScenarioShape): string {
   return parts.join(" · ")
 }
 
+function ordinal(n: number): string {
+  return n === 2 ? "2nd" : n === 3 ? "3rd" : `${n}th`
+}
+
 /** A run's configuration as data: what a trace header records (`config`). */
 export function configJson(s: ScenarioShape): Record<string, unknown> {
   return {
@@ -171,6 +203,7 @@ export function configJson(s: ScenarioShape): Record<string, unknown> {
     external: s.external ?? 0,
     faults: s.faults ?? 0,
     ...(s.faultFocus !== undefined ? { fault_focus: s.faultFocus } : {}),
+    ...(s.faultEvery !== undefined ? { fault_every: s.faultEvery } : {}),
     ...(s.refuseMknod === true ? { refuse_mknod: true } : {}),
     fds: s.privateFds === true ? "private" : "shared",
     links: s.links ?? true,

@@ -87,9 +87,24 @@ describe("swarm configurations", () => {
     expect(all.some(({ c }) => c.refuseMknod === true)).toBe(false)
     const gofer = all.find(({ c }) => c.mount.kind === "gofer")!
     const refusing = { ...gofer.c, refuseMknod: true }
-    const refused = (scenarioForSeed(refusing, gofer.seed).faults ?? []).filter((f) => f.kind === "rlerror" && f.message === "Tumknod" && f.errno === "EPERM")
+    // After the run's own faults (a series may fail a Tumknod with EPERM too).
+    const own = (scenarioForSeed(gofer.c, gofer.seed).faults ?? []).length
+    const refused = (scenarioForSeed(refusing, gofer.seed).faults ?? []).slice(own).filter((f) => f.kind === "rlerror" && f.message === "Tumknod" && f.errno === "EPERM")
     expect(refused.map((f) => f.nth)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
     expect(configJson(refusing)["refuse_mknod"]).toBe(true)
+  })
+
+  it("aim some runs' faults at every k-th request of one message, never a lookup", () => {
+    const all = configs({ mount: {} }, 400).map((c, i) => ({ c, seed: i + 1 }))
+    const series = all.filter(({ c }) => c.faultEvery !== undefined)
+    expect(series.length).toBeGreaterThan(10)
+    for (const { c, seed } of series) {
+      expect(c.faultFocus).toHaveLength(1)
+      expect(["Twalk", "Twalkgetattr", "Tgetattr", "Trenameat", "Tmknod"]).not.toContain(c.faultFocus![0])
+      const nths = (scenarioForSeed(c, seed).faults ?? []).map((f) => (f.message === c.faultFocus![0] ? f.nth : -1))
+      expect(nths).toEqual(Array.from({ length: Math.floor(12 / c.faultEvery!) }, (_, i) => c.faultEvery! * (i + 1)))
+      expect(configJson(c)["fault_every"]).toBe(c.faultEvery)
+    }
   })
 
   it("an op profile adds I/O blocks: an O_RDWR|O_CREAT open, a write, a read of the file from its start, writes into the cached pages", () => {

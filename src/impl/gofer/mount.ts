@@ -128,17 +128,27 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
     if (sys === null) return { errno: "EIO" }
     currentThread = thread.name
     const ctx: Ctx = { sched, creds: thread.cred, thread: thread.name }
+    const writethrough = checks.has("coherence") && fs !== null && fs.opts.interop === InteropModeWritethrough && (op.op === "write" || op.op === "pwrite")
+    const dirtyBefore = writethrough ? dirtyOf(op) : null
     const r0 = yield* sys.exec(ctx, op)
     const r = fs !== null && fs.opts.mutant === "stat-size-wrong" ? wrongStatSize(op, r0) : r0
     checkInvariants(false)
-    if (checks.has("coherence") && fs !== null && fs.opts.interop === InteropModeWritethrough && (op.op === "write" || op.op === "pwrite") && !("errno" in r)) {
-      checkWritethrough(op, thread.name)
-    }
+    if (writethrough && !("errno" in r)) checkWritethrough(op, thread.name, dirtyBefore)
     return r
   }
 
+  /** The dirty bytes of the file behind `op`'s descriptor, copied (null: no such descriptor yet). */
+  function dirtyOf(op: Op): RangeSet | null {
+    if (sys === null || !("fd" in op)) return null
+    const fd = sys.fds.get(op.fd)
+    if (fd === undefined) return null
+    const copy = new RangeSet()
+    for (const r of fd.Dentry().Impl<dentry>().cache.dirty.ranges) copy.add(r)
+    return copy
+  }
+
   /** fscache_writethrough: once a write returns, the server has the client's bytes of that file. */
-  function checkWritethrough(op: Op, who: string): void {
+  function checkWritethrough(op: Op, who: string, dirtyBefore: RangeSet | null): void {
     if (sys === null || fs === null || !("fd" in op)) return
     const fd = sys.fds.get(op.fd)
     if (fd === undefined) return
@@ -146,13 +156,17 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
     if (d.isSynthetic() || d.refs === -1) return
     const serverData = fileAt(server.tree().tree, d.pathForLog())
     if (serverData === null) return
-    // Another thread's write may be under way (it holds dataMu for writing,
-    // its Twrite not yet answered): the bytes it dirtied reach the server
-    // when its write returns, and are checked then. Dirty bytes with no
-    // such writer are still compared (a write that skipped its Twrite).
+    // Bytes still dirty are not on the server yet, and need not be: another
+    // thread's write may be under way (it holds dataMu for writing, its
+    // Twrite not answered), and they are checked when it returns; or they
+    // were dirty before this write began (an earlier write-through that met
+    // a fault leaves its pages dirty, written back later as under fscache).
+    // The bytes this write dirtied are compared: a write that returned
+    // without writing them through broke the mode's promise.
     const compared = new RangeSet()
     for (const r of d.cache.cachedRanges()) compared.add(r)
     if (d.dataMu.writer !== null) for (const r of d.cache.dirty.ranges) compared.remove(r)
+    else if (dirtyBefore !== null) for (const r of dirtyBefore.ranges) for (const x of d.cache.dirty.within(r)) compared.remove(x)
     for (const r of compared.ranges) {
       const end = Math.min(r.end, d.size)
       if (end <= r.start) continue

@@ -93,6 +93,17 @@ export interface ScenarioShape {
    * rlerror faults on the first Tumknods, so a trace replays with no option.
    */
   readonly refuseMknod?: boolean
+  /**
+   * Two threads meet at a FIFO of their own ("/p", a name no generated op
+   * touches): one opens it for reading, the other for writing, both
+   * without O_NONBLOCK (so each waits for the other, as processes joined by
+   * a named pipe do), each at a point of its ops drawn per scenario, then
+   * closes it. Both run as root, so no permission a generated op changes
+   * can keep one from its open. Only where the mount's blocking FIFO opens
+   * wait as Linux's do (ShapeDefaults.blockingFifoOpens) and in scenarios
+   * without server faults (a failed open would leave its peer waiting).
+   */
+  readonly fifoPair?: boolean
 }
 
 /** How many of a run's first Tumknods a server that refuses mknod answers EPERM: more than a generated run sends. */
@@ -170,8 +181,9 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
       threads: fc.array(thread, { minLength: Math.min(2, shape.threads), maxLength: shape.threads }),
       external: external > 0 ? fc.array(thread, { maxLength: external }) : none,
       faults: faults > 0 ? fc.array(shape.faultFocus !== undefined && shape.faultFocus.length > 0 ? arbFocusedFault(shape.faultFocus) : arbFault, { maxLength: faults }) : fc.constant<Fault[]>([]),
+      fifo: shape.fifoPair === true ? arbFifoPair : fc.constant(null),
     })
-    .map(({ remote, root, threads, external, faults }) => {
+    .map(({ remote, root, threads, external, faults, fifo }) => {
       const spec = (prefix: string) => ([cred, steps]: [Cred, SequentialStep[]], i: number): ThreadSpec => {
         const name = `${prefix}${i}`
         let ops = steps.slice(0, shape.ops).map((s) => nonBlocking(narrowOp(s.op, names)))
@@ -181,19 +193,69 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
         if (!setIdBits) ops = ops.map(withoutSetIdBits)
         return { name, cred, ops }
       }
+      let specs = threads.map(spec("t"))
+      let tree = mapTree(narrowTree(remote, names), { links: links || shape.remoteLinks === true, slashOnly, setIdBits })
+      if (fifo !== null && faults.length === 0 && shape.refuseMknod !== true && specs.length >= 2) {
+        specs = withFifoPair(specs, fifo)
+        tree = { ...tree, [FIFO_NAME]: { type: "fifo", mode: 0o666 } }
+      }
       const s: Scenario = {
         format: "fsim.scenario/1" as const,
         name: "generated",
         mount: shape.mount,
-        remote: mapTree(narrowTree(remote, names), { links: links || shape.remoteLinks === true, slashOnly, setIdBits }),
+        remote: tree,
         root,
-        threads: threads.map(spec("t")),
+        threads: specs,
         ...(external.length > 0 ? { external: external.map(spec("x")) } : {}),
         ...(external.length > 0 && shape.externalUnjudged === true ? { checks: CHECK_NAMES.filter((c) => c !== "lincheck" && c !== "coherence") } : {}),
         ...(faults.length > 0 || shape.refuseMknod === true ? { faults: shape.refuseMknod === true ? [...faults, ...refusedMknods()] : faults } : {}),
       }
       return s
     })
+}
+
+/** The FIFO of a scenario's FIFO pair: not one of the generated names, so only the pair's opens reach it. */
+const FIFO_NAME = "p"
+
+interface FifoPair {
+  /** Which threads open the reading and the writing end (indices, taken modulo the thread count; distinct). */
+  readonly reader: number
+  readonly writer: number
+  /** Where in each thread's ops its open goes (taken modulo the ops' count plus one). */
+  readonly readerAt: number
+  readonly writerAt: number
+  /** The reader opens with O_CREAT (of the existing FIFO: the open that takes the filesystem's lock for writing), or the writer does. */
+  readonly creat: 0 | 1 | 2
+  /** The writer writes a few bytes before it closes; the reader looks at its description. */
+  readonly write: boolean
+}
+
+const arbFifoPair: fc.Arbitrary<FifoPair> = fc.record({
+  reader: fc.nat(5),
+  writer: fc.nat(4),
+  readerAt: fc.nat(24),
+  writerAt: fc.nat(24),
+  creat: fc.constantFrom(0 as const, 1 as const, 2 as const),
+  write: fc.boolean(),
+})
+
+const ROOT: Cred = { uid: 0, gid: 0, groups: [] }
+
+/** The threads with the pair's blocking opens (and closes) of FIFO_NAME put in. */
+function withFifoPair(specs: readonly ThreadSpec[], f: FifoPair): ThreadSpec[] {
+  const n = specs.length
+  const r = f.reader % n
+  const w = (r + 1 + (f.writer % (n - 1))) % n
+  const path = `/${FIFO_NAME}`
+  const put = (t: ThreadSpec, at: number, ops: Op[]): ThreadSpec => {
+    const i = at % (t.ops.length + 1)
+    return { name: t.name, cred: ROOT, ops: [...t.ops.slice(0, i), ...ops, ...t.ops.slice(i)] }
+  }
+  const rfd = `${specs[r]!.name}.${FIFO_NAME}`
+  const wfd = `${specs[w]!.name}.${FIFO_NAME}`
+  const reading: Op[] = [{ op: "open", path, flags: f.creat === 1 ? ["O_RDONLY", "O_CREAT"] : ["O_RDONLY"], fd: rfd }, ...(f.write ? [{ op: "fstat" as const, fd: rfd }] : []), { op: "close", fd: rfd }]
+  const writing: Op[] = [{ op: "open", path, flags: f.creat === 2 ? ["O_WRONLY", "O_CREAT"] : ["O_WRONLY"], fd: wfd }, ...(f.write ? [{ op: "write" as const, fd: wfd, data: "x" }] : []), { op: "close", fd: wfd }]
+  return specs.map((t, i) => (i === r ? put(t, f.readerAt, reading) : i === w ? put(t, f.writerAt, writing) : t))
 }
 
 function refusedMknods(): Fault[] {

@@ -111,6 +111,8 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
   // client only (nlink, their listing at the final read-back) are not in the
   // gofer's dialect, and lincheck reports them as unexplained failures.
   const refuseMknod = drawn.faults > 0 && groups.special > 0 && rng.chance(0.3) && SYNTHETIC_FILES_JUDGED
+  // Drawn last, so the configuration drawn before it stays as it was.
+  const fifoPair = dflt.blockingFifoOpens === true && groups.special > 0 && rng.chance(0.25)
   return {
     mount: drawn.mount,
     threads,
@@ -127,6 +129,7 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
     profile,
     ...(faultFocus !== undefined ? { faultFocus } : {}),
     ...(refuseMknod ? { refuseMknod } : {}),
+    ...(fifoPair ? { fifoPair } : {}),
     ...(pins.checkBudget !== undefined ? { checkBudget: pins.checkBudget } : {}),
   }
 }
@@ -147,6 +150,7 @@ export function describeConfig(s: ScenarioShape): string {
   if ((s.external ?? 0) > 0) parts.push(`external 0-${s.external}`)
   if ((s.faults ?? 0) > 0) parts.push(`faults 0-${s.faults}${s.faultFocus !== undefined ? ` on ${s.faultFocus.join("/")}` : ""}`)
   if (s.refuseMknod === true) parts.push("server refuses mknod")
+  if (s.fifoPair === true) parts.push("FIFO pair")
   parts.push(`fds ${s.privateFds === true ? "private" : "shared"}`)
   const p = s.profile
   if (p !== undefined) {
@@ -172,6 +176,7 @@ export function configJson(s: ScenarioShape): Record<string, unknown> {
     faults: s.faults ?? 0,
     ...(s.faultFocus !== undefined ? { fault_focus: s.faultFocus } : {}),
     ...(s.refuseMknod === true ? { refuse_mknod: true } : {}),
+    ...(s.fifoPair === true ? { fifo_pair: true } : {}),
     fds: s.privateFds === true ? "private" : "shared",
     links: s.links ?? true,
     ...(s.remoteLinks === true ? { remote_links: true } : {}),

@@ -152,9 +152,10 @@ function arbFocusedFault(focus: readonly string[]): fc.Arbitrary<Fault> {
 }
 
 /**
- * Concurrent scenarios over the model's small namespace. Opens carry
- * O_NONBLOCK, so a FIFO open never waits for a peer the scenario may not
- * have (that would be a deadlock of the scenario, not of the filesystem).
+ * Concurrent scenarios over the model's small namespace. Generated opens
+ * carry O_NONBLOCK, so a FIFO open never waits for a peer the scenario may
+ * not have (that would be a deadlock of the scenario, not of the
+ * filesystem); a FIFO pair's opens (fifoPair) block, each with its peer.
  * An overlay's scenarios are generated over layers (overlaygen.ts).
  */
 export function arbScenario(shape: ScenarioShape): fc.Arbitrary<Scenario> {

@@ -113,6 +113,8 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
   const refuseMknod = drawn.faults > 0 && groups.special > 0 && rng.chance(0.3) && SYNTHETIC_FILES_JUDGED
   // Drawn last, so the configuration drawn before it stays as it was.
   const fifoPair = dflt.blockingFifoOpens === true && groups.special > 0 && rng.chance(0.25)
+  const filePair = drawn.mount.kind !== "overlay" && groups.truncate > 0 && groups.sync > 0 && rng.chance(0.25)
+  const movePair = drawn.mount.kind !== "overlay" && names >= 2 && groups.rename > 0 && groups.dirs > 0 && rng.chance(0.25)
   return {
     mount: drawn.mount,
     threads,
@@ -130,6 +132,8 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
     ...(faultFocus !== undefined ? { faultFocus } : {}),
     ...(refuseMknod ? { refuseMknod } : {}),
     ...(fifoPair ? { fifoPair } : {}),
+    ...(filePair ? { filePair } : {}),
+    ...(movePair ? { movePair } : {}),
     ...(pins.checkBudget !== undefined ? { checkBudget: pins.checkBudget } : {}),
   }
 }
@@ -151,6 +155,8 @@ export function describeConfig(s: ScenarioShape): string {
   if ((s.faults ?? 0) > 0) parts.push(`faults 0-${s.faults}${s.faultFocus !== undefined ? ` on ${s.faultFocus.join("/")}` : ""}`)
   if (s.refuseMknod === true) parts.push("server refuses mknod")
   if (s.fifoPair === true) parts.push("FIFO pair")
+  if (s.filePair === true) parts.push("writer and truncater")
+  if (s.movePair === true) parts.push("mover and watcher")
   parts.push(`fds ${s.privateFds === true ? "private" : "shared"}`)
   const p = s.profile
   if (p !== undefined) {
@@ -177,6 +183,8 @@ export function configJson(s: ScenarioShape): Record<string, unknown> {
     ...(s.faultFocus !== undefined ? { fault_focus: s.faultFocus } : {}),
     ...(s.refuseMknod === true ? { refuse_mknod: true } : {}),
     ...(s.fifoPair === true ? { fifo_pair: true } : {}),
+    ...(s.filePair === true ? { file_pair: true } : {}),
+    ...(s.movePair === true ? { move_pair: true } : {}),
     fds: s.privateFds === true ? "private" : "shared",
     links: s.links ?? true,
     ...(s.remoteLinks === true ? { remote_links: true } : {}),

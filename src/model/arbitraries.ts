@@ -456,8 +456,14 @@ function listBlockOf(cred: fc.Arbitrary<Cred>): fc.Arbitrary<SequentialStep[]> {
 }
 
 const PAIR_GROUPS: readonly OpGroup[] = ["dirs", "links", "xattrs", "symlinks", "rename", "special"]
-/** The pair blocks a profile draws from: the fixed mix's, then a directory renamed over another and a special file. */
-const PAIR_GROUPS_PROFILED: readonly OpGroup[] = [...PAIR_GROUPS, "rename", "special"]
+/**
+ * The pair blocks a profile draws from, each with the groups it needs on:
+ * the fixed mix's, then a directory renamed over another, a special file,
+ * a file's attributes changed then its size through a description opened
+ * before, a symlink replaced atomically, and a file moved to a name just
+ * freed.
+ */
+const PAIR_GROUPS_PROFILED: readonly (readonly OpGroup[])[] = [...PAIR_GROUPS.map((g) => [g]), ["rename"], ["special"], ["attrs", "truncate"], ["symlinks", "rename"], ["rename", "dirs"]]
 
 function credOf(p: OpProfile | undefined): fc.Arbitrary<Cred> {
   if (p?.creds === "root") return fc.constant(ROOT_CRED)
@@ -486,10 +492,17 @@ function stepArbitraries(p: OpProfile | undefined): StepArbitraries {
       return [{ op: open, cred }, ...rest.map(([o, c]) => ({ op: "fd" in o ? { ...o, fd } : o, cred: c }))]
     })
   /** Ops that build on one another over the same path, so success paths are reached as often as refusals. */
-  const kinds = p === undefined ? [0, 1, 2, 3, 4, 5] : PAIR_GROUPS_PROFILED.flatMap((g, i) => ((p.groups[g] ?? 1) > 0 ? [i] : []))
+  const kinds = p === undefined ? [0, 1, 2, 3, 4, 5] : PAIR_GROUPS_PROFILED.flatMap((gs, i) => (gs.every((g) => (p.groups[g] ?? 1) > 0) ? [i] : []))
+  // What the profiled blocks draw beyond the fixed mix's (a constant there, so its generation is unchanged).
+  const extra =
+    p === undefined
+      ? fc.constant({ fd: "f", mode: 0, change: 0, target: "a" })
+      : fc.record({ fd: arbFd, mode: arbMode, change: fc.nat(2), target })
   const pairBlock = fc
-    .tuple(p === undefined ? arbPath : arbNearPath, p === undefined ? arbPath : fc.oneof(arbNearPath, target), cred, arbXattrName, arbData, p === undefined ? fc.nat(5) : kinds.length === 0 ? fc.constant(-1) : fc.constantFrom(...kinds))
-    .map(([path, q, cred, name, value, kind]): SequentialStep[] => {
+    .tuple(p === undefined ? arbPath : arbNearPath, p === undefined ? arbPath : fc.oneof(arbNearPath, target), cred, arbXattrName, arbData, p === undefined ? fc.nat(5) : kinds.length === 0 ? fc.constant(-1) : fc.constantFrom(...kinds), extra)
+    .map(([path, q, cred, name, value, kind, x]): SequentialStep[] => {
+      const { fd } = x
+      const attrChange: Op = x.change === 0 ? { op: "chmod", path, mode: x.mode } : x.change === 1 ? { op: "chown", path, uid: 1000, gid: 1000 } : { op: "utimens", path, mtime: "UTIME_NOW" }
       const steps: Op[][] = [
         [{ op: "mkdir", path }, { op: "stat", path }, { op: "rmdir", path }],
         [{ op: "link", from: path, to: q }, { op: "lstat", path: q }, { op: "unlink", path }],
@@ -502,6 +515,13 @@ function stepArbitraries(p: OpProfile | undefined): StepArbitraries {
         [{ op: "mkdir", path }, { op: "mkdir", path: q }, value.length % 2 === 0 ? { op: "rename", from: path, to: q } : { op: "rename", from: path, to: q, flags: ["RENAME_EXCHANGE"] }],
         // and a FIFO or socket made, looked at and listed with its directory (a server may refuse mknod).
         [{ op: "mknod", path, type: value.length % 2 === 0 ? "fifo" : "socket" }, { op: "stat", path }, { op: "unlink", path }],
+        // A file's attributes changed, then its size through a description opened before (as
+        // install(1) or a package manager does: open, fchmod or chown, ftruncate), then looked at,
+        [{ op: "open", path, flags: ["O_RDWR", "O_CREAT"], fd }, attrChange, { op: "ftruncate", fd, length: value.length % 4 }, { op: "stat", path }, { op: "close", fd }],
+        // a symlink replaced atomically (ln -sfn: a new link made beside it, renamed over it),
+        [{ op: "symlink", target: x.target, path: q }, { op: "rename", from: q, to: path }, { op: "stat", path }],
+        // and a file moved to a name just freed (log rotation: the old name's file goes on being used).
+        [{ op: "unlink", path: q }, { op: "rename", from: path, to: q }, { op: "stat", path: q }],
       ]
       return kind < 0 ? [{ op: { op: "stat", path }, cred }] : (steps[kind] as Op[]).map((op) => ({ op, cred }))
     })

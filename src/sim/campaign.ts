@@ -30,7 +30,7 @@ export interface ScenarioShape {
   readonly mount: Mount
   /** Threads per scenario: between 2 and this (at least 1). */
   readonly threads: number
-  /** Ops per thread: between 1 and this. */
+  /** Ops per thread: between 1 and this (the blocks of fifoPair, filePair and movePair come on top). */
   readonly ops: number
   /** Names per directory, 1 to 3 (the arbitraries' a, b, c): fewer names, more contention. Default 3. */
   readonly names?: number
@@ -100,6 +100,34 @@ export interface ScenarioShape {
    * rlerror faults on the first Tumknods, so a trace replays with no option.
    */
   readonly refuseMknod?: boolean
+  /**
+   * Two threads meet at a FIFO of their own ("/p", a name no generated op
+   * touches): one opens it for reading, the other for writing, both
+   * without O_NONBLOCK (so each waits for the other, as processes joined by
+   * a named pipe do), each at a point of its ops drawn per scenario, then
+   * closes it. Both run as root, so no permission a generated op changes
+   * can keep one from its open. Only where the mount's blocking FIFO opens
+   * wait as Linux's do (ShapeDefaults.blockingFifoOpens) and in scenarios
+   * without server faults (a failed open would leave its peer waiting).
+   */
+  readonly fifoPair?: boolean
+  /**
+   * Two threads at one file at once, as a writer and a log rotator or a
+   * second writer are: one reads the file's start (so its pages are
+   * cached), writes into it (so they are dirty), syncs and closes it; the
+   * other truncates it, by path or through a description of its own. Both
+   * blocks go in at the same point of their threads' ops, so they overlap
+   * as often as the schedule lets them.
+   */
+  readonly filePair?: boolean
+  /**
+   * Two threads at two names at once, as a log rotator and a reader of the
+   * directory are: one makes sure of a file at one name, frees another and
+   * moves the file there; the other looks at both names and lists their
+   * directory meanwhile. Both blocks go in at the same point of their
+   * threads' ops. Needs two names at least.
+   */
+  readonly movePair?: boolean
 }
 
 /** How many of a run's first Tumknods a server that refuses mknod answers EPERM: more than a generated run sends. */
@@ -173,9 +201,10 @@ function arbFaults(shape: ScenarioShape): fc.Arbitrary<Fault[]> {
 }
 
 /**
- * Concurrent scenarios over the model's small namespace. Opens carry
- * O_NONBLOCK, so a FIFO open never waits for a peer the scenario may not
- * have (that would be a deadlock of the scenario, not of the filesystem).
+ * Concurrent scenarios over the model's small namespace. Generated opens
+ * carry O_NONBLOCK, so a FIFO open never waits for a peer the scenario may
+ * not have (that would be a deadlock of the scenario, not of the
+ * filesystem); a FIFO pair's opens (fifoPair) block, each with its peer.
  * An overlay's scenarios are generated over layers (overlaygen.ts).
  */
 export function arbScenario(shape: ScenarioShape): fc.Arbitrary<Scenario> {
@@ -201,8 +230,11 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
       threads: fc.array(thread, { minLength: Math.min(2, shape.threads), maxLength: shape.threads }),
       external: external > 0 ? fc.array(thread, { maxLength: external }) : none,
       faults: arbFaults(shape),
+      fifo: shape.fifoPair === true ? arbFifoPair : fc.constant(null),
+      file: shape.filePair === true ? arbFilePair : fc.constant(null),
+      move: shape.movePair === true ? arbMovePair : fc.constant(null),
     })
-    .map(({ remote, root, threads, external, faults }) => {
+    .map(({ remote, root, threads, external, faults, fifo, file, move }) => {
       const spec = (prefix: string) => ([cred, steps]: [Cred, SequentialStep[]], i: number): ThreadSpec => {
         const name = `${prefix}${i}`
         let ops = steps.slice(0, shape.ops).map((s) => nonBlocking(narrowOp(s.op, names)))
@@ -212,19 +244,159 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
         if (!setIdBits) ops = ops.map(withoutSetIdBits)
         return { name, cred, ops }
       }
+      let specs = threads.map(spec("t"))
+      let tree = mapTree(narrowTree(remote, names), { links: links || shape.remoteLinks === true, slashOnly, setIdBits })
+      if (file !== null && specs.length >= 2) specs = withFilePair(specs, file, names)
+      if (move !== null && specs.length >= 2 && names >= 2) specs = withMovePair(specs, move, names)
+      if (fifo !== null && faults.length === 0 && shape.refuseMknod !== true && specs.length >= 2) {
+        specs = withFifoPair(specs, fifo)
+        tree = { ...tree, [FIFO_NAME]: { type: "fifo", mode: 0o666 } }
+      }
       const s: Scenario = {
         format: "fsim.scenario/1" as const,
         name: "generated",
         mount: shape.mount,
-        remote: mapTree(narrowTree(remote, names), { links: links || shape.remoteLinks === true, slashOnly, setIdBits }),
+        remote: tree,
         root,
-        threads: threads.map(spec("t")),
+        threads: specs,
         ...(external.length > 0 ? { external: external.map(spec("x")) } : {}),
         ...(external.length > 0 && shape.externalUnjudged === true ? { checks: CHECK_NAMES.filter((c) => c !== "lincheck" && c !== "coherence") } : {}),
         ...(faults.length > 0 || shape.refuseMknod === true ? { faults: shape.refuseMknod === true ? [...faults, ...refusedMknods()] : faults } : {}),
       }
       return s
     })
+}
+
+/** The FIFO of a scenario's FIFO pair: not one of the generated names, so only the pair's opens reach it. */
+const FIFO_NAME = "p"
+
+interface FifoPair {
+  /** Which threads open the reading and the writing end (indices, taken modulo the thread count; distinct). */
+  readonly reader: number
+  readonly writer: number
+  /** Where in each thread's ops its open goes (taken modulo the ops' count plus one). */
+  readonly readerAt: number
+  readonly writerAt: number
+  /** The reader opens with O_CREAT (of the existing FIFO: the open that takes the filesystem's lock for writing), or the writer does. */
+  readonly creat: 0 | 1 | 2
+  /** The writer writes a few bytes before it closes; the reader looks at its description. */
+  readonly write: boolean
+}
+
+const arbFifoPair: fc.Arbitrary<FifoPair> = fc.record({
+  reader: fc.nat(5),
+  writer: fc.nat(4),
+  readerAt: fc.nat(24),
+  writerAt: fc.nat(24),
+  creat: fc.constantFrom(0 as const, 1 as const, 2 as const),
+  write: fc.boolean(),
+})
+
+const ROOT: Cred = { uid: 0, gid: 0, groups: [] }
+
+/** The threads with the pair's blocking opens (and closes) of FIFO_NAME put in. */
+function withFifoPair(specs: readonly ThreadSpec[], f: FifoPair): ThreadSpec[] {
+  const n = specs.length
+  const r = f.reader % n
+  const w = (r + 1 + (f.writer % (n - 1))) % n
+  const path = `/${FIFO_NAME}`
+  const put = (t: ThreadSpec, at: number, ops: Op[]): ThreadSpec => {
+    const i = at % (t.ops.length + 1)
+    return { name: t.name, cred: ROOT, ops: [...t.ops.slice(0, i), ...ops, ...t.ops.slice(i)] }
+  }
+  const rfd = `${specs[r]!.name}.${FIFO_NAME}`
+  const wfd = `${specs[w]!.name}.${FIFO_NAME}`
+  const reading: Op[] = [{ op: "open", path, flags: f.creat === 1 ? ["O_RDONLY", "O_CREAT"] : ["O_RDONLY"], fd: rfd }, ...(f.write ? [{ op: "fstat" as const, fd: rfd }] : []), { op: "close", fd: rfd }]
+  const writing: Op[] = [{ op: "open", path, flags: f.creat === 2 ? ["O_WRONLY", "O_CREAT"] : ["O_WRONLY"], fd: wfd }, ...(f.write ? [{ op: "write" as const, fd: wfd, data: "x" }] : []), { op: "close", fd: wfd }]
+  return specs.map((t, i) => (i === r ? put(t, f.readerAt, reading) : i === w ? put(t, f.writerAt, writing) : t))
+}
+
+interface FilePair {
+  readonly writer: number
+  readonly truncater: number
+  /** Where both blocks go (taken modulo each thread's ops' count plus one). */
+  readonly at: number
+  /** The file: one of the namespace's names. */
+  readonly name: number
+  readonly data: string
+  readonly offset: number
+  readonly length: number
+  /** How the writer syncs (fsync, fdatasync, sync) and how the other truncates (by path, or ftruncate of its own description). */
+  readonly sync: 0 | 1 | 2
+  readonly byPath: boolean
+}
+
+const arbFilePair: fc.Arbitrary<FilePair> = fc.record({
+  writer: fc.nat(5),
+  truncater: fc.nat(4),
+  at: fc.nat(24),
+  name: fc.nat(2),
+  data: fc.constantFrom("x", "hello", "0123456789"),
+  offset: fc.nat(6),
+  length: fc.nat(4),
+  sync: fc.constantFrom(0 as const, 1 as const, 2 as const),
+  byPath: fc.boolean(),
+})
+
+/** The threads with a FilePair's two blocks put in (descriptors named after their threads, so no other op closes them). */
+function withFilePair(specs: readonly ThreadSpec[], f: FilePair, names: number): ThreadSpec[] {
+  const n = specs.length
+  const w = f.writer % n
+  const t = (w + 1 + (f.truncater % (n - 1))) % n
+  const path = `/${NAMES[f.name % Math.max(1, Math.min(names, NAMES.length))]!}`
+  const wfd = `${specs[w]!.name}.w`
+  const tfd = `${specs[t]!.name}.w`
+  const sync: Op = f.sync === 0 ? { op: "fsync", fd: wfd } : f.sync === 1 ? { op: "fdatasync", fd: wfd } : { op: "sync" }
+  const writing: Op[] = [
+    { op: "open", path, flags: ["O_RDWR", "O_CREAT", "O_NONBLOCK"], fd: wfd },
+    { op: "pread", fd: wfd, offset: 0, count: 4096 },
+    { op: "pwrite", fd: wfd, offset: f.offset, data: f.data },
+    sync,
+    { op: "close", fd: wfd },
+  ]
+  const truncating: Op[] = f.byPath
+    ? [{ op: "truncate", path, length: f.length }]
+    : [{ op: "open", path, flags: ["O_WRONLY", "O_NONBLOCK"], fd: tfd }, { op: "ftruncate", fd: tfd, length: f.length }, { op: "close", fd: tfd }]
+  const put = (th: ThreadSpec, ops: Op[]): ThreadSpec => {
+    const i = f.at % (th.ops.length + 1)
+    return { ...th, ops: [...th.ops.slice(0, i), ...ops, ...th.ops.slice(i)] }
+  }
+  return specs.map((th, i) => (i === w ? put(th, writing) : i === t ? put(th, truncating) : th))
+}
+
+interface MovePair {
+  readonly mover: number
+  readonly watcher: number
+  readonly at: number
+  /** The names moved from and to (distinct, among the namespace's). */
+  readonly from: number
+  readonly to: number
+}
+
+const arbMovePair: fc.Arbitrary<MovePair> = fc.record({ mover: fc.nat(5), watcher: fc.nat(4), at: fc.nat(24), from: fc.nat(2), to: fc.nat(1) })
+
+/** The threads with a MovePair's two blocks put in. */
+function withMovePair(specs: readonly ThreadSpec[], m: MovePair, names: number): ThreadSpec[] {
+  const n = specs.length
+  const k = Math.min(names, NAMES.length)
+  const mv = m.mover % n
+  const wt = (mv + 1 + (m.watcher % (n - 1))) % n
+  const fromIx = m.from % k
+  const from = `/${NAMES[fromIx]!}`
+  const to = `/${NAMES[(fromIx + 1 + (m.to % (k - 1))) % k]!}`
+  const fd = `${specs[mv]!.name}.m`
+  const moving: Op[] = [
+    { op: "open", path: from, flags: ["O_WRONLY", "O_CREAT", "O_NONBLOCK"], fd },
+    { op: "close", fd },
+    { op: "unlink", path: to },
+    { op: "rename", from, to },
+  ]
+  const watching: Op[] = [{ op: "lstat", path: to }, { op: "lstat", path: from }, { op: "stat", path: to }]
+  const put = (th: ThreadSpec, ops: Op[]): ThreadSpec => {
+    const i = m.at % (th.ops.length + 1)
+    return { ...th, ops: [...th.ops.slice(0, i), ...ops, ...th.ops.slice(i)] }
+  }
+  return specs.map((th, i) => (i === mv ? put(th, moving) : i === wt ? put(th, watching) : th))
 }
 
 function refusedMknods(): Fault[] {

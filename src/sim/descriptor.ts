@@ -23,6 +23,14 @@ export interface ShapeDefaults {
   readonly privateFds: boolean
   readonly slashOnlySymlinks: boolean
   readonly setIdBits: boolean
+  /**
+   * Whether a FIFO open without O_NONBLOCK waits for its peer as Linux's
+   * does, so a scenario may hold blocking opens of a FIFO's two ends. The
+   * gofer's does not: it emulates the wait by retrying the server's
+   * non-blocking open while there is no reader (gVisor's b/133875563), so a
+   * reader that has come and gone leaves the writer with ENXIO.
+   */
+  readonly blockingFifoOpens?: boolean
 }
 
 /**

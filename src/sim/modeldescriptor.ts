@@ -21,7 +21,7 @@ export const MODEL: FilesystemDescriptor = {
   marks: {},
   folders: [],
   defaultWeight: 0,
-  shapeDefaults: () => ({ links: true, privateFds: false, slashOnlySymlinks: true, setIdBits: true }),
+  shapeDefaults: () => ({ links: true, privateFds: false, slashOnlySymlinks: true, setIdBits: true, blockingFifoOpens: true }),
   externalUnjudged: () => false,
   labelParts(mount: Mount) {
     const parts: string[] = []

@@ -294,8 +294,31 @@ class ReductionArbitrary extends fc.Arbitrary<Scenario> {
   }
 }
 
-/** Smaller scenarios than `s`, biggest cuts first. */
+/**
+ * Smaller scenarios than `s`, biggest cuts first. Each keeps the blocking
+ * opens (no O_NONBLOCK) of `s` as they are, with their threads'
+ * credentials: without one, or with one that fails, the other end of a
+ * FIFO pair may wait forever, a failure of the scenario's making.
+ */
 export function* reductions(s: Scenario): IterableIterator<Scenario> {
+  const kept = blockingOpens(s)
+  for (const r of allReductions(s)) if (blockingOpens(r) === kept) yield r
+}
+
+/** The blocking opens of a scenario's threads (thread, credentials, path, access mode), as one string. */
+function blockingOpens(s: Scenario): string {
+  const out: string[] = []
+  for (const t of [...s.threads, ...(s.external ?? [])]) {
+    for (const o of t.ops) {
+      if (o.op !== "open" || o.flags.includes("O_NONBLOCK")) continue
+      const acc = o.flags.filter((f) => f === "O_RDONLY" || f === "O_WRONLY" || f === "O_RDWR").join("|")
+      out.push(`${t.name} ${JSON.stringify(t.cred ?? null)} ${o.path} ${acc}`)
+    }
+  }
+  return out.sort().join("\n")
+}
+
+function* allReductions(s: Scenario): IterableIterator<Scenario> {
   const threads = s.threads
   const external = s.external ?? []
   // Whole threads.

@@ -137,6 +137,10 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
   const single = faultFocus !== undefined && rng.chance(0.5)
   const focus1 = single ? [rng.pick(faultFocus.filter((m) => !NO_SERIES.has(m)))] : faultFocus
   const faultEvery = single ? weighted(rng, FAULT_EVERY) : undefined
+  // Drawn last, so the configuration drawn before it stays as it was.
+  const fifoPair = dflt.blockingFifoOpens === true && groups.special > 0 && rng.chance(0.25)
+  const filePair = drawn.mount.kind !== "overlay" && groups.truncate > 0 && groups.sync > 0 && rng.chance(0.25)
+  const movePair = drawn.mount.kind !== "overlay" && names >= 2 && groups.rename > 0 && groups.dirs > 0 && rng.chance(0.25)
   return {
     mount: drawn.mount,
     threads,
@@ -154,6 +158,9 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
     ...(focus1 !== undefined ? { faultFocus: focus1 } : {}),
     ...(faultEvery !== undefined ? { faultEvery } : {}),
     ...(refuseMknod ? { refuseMknod } : {}),
+    ...(fifoPair ? { fifoPair } : {}),
+    ...(filePair ? { filePair } : {}),
+    ...(movePair ? { movePair } : {}),
     ...(pins.checkBudget !== undefined ? { checkBudget: pins.checkBudget } : {}),
   }
 }
@@ -175,6 +182,9 @@ export function describeConfig(s: ScenarioShape): string {
   if ((s.faults ?? 0) > 0 && s.faultEvery !== undefined) parts.push(`faults on every ${s.faultEvery === 1 ? "" : ordinal(s.faultEvery) + " "}${(s.faultFocus ?? []).join("/")}`)
   else if ((s.faults ?? 0) > 0) parts.push(`faults 0-${s.faults}${s.faultFocus !== undefined ? ` on ${s.faultFocus.join("/")}` : ""}`)
   if (s.refuseMknod === true) parts.push("server refuses mknod")
+  if (s.fifoPair === true) parts.push("FIFO pair")
+  if (s.filePair === true) parts.push("writer and truncater")
+  if (s.movePair === true) parts.push("mover and watcher")
   parts.push(`fds ${s.privateFds === true ? "private" : "shared"}`)
   const p = s.profile
   if (p !== undefined) {
@@ -205,6 +215,9 @@ export function configJson(s: ScenarioShape): Record<string, unknown> {
     ...(s.faultFocus !== undefined ? { fault_focus: s.faultFocus } : {}),
     ...(s.faultEvery !== undefined ? { fault_every: s.faultEvery } : {}),
     ...(s.refuseMknod === true ? { refuse_mknod: true } : {}),
+    ...(s.fifoPair === true ? { fifo_pair: true } : {}),
+    ...(s.filePair === true ? { file_pair: true } : {}),
+    ...(s.movePair === true ? { move_pair: true } : {}),
     fds: s.privateFds === true ? "private" : "shared",
     links: s.links ?? true,
     ...(s.remoteLinks === true ? { remote_links: true } : {}),

@@ -7,8 +7,9 @@
 // budget of about twice the runs measured, by the check named, and the
 // same run without the mutant passes. One cannot be found that way:
 // generated opens carry O_NONBLOCK (src/sim/campaign.ts, nonBlocking), so
-// no FIFO open ever waits for its peer, which fifo-open-holds-fs-mu needs;
-// a hand-written scenario shows it instead.
+// no FIFO open ever waits for its peer, which fifo-open-holds-fs-mu needs
+// (the swarm's FIFO pairs, ScenarioShape.fifoPair, do; the zoo hunts it
+// there); a hand-written scenario shows it here.
 
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"

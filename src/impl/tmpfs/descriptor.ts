@@ -25,7 +25,7 @@ export const TMPFS: FilesystemDescriptor = {
   // link's old path in a call of its own (so no link ops; second names in
   // the initial tree are fine, and make renames between two names of one
   // file), and mishandles a path past a "/" symlink target.
-  shapeDefaults: () => ({ links: false, treeLinks: true, privateFds: true, slashOnlySymlinks: false, setIdBits: true }),
+  shapeDefaults: () => ({ links: false, treeLinks: true, privateFds: true, slashOnlySymlinks: false, setIdBits: true, blockingFifoOpens: true }),
   externalUnjudged: () => false,
   labelParts(mount: Mount) {
     const mutant = mutantOption(mount.options)

@@ -38,9 +38,8 @@ const NOT_YET_REACHED: Readonly<Record<string, string>> = {
   "gofer.dcache.dead-revived": "a race: a walk holding renameMu for reading takes a reference on a dentry another thread found dead and unreferenced",
   "gofer.dcache.destroy-writeback-failed": "dirty pages, the dentry evicted, and a fault on that Twrite",
   "gofer.handle.split-after-eacces": "an open for writing after one for reading, its Tlopen refused EACCES (the simulated server checks no permissions: only a fault)",
-  "gofer.io.fill-error": "a Tread fault while filling the page cache (reached in some campaigns)",
+  "gofer.io.direct-write-orphans-dirty": "an O_DIRECT write over a page with dirty bytes outside it (finding direct-write-orphans-dirty; reached in some campaigns: seed 99 before the FIFO and pair blocks)",
   "gofer.io.short-read-error": "a read failing part way, a Tread fault after its first bytes (reached in some campaigns)",
-  "gofer.io.short-write": "a short Twrite (a fault; reached in some campaigns)",
   "gofer.mknod.synthetic-fallback": "a server that refuses mknod: not drawn until synthetic files are in the gofer's dialect (swarm.ts)",
   "gofer.pagecache.evict-writeback-failed": "dirty pages evicted under page_budget, with a Twrite fault",
   "gofer.readdir.synthetic-merged": "a server that refuses mknod (see gofer.mknod.synthetic-fallback)",
@@ -50,6 +49,7 @@ const NOT_YET_REACHED: Readonly<Record<string, string>> = {
   "gofer.setattr.rpc-error": "a Tsetattr fault (reached in some campaigns)",
   "gofer.sync.error-ignored": "a sync whose Tfsync fails for a file not open for writing (a series of Tfsync faults reaches it in about 1 gofer run in 60)",
   "overlay.copyup.raced-deletion": "a race, and the path of the documented finding copy-up-races-deletion",
+  "overlay.copyup.symlink": "copy-up of a symlink from a lower layer (reached in some campaigns)",
   "overlay.lookup.removed-parent": "a race, and the path of the documented finding lookup-in-removed-directory",
   "tmpfs.rename.same-file": "a rename between the two names of a file linked in the initial tree (rename blocks draw it; about 1 tmpfs run in 300)",
 }
@@ -64,7 +64,7 @@ describe("the default campaign (`fsim check`)", () => {
     expect(j.swarm).not.toBeNull()
 
     expect(j.coverage.marks_missed, "marks the default campaign never reached").toEqual(Object.keys(NOT_YET_REACHED).sort())
-    expect(Object.keys(j.coverage.marks).length).toBeGreaterThanOrEqual(61)
+    expect(Object.keys(j.coverage.marks).length).toBeGreaterThanOrEqual(62)
 
     // Every filesystem of the default space ran, and those with a 9P client report RPCs and hit rates.
     const mounts = Object.keys(j.by_mount)

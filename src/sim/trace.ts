@@ -143,10 +143,11 @@ export function parseTrace(text: string, name: string): Trace {
 
 function parseHeader(line: string, where: string): TraceHeader {
   const raw = parseJson(line, where)
+  // Limits first: the format message below prints the value, which may be nested past what JSON.stringify's recursion survives.
+  checkJsonLimits(raw, where)
   if (raw !== null && typeof raw === "object" && "format" in raw && (raw as { format: unknown }).format !== TRACE_FORMAT) {
     throw new InputError(`${where}: format: unknown trace format ${JSON.stringify((raw as { format: unknown }).format)} (this fsim reads ${TRACE_FORMAT})`)
   }
-  checkJsonLimits(raw, where)
   const h = decodeStrict(HeaderShape, raw, where)
   checkInputLimits(h.scenario, `${where}: scenario`)
   return { ...h, scenario: decodeSubject(h.scenario, `${where}: scenario`) } as TraceHeader

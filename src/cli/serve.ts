@@ -127,6 +127,13 @@ export function registerServe(program: Command, _env: CliEnv): void {
       } catch (e) {
         throw new InputError(`--listen: cannot listen on ${flags.listen.host}:${flags.listen.port} (${(e as NodeJS.ErrnoException).code ?? String(e)})`)
       }
+      // The handlers go in before the line that says it is listening: a
+      // signal sent on reading that line (as a supervisor or the tests do)
+      // must find them, or Node's default action ends the process (no 143).
+      const stopped = new Promise<NodeJS.Signals>((resolve) => {
+        process.once("SIGINT", () => resolve("SIGINT"))
+        process.once("SIGTERM", () => resolve("SIGTERM"))
+      })
       const a = serving.address
       if (a.address === "0.0.0.0" || a.address === "::") {
         say(`listening on every ${a.address === "::" ? "" : "IPv4 "}interface: whoever can reach this host can read and change the tree`)
@@ -134,10 +141,7 @@ export function registerServe(program: Command, _env: CliEnv): void {
       if (flags.quiet !== true) {
         process.stdout.write(`fsim serve: ${scenario.name}'s tree on ${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}, up to ${versionString(flags.versionMax)}, msize up to ${flags.msizeMax}\n`)
       }
-      const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        process.once("SIGINT", () => resolve("SIGINT"))
-        process.once("SIGTERM", () => resolve("SIGTERM"))
-      })
+      const signal = await stopped
       const st = serving.stats()
       await serving.close()
       if (flags.quiet !== true) {

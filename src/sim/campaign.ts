@@ -267,6 +267,18 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
     })
 }
 
+/** Two distinct threads of `n` (n >= 2) from two drawn numbers: the first, and another after it. */
+function twoThreads(n: number, first: number, other: number): readonly [number, number] {
+  const a = first % n
+  return [a, (a + 1 + (other % (n - 1))) % n]
+}
+
+/** `t` with `ops` put in at `at` (taken modulo its ops' count plus one). */
+function putOps(t: ThreadSpec, at: number, ops: readonly Op[]): ThreadSpec {
+  const i = at % (t.ops.length + 1)
+  return { ...t, ops: [...t.ops.slice(0, i), ...ops, ...t.ops.slice(i)] }
+}
+
 /** The FIFO of a scenario's FIFO pair: not one of the generated names, so only the pair's opens reach it. */
 const FIFO_NAME = "p"
 
@@ -296,14 +308,10 @@ const ROOT: Cred = { uid: 0, gid: 0, groups: [] }
 
 /** The threads with the pair's blocking opens (and closes) of FIFO_NAME put in. */
 function withFifoPair(specs: readonly ThreadSpec[], f: FifoPair): ThreadSpec[] {
-  const n = specs.length
-  const r = f.reader % n
-  const w = (r + 1 + (f.writer % (n - 1))) % n
+  const [r, w] = twoThreads(specs.length, f.reader, f.writer)
   const path = `/${FIFO_NAME}`
-  const put = (t: ThreadSpec, at: number, ops: Op[]): ThreadSpec => {
-    const i = at % (t.ops.length + 1)
-    return { name: t.name, cred: ROOT, ops: [...t.ops.slice(0, i), ...ops, ...t.ops.slice(i)] }
-  }
+  // Both ends open as root: a permission error would leave the peer waiting.
+  const put = (t: ThreadSpec, at: number, ops: Op[]): ThreadSpec => putOps({ name: t.name, cred: ROOT, ops: t.ops }, at, ops)
   const rfd = `${specs[r]!.name}.${FIFO_NAME}`
   const wfd = `${specs[w]!.name}.${FIFO_NAME}`
   const reading: Op[] = [{ op: "open", path, flags: f.creat === 1 ? ["O_RDONLY", "O_CREAT"] : ["O_RDONLY"], fd: rfd }, ...(f.write ? [{ op: "fstat" as const, fd: rfd }] : []), { op: "close", fd: rfd }]
@@ -340,9 +348,7 @@ const arbFilePair: fc.Arbitrary<FilePair> = fc.record({
 
 /** The threads with a FilePair's two blocks put in (descriptors named after their threads, so no other op closes them). */
 function withFilePair(specs: readonly ThreadSpec[], f: FilePair, names: number): ThreadSpec[] {
-  const n = specs.length
-  const w = f.writer % n
-  const t = (w + 1 + (f.truncater % (n - 1))) % n
+  const [w, t] = twoThreads(specs.length, f.writer, f.truncater)
   const path = `/${NAMES[f.name % Math.max(1, Math.min(names, NAMES.length))]!}`
   const wfd = `${specs[w]!.name}.w`
   const tfd = `${specs[t]!.name}.w`
@@ -357,11 +363,7 @@ function withFilePair(specs: readonly ThreadSpec[], f: FilePair, names: number):
   const truncating: Op[] = f.byPath
     ? [{ op: "truncate", path, length: f.length }]
     : [{ op: "open", path, flags: ["O_WRONLY", "O_NONBLOCK"], fd: tfd }, { op: "ftruncate", fd: tfd, length: f.length }, { op: "close", fd: tfd }]
-  const put = (th: ThreadSpec, ops: Op[]): ThreadSpec => {
-    const i = f.at % (th.ops.length + 1)
-    return { ...th, ops: [...th.ops.slice(0, i), ...ops, ...th.ops.slice(i)] }
-  }
-  return specs.map((th, i) => (i === w ? put(th, writing) : i === t ? put(th, truncating) : th))
+  return specs.map((th, i) => (i === w ? putOps(th, f.at, writing) : i === t ? putOps(th, f.at, truncating) : th))
 }
 
 interface MovePair {
@@ -377,10 +379,8 @@ const arbMovePair: fc.Arbitrary<MovePair> = fc.record({ mover: fc.nat(5), watche
 
 /** The threads with a MovePair's two blocks put in. */
 function withMovePair(specs: readonly ThreadSpec[], m: MovePair, names: number): ThreadSpec[] {
-  const n = specs.length
   const k = Math.min(names, NAMES.length)
-  const mv = m.mover % n
-  const wt = (mv + 1 + (m.watcher % (n - 1))) % n
+  const [mv, wt] = twoThreads(specs.length, m.mover, m.watcher)
   const fromIx = m.from % k
   const from = `/${NAMES[fromIx]!}`
   const to = `/${NAMES[(fromIx + 1 + (m.to % (k - 1))) % k]!}`
@@ -392,11 +392,7 @@ function withMovePair(specs: readonly ThreadSpec[], m: MovePair, names: number):
     { op: "rename", from, to },
   ]
   const watching: Op[] = [{ op: "lstat", path: to }, { op: "lstat", path: from }, { op: "stat", path: to }]
-  const put = (th: ThreadSpec, ops: Op[]): ThreadSpec => {
-    const i = m.at % (th.ops.length + 1)
-    return { ...th, ops: [...th.ops.slice(0, i), ...ops, ...th.ops.slice(i)] }
-  }
-  return specs.map((th, i) => (i === mv ? put(th, moving) : i === wt ? put(th, watching) : th))
+  return specs.map((th, i) => (i === mv ? putOps(th, m.at, moving) : i === wt ? putOps(th, m.at, watching) : th))
 }
 
 function refusedMknods(): Fault[] {

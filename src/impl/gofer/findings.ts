@@ -181,12 +181,16 @@ export function revalidateDirMuAfterMetadata(r: RunReport, v: Violation): boolea
  * is not claimed.
  */
 export function evictWritebackErrorDropsDirty(r: RunReport, v: Violation): boolean {
-  if (v.check !== "lincheck" && v.check !== "coherence") return false
+  return (v.check === "lincheck" || v.check === "coherence") && pageEventBefore(r, v, "dirty-dropped")
+}
+
+/** Whether a gofer run logged the `cache` event `page WHAT` before every event `v` names (before its end if it names none). */
+function pageEventBefore(r: RunReport, v: Violation, what: string): boolean {
   if (r.subject.format !== "fsim.scenario/1" || r.subject.mount.kind !== "gofer") return false
-  const first = v.events.length > 0 ? Math.min(...v.events) : Infinity
+  const first = v.events.length > 0 ? Math.min(...v.events) : r.eventCount
   for (let seq = 0; seq < Math.min(first, r.eventCount); seq++) {
     const e = r.eventAt !== undefined ? r.eventAt(seq) : r.events[seq]
-    if (e?.kind === "cache" && e.cache === "page" && e.what === "dirty-dropped") return true
+    if (e?.kind === "cache" && e.cache === "page" && e.what === what) return true
   }
   return false
 }
@@ -197,14 +201,7 @@ export function evictWritebackErrorDropsDirty(r: RunReport, v: Violation): boole
  * its range (the port logs a `page dirty-orphaned` cache event there).
  */
 export function directWriteOrphansDirty(r: RunReport, v: Violation): boolean {
-  if (v.check !== "lincheck" && v.check !== "coherence" && v.check !== "invariants") return false
-  if (r.subject.format !== "fsim.scenario/1" || r.subject.mount.kind !== "gofer") return false
-  const first = v.events.length > 0 ? Math.min(...v.events) : r.eventCount
-  for (let seq = 0; seq < Math.min(first, r.eventCount); seq++) {
-    const e = r.eventAt !== undefined ? r.eventAt(seq) : r.events[seq]
-    if (e?.kind === "cache" && e.cache === "page" && e.what === "dirty-orphaned") return true
-  }
-  return false
+  return (v.check === "lincheck" || v.check === "coherence" || v.check === "invariants") && pageEventBefore(r, v, "dirty-orphaned")
 }
 
 /** Findings recognized from a violation and the run it comes from. */

@@ -143,7 +143,7 @@ export function historyOperations(history: History): Operation<FsInput, OpResult
     const input: FsInput = external.has(o.thread) ? { op: o.op, cred, external: true } : { op: o.op, cred }
     const base = { input, invoke: o.invoke, return: o.return, thread: o.thread }
     if (o.result === null) return base
-    if (o.faulted === true) return { ...base, input: { ...input, op: movedOnly(o.op, o.result) }, output: o.result, optional: true }
+    if (o.faulted === true) return { ...base, input: { ...input, op: faultedEffect(o.op, o.result) }, output: o.result, optional: true }
     return { ...base, output: o.result }
   })
 }
@@ -155,7 +155,7 @@ export function historyOperations(history: History): Operation<FsInput, OpResult
  * it is the one the system has, and the ops after it on that description
  * are judged in full.
  */
-function movedOnly(op: Op, result: OpResult): Op {
+function faultedEffect(op: Op, result: OpResult): Op {
   // An open that created its file and then failed (the fault hit a later
   // RPC of the open, the walk after Tlcreate) leaves the file without a
   // description, as Linux's can: judged as the create alone (or nothing).

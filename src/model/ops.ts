@@ -242,12 +242,22 @@ function writers(tx: Tx, ino: number): boolean {
   return openEnds(tx.fds(), ino).writers > 0
 }
 
-/** Unbinds a name; the last close of a FIFO drops its buffer (free_pipe_info), the last of an unlinked inode frees it. */
+/**
+ * Whether FIFO `ino` still has a pipe (fifo_open's pipe->files): an open
+ * description of either end. O_PATH descriptions (and a 9P server's walked,
+ * unopened fids) hold the inode, not the pipe.
+ */
+function pipeInUse(tx: Tx, ino: number): boolean {
+  const ends = openEnds(tx.fds(), ino)
+  return ends.readers > 0 || ends.writers > 0
+}
+
+/** Unbinds a name; the last close of a FIFO's ends drops its buffer (free_pipe_info), the last of an unlinked inode frees it. */
 function closeFd(tx: Tx, name: string, f: OpenFile): void {
   tx.setFd(name, undefined)
   const i = tx.inode(f.ino)
   if (i === undefined) return
-  if (i.type === "fifo" && i.data !== "" && !tx.isOpen(f.ino)) tx.update(f.ino, { data: "" })
+  if (i.type === "fifo" && i.data !== "" && !pipeInUse(tx, f.ino)) tx.update(f.ino, { data: "" })
   freeIfUnused(tx, f.ino)
 }
 
@@ -379,7 +389,7 @@ function bind(c: Ctx, name: string, f: OpenFile): void {
     // closeFd checks isOpen over the table, which now holds the new description under this name.
     const i = c.tx.inode(old.ino)
     if (i !== undefined) {
-      if (i.type === "fifo" && i.data !== "" && !c.tx.isOpen(old.ino)) c.tx.update(old.ino, { data: "" })
+      if (i.type === "fifo" && i.data !== "" && !pipeInUse(c.tx, old.ino)) c.tx.update(old.ino, { data: "" })
       freeIfUnused(c.tx, old.ino)
     }
   }

@@ -127,6 +127,26 @@ describe("what only inode operations reach", () => {
     expect(closed.value).toBeUndefined()
   })
 
+  test("a FIFO's buffer goes with the last description of its ends, whatever O_PATH descriptions or server fids still hold it", () => {
+    let s = apply(initialState(TREE), { op: "mknod", path: "/p", type: "fifo" }, ROOT, 1).state
+    const p = ino(s, "/p")
+    // A 9P server's walked, unopened fid, and a user's O_PATH description: neither is an end of the pipe.
+    s = inodeStep(s, ROOT, 2, (fs) => fs.hold(p, "fid")).state
+    s = apply(s, { op: "open", path: "/p", flags: ["O_PATH"], fd: "o" }, ROOT, 3).state
+    for (const [at, op] of [
+      [4, { op: "open", path: "/p", flags: ["O_RDWR", "O_NONBLOCK"], fd: "f" }],
+      [5, { op: "write", fd: "f", data: "x" }],
+      [6, { op: "close", fd: "f" }],
+      [7, { op: "open", path: "/p", flags: ["O_RDWR", "O_NONBLOCK"], fd: "g" }],
+    ] as const) s = apply(s, op, ROOT, at).state
+    // Open for writing by g itself, so an empty pipe is EAGAIN, not end of file: the byte written through f is gone.
+    expect(apply(s, { op: "read", fd: "g", count: 4 }, ROOT, 8).result).toEqual({ errno: "EAGAIN" })
+    // While an end stays open the bytes stay.
+    const kept = apply(apply(s, { op: "write", fd: "g", data: "y" }, ROOT, 9).state, { op: "open", path: "/p", flags: ["O_RDONLY", "O_NONBLOCK"], fd: "r" }, ROOT, 10).state
+    const closedOne = apply(kept, { op: "close", fd: "g" }, ROOT, 11).state
+    expect(apply(closedOne, { op: "read", fd: "r", count: 4 }, ROOT, 12).result).toEqual({ data: "y" })
+  })
+
   test("version: once per step that changes an inode, never for atime alone, 0 for a new inode", () => {
     let s = initialState(TREE)
     const f = ino(s, "/d/f")

@@ -19,18 +19,22 @@ export class handle {
   }
 
   /**
-   * Reads up to `count` bytes at `offset`, as pkg/p9's client ReadAt does:
-   * Treads (each cut to msize by the client) until the count is met, EOF,
-   * a short read or an error.
+   * Reads up to `count` bytes at `offset`, as pkg/p9's client ReadAt does
+   * (its `chunk`): Treads of at most one chunk (msize less the header) until
+   * the count is met, an error, or a Tread that returns less than a whole
+   * chunk (a short read or EOF), which ends the read with what it has. A
+   * read of one chunk or less is therefore a single Tread: it cannot see
+   * another writer's bytes past a short first reply.
    */
   *readToBlocksAt(count: number, offset: number): Sim<[string, P9Err]> {
     if (count === 0 || this.file === null) return ["", null]
+    const chunk = this.file.chunkSize
     let out = ""
     while (out.length < count) {
-      const [data, err] = yield* this.file.readAt(count - out.length, offset + out.length)
+      const [data, err] = yield* this.file.readAt(Math.min(count - out.length, chunk), offset + out.length)
       out += data
       if (err !== null) return [out, err]
-      if (data.length === 0) break
+      if (data.length < chunk) break
     }
     return [out, null]
   }

@@ -185,27 +185,27 @@ export class Syscalls {
         const fd = this.fds.get(op.fd)
         if (fd === undefined) return err("EBADF")
         const [data, e] = yield* fd.Read(ctx, op.count)
-        return e !== null ? err(e) : { data }
+        return ioResult(data.length, e) ?? { data }
       }
       case "pread": {
         const fd = this.fds.get(op.fd)
         if (fd === undefined) return err("EBADF")
         if (op.offset < 0) return err("EINVAL")
         const [data, e] = yield* fd.PRead(ctx, op.count, op.offset)
-        return e !== null ? err(e) : { data }
+        return ioResult(data.length, e) ?? { data }
       }
       case "write": {
         const fd = this.fds.get(op.fd)
         if (fd === undefined) return err("EBADF")
         const [count, e] = yield* fd.Write(ctx, op.data)
-        return e !== null ? err(e) : { count }
+        return ioResult(count, e) ?? { count }
       }
       case "pwrite": {
         const fd = this.fds.get(op.fd)
         if (fd === undefined) return err("EBADF")
         if (op.offset < 0) return err("EINVAL")
         const [count, e] = yield* fd.PWrite(ctx, op.data, op.offset)
-        return e !== null ? err(e) : { count }
+        return ioResult(count, e) ?? { count }
       }
       case "lseek": {
         const fd = this.fds.get(op.fd)
@@ -543,6 +543,18 @@ function define(out: Record<string, TreeNode>, name: string, node: TreeNode): vo
 function checkXattrName(name: string): Errno | null {
   if (name.length === 0 || name.length > XATTR_NAME_MAX) return "ERANGE"
   return null
+}
+
+/**
+ * The syscall's error for a read or write that moved `n` bytes and ended
+ * with `e`, or null where it returns its count (syscalls/linux/error.go,
+ * handleIOErrorImpl): an error after a partial result is consumed (the
+ * caller sees the short count, and a retry meets the error), except EFBIG.
+ */
+function ioResult(n: number, e: Errno | null): OpResult | null {
+  if (e === null) return null
+  if (n > 0 && e !== "EFBIG") return null
+  return err(e)
 }
 
 function setStat(s: Partial<SetStatRequest> & { mask: number }): SetStatRequest {

@@ -153,6 +153,8 @@ export interface P9File {
   unlinkAt(name: string, flags: number): Sim<P9Err>
   readdir(offset: number, count: number): Sim<[readonly Dirent[], P9Err]>
   readlink(): Sim<[string, P9Err]>
+  /** pkg/p9's payloadSize: the most one Tread or Twrite carries (msize less the I/O header). */
+  readonly chunkSize: number
   /** Tread of at most `count` bytes (cut to what msize allows). */
   readAt(count: number, offset: number): Sim<[string, P9Err]>
   /** Twrite (cut to what msize allows); returns the count written. */

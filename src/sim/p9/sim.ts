@@ -482,6 +482,10 @@ export class SimFile implements P9File {
     return typeof r === "string" ? ["", r] : [r.target, null]
   }
 
+  get chunkSize(): number {
+    return this.client.payloadMax
+  }
+
   *readAt(count: number, offset: number): Sim<[string, P9Err]> {
     const r = yield* this.call({ type: "Tread", fid: this.fid, offset, count: Math.min(count, this.client.payloadMax) }, "Rread")
     return typeof r === "string" ? ["", r] : [r.data, null]

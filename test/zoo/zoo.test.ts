@@ -28,9 +28,11 @@ describe("the zoo", () => {
   // the default swarm finds none of the three within a few thousand runs:
   // each shows its bug in a scenario of its own (test/gofer/mutants.test.ts).
   // Pressure stands at 2 (see the gofer's README, "The zoo": gVisor's
-  // history of the gofer has no further fix the port can invert that needs
-  // dentry or page eviction): that floor is what the zoo holds now, so that
-  // none is lost; it rises to the issue's as bugs are added.
+  // history of the gofer, and of the overlay, tmpfs, fsutil, pgalloc and the
+  // VFS searched for a third, has no further fix the port has or could have
+  // that needs dentry or page eviction or writeback): that floor is what the
+  // zoo holds now, so that none is lost; it rises to the issue's as bugs are
+  // added.
   it("holds the re-created upstream bugs it has, of every kind the issue names", () => {
     const upstream = entries.filter((e) => e.upstream !== null)
     const needs = (n: string): number => upstream.filter((e) => e.upstream!.needs === n).length

@@ -77,6 +77,12 @@ export interface ScenarioShape {
    * some leave lincheck and coherence out; the other checks stay.
    */
   readonly externalUnjudged?: boolean
+  /**
+   * Generated error replies skip the requests the mount sends (MOUNT_REQUESTS):
+   * a swarm sets it; a fixed configuration keeps drawing the faults its
+   * campaigns always drew, some of which fail the mount (unknown runs).
+   */
+  readonly faultsSpareMount?: boolean
   /** A swarm run's op profile (arbitraries.ts, OpProfile); none: the fixed mix. */
   readonly profile?: OpProfile
   /**
@@ -157,6 +163,22 @@ const FAULT_ERRNOS: readonly Errno[] = ["EIO", "ENOENT", "EACCES", "ENOSPC", "EA
   (ERRNOS as readonly string[]).includes(e),
 )
 
+/**
+ * Requests of each type a 9P mount sends before any scenario thread runs
+ * (the gofer's attach: Tversion, Tattach, then a Tgetattr of the root).
+ * A swarm's error replies skip them (ScenarioShape.faultsSpareMount): a
+ * run whose mount fails tests nothing (its verdict is unknown), and 1
+ * default-campaign run in 200 was such a run, a fault aimed at the first
+ * Tgetattr.
+ */
+const MOUNT_REQUESTS: Readonly<Record<string, number>> = { Tversion: 1, Tattach: 1, Tgetattr: 1 }
+
+/** `f`, moved past the mount's requests of its type if it is an error reply that would fail one. */
+function pastMount(f: Fault): Fault {
+  const sent = MOUNT_REQUESTS[f.message] ?? 0
+  return f.kind === "rlerror" && f.nth <= sent ? { ...f, nth: f.nth + sent } : f
+}
+
 /** Server faults: an error reply, a short read or write, or a late reply (never a hang: that is a scenario's own choice). */
 export const arbFault: fc.Arbitrary<Fault> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant("rlerror" as const), message: fc.constantFrom(...FAULT_MESSAGES), nth: fc.integer({ min: 1, max: 4 }), errno: fc.constantFrom(...FAULT_ERRNOS) }) },
@@ -186,7 +208,7 @@ function arbFaultSeries(message: string, every: number): fc.Arbitrary<Fault[]> {
     message === "Tread" || message === "Twrite" ? fc.oneof({ weight: 2, arbitrary: errno }, { weight: 1, arbitrary: fc.nat(4).map((count) => ({ count })) }) : errno
   return fc.array(one, { minLength: n, maxLength: n }).map((xs) =>
     xs.map((x, i): Fault => {
-      const nth = every * (i + 1)
+      const nth = every * (i + 1) + (MOUNT_REQUESTS[message] ?? 0)
       return "errno" in x ? { kind: "rlerror", message, nth, errno: x.errno } : { kind: "short", message: message as "Tread" | "Twrite", nth, count: x.count }
     }),
   )
@@ -197,7 +219,8 @@ function arbFaults(shape: ScenarioShape): fc.Arbitrary<Fault[]> {
   if (faults === 0) return fc.constant<Fault[]>([])
   const focus = shape.faultFocus !== undefined && shape.faultFocus.length > 0 ? shape.faultFocus : undefined
   if (focus !== undefined && shape.faultEvery !== undefined) return arbFaultSeries(focus[0]!, shape.faultEvery)
-  return fc.array(focus !== undefined ? arbFocusedFault(focus) : arbFault, { maxLength: faults })
+  const one = focus !== undefined ? arbFocusedFault(focus) : arbFault
+  return fc.array(shape.faultsSpareMount === true ? one.map(pastMount) : one, { maxLength: faults })
 }
 
 /**

@@ -148,6 +148,7 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
     names,
     external,
     faults,
+    faultsSpareMount: true,
     links,
     ...(!links && dflt.treeLinks === true ? { remoteLinks: true } : {}),
     privateFds,

@@ -94,6 +94,14 @@ describe("swarm configurations", () => {
     expect(configJson(refusing)["refuse_mknod"]).toBe(true)
   })
 
+  it("never fail the mount's own requests (its Tgetattr of the root): such a run would test nothing", () => {
+    const all = configs({ mount: {} }, 400).map((c, i) => ({ c, seed: i + 1 }))
+    const getattrErrors = all.flatMap(({ c, seed }) => (scenarioForSeed(c, seed).faults ?? []).filter((f) => f.kind === "rlerror" && f.message === "Tgetattr"))
+    // The swarm does aim error replies at Tgetattr, just never at the first one.
+    expect(getattrErrors.length).toBeGreaterThan(5)
+    expect(getattrErrors.filter((f) => f.nth === 1)).toEqual([])
+  })
+
   it("aim some runs' faults at every k-th request of one message, never a lookup", () => {
     const all = configs({ mount: {} }, 400).map((c, i) => ({ c, seed: i + 1 }))
     const series = all.filter(({ c }) => c.faultEvery !== undefined)

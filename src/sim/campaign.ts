@@ -18,6 +18,7 @@ import type { Fault, Mount, Scenario, ThreadSpec } from "./scenario.js"
 import type { StrategySpec } from "./strategy.js"
 import { mountLabelOf, type FilesystemDescriptor } from "./descriptor.js"
 import { describeConfig, drawSwarmConfig, type SwarmPins } from "./swarm.js"
+import { arbReplacementDraw, withReplacements } from "./externalgen.js"
 
 export interface ScenarioShape {
   /**
@@ -134,6 +135,15 @@ export interface ScenarioShape {
    * threads' ops. Needs two names at least.
    */
   readonly movePair?: boolean
+  /**
+   * External users replace what the client works with (externalgen.ts): each
+   * of them, or not, gets one block that appends to a file the client opens,
+   * renames a new file over one it names, unlinks and re-creates one,
+   * swaps a directory its paths go through for a new one, or repoints a
+   * symlink of the tree, after a think time of up to 4 ms. Default false
+   * (external users draw from the op mix alone).
+   */
+  readonly externalReplace?: boolean
 }
 
 /** How many of a run's first Tumknods a server that refuses mknod answers EPERM: more than a generated run sends. */
@@ -256,8 +266,10 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
       fifo: shape.fifoPair === true ? arbFifoPair : fc.constant(null),
       file: shape.filePair === true ? arbFilePair : fc.constant(null),
       move: shape.movePair === true ? arbMovePair : fc.constant(null),
+      // Two users in three replace something: one block each at most (drawn for as many users as there may be).
+      replace: shape.externalReplace === true && external > 0 ? fc.array(fc.noBias(fc.option(arbReplacementDraw, { freq: 3 })), { minLength: external, maxLength: external }) : fc.constant(null),
     })
-    .map(({ remote, root, threads, external, faults, fifo, file, move }) => {
+    .map(({ remote, root, threads, external, faults, fifo, file, move, replace }) => {
       const spec = (prefix: string) => ([cred, steps]: [Cred, SequentialStep[]], i: number): ThreadSpec => {
         const name = `${prefix}${i}`
         let ops = steps.slice(0, shape.ops).map((s) => nonBlocking(narrowOp(s.op, names)))
@@ -275,6 +287,8 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
         specs = withFifoPair(specs, fifo)
         tree = { ...tree, [FIFO_NAME]: { type: "fifo", mode: 0o666 } }
       }
+      let users = external.map(spec("x"))
+      if (replace !== null) users = withReplacements(users, replace, specs, tree)
       const s: Scenario = {
         format: "fsim.scenario/1" as const,
         name: "generated",
@@ -282,7 +296,7 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
         remote: tree,
         root,
         threads: specs,
-        ...(external.length > 0 ? { external: external.map(spec("x")) } : {}),
+        ...(users.length > 0 ? { external: users } : {}),
         ...(external.length > 0 && shape.externalUnjudged === true ? { checks: CHECK_NAMES.filter((c) => c !== "lincheck" && c !== "coherence") } : {}),
         ...(faults.length > 0 || shape.refuseMknod === true ? { faults: shape.refuseMknod === true ? [...faults, ...refusedMknods()] : faults } : {}),
       }

@@ -141,6 +141,11 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
   const fifoPair = dflt.blockingFifoOpens === true && groups.special > 0 && rng.chance(0.25)
   const filePair = drawn.mount.kind !== "overlay" && groups.truncate > 0 && groups.sync > 0 && rng.chance(0.25)
   const movePair = drawn.mount.kind !== "overlay" && names >= 2 && groups.rename > 0 && groups.dirs > 0 && rng.chance(0.25)
+  // External users that replace what the client works with, as other users
+  // of a share do (externalgen.ts), in most runs that have external users;
+  // the rest keep to the op mix. Not for an overlay's gofer layer (its
+  // external users are generated apart, overlaygen.ts).
+  const externalReplace = drawn.mount.kind !== "overlay" && external > 0 && rng.chance(0.75)
   return {
     mount: drawn.mount,
     threads,
@@ -162,6 +167,7 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
     ...(fifoPair ? { fifoPair } : {}),
     ...(filePair ? { filePair } : {}),
     ...(movePair ? { movePair } : {}),
+    ...(externalReplace ? { externalReplace } : {}),
     ...(pins.checkBudget !== undefined ? { checkBudget: pins.checkBudget } : {}),
   }
 }
@@ -186,6 +192,7 @@ export function describeConfig(s: ScenarioShape): string {
   if (s.fifoPair === true) parts.push("FIFO pair")
   if (s.filePair === true) parts.push("writer and truncater")
   if (s.movePair === true) parts.push("mover and watcher")
+  if (s.externalReplace === true) parts.push("external users replace names")
   parts.push(`fds ${s.privateFds === true ? "private" : "shared"}`)
   const p = s.profile
   if (p !== undefined) {
@@ -219,6 +226,7 @@ export function configJson(s: ScenarioShape): Record<string, unknown> {
     ...(s.fifoPair === true ? { fifo_pair: true } : {}),
     ...(s.filePair === true ? { file_pair: true } : {}),
     ...(s.movePair === true ? { move_pair: true } : {}),
+    ...(s.externalReplace === true ? { external_replace: true } : {}),
     fds: s.privateFds === true ? "private" : "shared",
     links: s.links ?? true,
     ...(s.remoteLinks === true ? { remote_links: true } : {}),

@@ -1,0 +1,212 @@
+// What other users of a share do to names a client works with: they replace
+// them. An editor or a package manager writes a new file and renames it over
+// the old one; a build or a deploy script moves a directory away and makes a
+// new one in its place; a log writer appends to a file others have open; a
+// tool deletes a file and creates it again; an administrator repoints a
+// symlink (a "current" link of a release tree, often reached through others).
+// External users that only draw ops at random from the whole op mix rarely
+// do any of these to a name the client has cached, and a client's cache is
+// only tested against another user when that happens between two of its ops
+// on the name. A replacement block is such a change, aimed at a name the
+// client's threads use (or, for a directory or a symlink, one of the remote
+// tree's that their paths go through) and put into an external user's ops
+// after a sleep: external ops take no simulated time, so without one the
+// user's whole block is done before the client's first replies come back.
+//
+// Blocks are plain ops of the external thread (open, write, close, rename,
+// unlink, mkdir, symlink, sleep): a trace replays them with no option.
+
+import fc from "fast-check"
+import type { Op, Tree, TreeNode } from "../model/types.js"
+import type { ThreadSpec } from "./scenario.js"
+
+/** The kinds of replacement, each a thing real other users of a share do. */
+export const REPLACEMENT_KINDS = ["append", "rename-over", "recreate", "replace-dir", "repoint-symlink"] as const
+export type ReplacementKind = (typeof REPLACEMENT_KINDS)[number]
+
+/** One external user's replacement, drawn before the names it is aimed at are known. */
+export interface ReplacementDraw {
+  readonly kind: ReplacementKind
+  /** Which candidate name (taken modulo their count). */
+  readonly target: number
+  /** For a symlink: which other name it is pointed at (taken modulo their count). */
+  readonly other: number
+  /** Where in the user's ops the block goes (taken modulo the ops' count plus one). */
+  readonly at: number
+  /** The user's think time before the block, in ns of simulated time (1 µs to 4 ms: a client thread's ops take about 0.1-0.5 ms each). */
+  readonly sleepNs: number
+  readonly data: string
+}
+
+// Unbiased: fast-check's bias toward small values would put most blocks at
+// the start of the run (a think time of 0), before the client caches anything.
+export const arbReplacementDraw: fc.Arbitrary<ReplacementDraw> = fc.noBias(
+  fc.record({
+    kind: fc.constantFrom(...REPLACEMENT_KINDS),
+    target: fc.nat(63),
+    other: fc.nat(63),
+    at: fc.nat(24),
+    sleepNs: fc.integer({ min: 1, max: 4000 }).map((us) => us * 1000),
+    data: fc.constantFrom("X", "ext", "0123456789abcdef"),
+  }),
+)
+
+/**
+ * External users' drawn ops, with a user's replacement block put in where
+ * its draw is not null (draws[i] for users[i]); `clients` are the client's
+ * threads, `tree` the share's initial tree.
+ */
+export function withReplacements(users: readonly ThreadSpec[], draws: readonly (ReplacementDraw | null)[], clients: readonly ThreadSpec[], tree: Tree): ThreadSpec[] {
+  const names = namesOf(clients, tree)
+  return users.map((u, i) => {
+    const d = draws[i] ?? null
+    if (d === null) return u
+    // Where nothing fits the kind (a tree without symlinks, say), the user replaces a file instead.
+    let ops = replacementOps(d, u.name, names)
+    if (ops.length === 0) ops = replacementOps({ ...d, kind: "recreate" }, u.name, names)
+    if (ops.length === 0) return u
+    const at = d.at % (u.ops.length + 1)
+    return { ...u, ops: [...u.ops.slice(0, at), ...(d.sleepNs > 0 ? [{ op: "sleep" as const, ns: d.sleepNs }] : []), ...ops, ...u.ops.slice(at)] }
+  })
+}
+
+/** The names a replacement may be aimed at, each list in a fixed order (no duplicates). */
+interface Candidates {
+  /** Paths of the client's opens (files it has open). */
+  readonly opened: readonly string[]
+  /** Paths the client names that are files in the tree, then the paths of its opens, then every path it names. */
+  readonly files: readonly string[]
+  /** Directories of the tree, those the client's paths go through first, then those the client makes. */
+  readonly dirs: readonly string[]
+  /** Symlinks of the tree, those another symlink names (the middle of a chain) first, then those the client makes. */
+  readonly symlinks: readonly string[]
+  /** Every node of the tree by path. */
+  readonly nodes: ReadonlyMap<string, TreeNode>
+}
+
+const PATH_FIELDS = ["path", "from", "to"] as const
+
+function namesOf(clients: readonly ThreadSpec[], tree: Tree): Candidates {
+  const nodes = new Map<string, TreeNode>()
+  const walk = (t: Tree, dir: string): void => {
+    for (const [name, node] of Object.entries(t)) {
+      const p = `${dir}/${name}`
+      nodes.set(p, node)
+      if (!("link" in node) && node.type === "dir" && node.children !== undefined) walk(node.children, p)
+    }
+  }
+  walk(tree, "")
+  const used: string[] = []
+  const opened: string[] = []
+  const made = { dirs: [] as string[], symlinks: [] as string[] }
+  for (const t of clients) {
+    for (const o of t.ops) {
+      const rec = o as unknown as Record<string, unknown>
+      for (const k of PATH_FIELDS) if (typeof rec[k] === "string") used.push(clean(rec[k] as string))
+      if (o.op === "open") opened.push(clean(o.path))
+      if (o.op === "mkdir") made.dirs.push(clean(o.path))
+      if (o.op === "symlink") made.symlinks.push(clean(o.path))
+    }
+  }
+  const typeOf = (p: string): string | undefined => {
+    const n = nodes.get(p)
+    return n === undefined ? undefined : "link" in n ? "file" : n.type
+  }
+  const usedSet = new Set(used)
+  const dirs = [...nodes.keys()].filter((p) => typeOf(p) === "dir")
+  const walked = dirs.filter((d) => used.some((u) => u.startsWith(`${d}/`)))
+  const symlinks = [...nodes.keys()].filter((p) => typeOf(p) === "symlink")
+  const targets = new Set<string>()
+  for (const p of symlinks) {
+    const n = nodes.get(p)!
+    if (!("link" in n) && n.type === "symlink") targets.add(resolveTarget(p, n.target))
+  }
+  return {
+    opened: unique(opened.filter((p) => p !== "/")),
+    files: unique([...[...usedSet].filter((p) => typeOf(p) === "file"), ...opened, ...used].filter((p) => p !== "/")),
+    dirs: unique([...walked, ...dirs, ...made.dirs].filter((p) => p !== "/")),
+    symlinks: unique([...symlinks.filter((p) => targets.has(p)), ...symlinks, ...made.symlinks].filter((p) => p !== "/")),
+    nodes,
+  }
+}
+
+function replacementOps(d: ReplacementDraw, user: string, c: Candidates): Op[] {
+  const fd = `${user}.r`
+  const pick = (xs: readonly string[]): string | undefined => (xs.length === 0 ? undefined : xs[d.target % xs.length])
+  switch (d.kind) {
+    case "append": {
+      // A log writer: appends to a file the client has open.
+      const path = pick(c.opened) ?? pick(c.files)
+      if (path === undefined) return []
+      return [{ op: "open", path, flags: ["O_WRONLY", "O_APPEND", "O_NONBLOCK"], fd }, { op: "write", fd, data: d.data }, { op: "close", fd }]
+    }
+    case "rename-over": {
+      // An editor's or a package manager's atomic save: a new file at a name of its own, renamed over the old.
+      const path = pick(c.files)
+      if (path === undefined) return []
+      const tmp = `${path}.${user}`
+      return [
+        { op: "open", path: tmp, flags: ["O_WRONLY", "O_CREAT", "O_TRUNC", "O_NONBLOCK"], mode: 0o644, fd },
+        { op: "write", fd, data: d.data },
+        { op: "close", fd },
+        { op: "rename", from: tmp, to: path },
+      ]
+    }
+    case "recreate": {
+      // rm then create: the name comes back as another file.
+      const path = pick(c.files)
+      if (path === undefined) return []
+      return [
+        { op: "unlink", path },
+        { op: "open", path, flags: ["O_WRONLY", "O_CREAT", "O_EXCL", "O_NONBLOCK"], mode: 0o644, fd },
+        { op: "write", fd, data: d.data },
+        { op: "close", fd },
+      ]
+    }
+    case "replace-dir": {
+      // A deploy swapping a directory: the old one moved away, a new one made, with a child at a name the old one had.
+      const dir = pick(c.dirs)
+      if (dir === undefined) return []
+      const old = c.nodes.get(dir)
+      const childNames = old !== undefined && !("link" in old) && old.type === "dir" ? Object.keys(old.children ?? {}) : []
+      const child = childNames.length > 0 ? childNames[d.other % childNames.length]! : "a"
+      return [
+        { op: "rename", from: dir, to: `${dir}.${user}` },
+        { op: "mkdir", path: dir, mode: 0o755 },
+        { op: "open", path: `${dir}/${child}`, flags: ["O_WRONLY", "O_CREAT", "O_NONBLOCK"], mode: 0o644, fd },
+        { op: "write", fd, data: d.data },
+        { op: "close", fd },
+      ]
+    }
+    case "repoint-symlink": {
+      // An administrator repointing a link (ln -sfn): removed and made again, naming another entry of its directory.
+      const path = pick(c.symlinks)
+      if (path === undefined) return []
+      const node = c.nodes.get(path)
+      const current = node !== undefined && !("link" in node) && node.type === "symlink" ? node.target : ""
+      const dir = path.slice(0, path.lastIndexOf("/"))
+      const siblings = [...c.nodes.keys()].filter((p) => p !== path && p.slice(0, p.lastIndexOf("/")) === dir).map((p) => p.slice(dir.length + 1))
+      const others = siblings.filter((s) => s !== current)
+      const target = others.length > 0 ? others[d.other % others.length]! : "a"
+      return [
+        { op: "unlink", path },
+        { op: "symlink", target, path },
+      ]
+    }
+  }
+}
+
+/** A path without repeated or trailing slashes ("/a//b/" -> "/a/b"). */
+function clean(p: string): string {
+  const parts = p.split("/").filter((s) => s !== "" && s !== ".")
+  return `/${parts.join("/")}`
+}
+
+/** Where a symlink at `at` with `target` points, lexically (".." components kept as they are). */
+function resolveTarget(at: string, target: string): string {
+  return target.startsWith("/") ? clean(target) : clean(`${at.slice(0, at.lastIndexOf("/"))}/${target}`)
+}
+
+function unique(xs: readonly string[]): string[] {
+  return [...new Set(xs)]
+}

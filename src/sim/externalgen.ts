@@ -33,8 +33,12 @@ export interface ReplacementDraw {
   readonly other: number
   /** Where in the user's ops the block goes (taken modulo the ops' count plus one). */
   readonly at: number
-  /** The user's think time before the block, in ns of simulated time (1 µs to 4 ms: a client thread's ops take about 0.1-0.5 ms each). */
-  readonly sleepNs: number
+  /** Which client thread's uses of the name time the block (taken modulo the threads that use it). */
+  readonly thread: number
+  /** Where between that thread's first and last use of the name the block lands, in thousandths of the window. */
+  readonly when: number
+  /** The client's pace the user's think time assumes, in ns per client op. */
+  readonly paceNs: number
   readonly data: string
 }
 
@@ -46,7 +50,9 @@ export const arbReplacementDraw: fc.Arbitrary<ReplacementDraw> = fc.noBias(
     target: fc.nat(63),
     other: fc.nat(63),
     at: fc.nat(24),
-    sleepNs: fc.integer({ min: 1, max: 4000 }).map((us) => us * 1000),
+    thread: fc.nat(5),
+    when: fc.nat(999),
+    paceNs: fc.constantFrom(60_000, 150_000, 300_000, 600_000),
     data: fc.constantFrom("X", "ext", "0123456789abcdef"),
   }),
 )
@@ -62,23 +68,72 @@ export function withReplacements(users: readonly ThreadSpec[], draws: readonly (
     const d = draws[i] ?? null
     if (d === null) return u
     // Where nothing fits the kind (a tree without symlinks, say), the user replaces a file instead.
-    let ops = replacementOps(d, u.name, names)
-    if (ops.length === 0) ops = replacementOps({ ...d, kind: "recreate" }, u.name, names)
-    if (ops.length === 0) return u
+    const block = replacementOps(d, u.name, names) ?? replacementOps({ ...d, kind: "recreate" }, u.name, names)
+    if (block === null) return u
+    const ns = thinkTimeNs(d, block, clients, names)
     const at = d.at % (u.ops.length + 1)
-    return { ...u, ops: [...u.ops.slice(0, at), ...(d.sleepNs > 0 ? [{ op: "sleep" as const, ns: d.sleepNs }] : []), ...ops, ...u.ops.slice(at)] }
+    return { ...u, ops: [...u.ops.slice(0, at), { op: "sleep" as const, ns }, ...block.ops, ...u.ops.slice(at)] }
   })
+}
+
+/** A block's ops and the name it replaces (`through`: the client reaches what it replaces through the name, a directory or symlink). */
+interface Block {
+  readonly ops: Op[]
+  readonly target: string
+  readonly through: boolean
+}
+
+/**
+ * The think time that lands the block between two of one client thread's
+ * uses of its name: at op p of the thread, p drawn from just after its first
+ * use to its last (just after its only one), p ops at the drawn pace.
+ */
+function thinkTimeNs(d: ReplacementDraw, b: Block, clients: readonly ThreadSpec[], c: Candidates): number {
+  const uses = clients.map((t) => usesOf(t, b, c)).filter((u) => u.length > 0)
+  if (uses.length === 0) return Math.max(1, Math.round((d.when / 1000) * 8 * d.paceNs))
+  const u = uses[d.thread % uses.length]!
+  const first = u[0]!
+  const last = u[u.length - 1]!
+  const p = last > first ? first + 1 + (d.when / 1000) * (last - first - 1) : first + 1
+  return Math.max(1, Math.round(p * d.paceNs))
+}
+
+/** The indices of `t`'s ops that use the block's name: by path, below it, through a descriptor opened on it, or (for a symlink) through any symlink of the tree. */
+function usesOf(t: ThreadSpec, b: Block, c: Candidates): number[] {
+  const fds = new Set<string>()
+  const out: number[] = []
+  t.ops.forEach((o, i) => {
+    const rec = o as unknown as Record<string, unknown>
+    const paths = PATH_FIELDS.filter((k) => typeof rec[k] === "string").map((k) => clean(rec[k] as string))
+    const names = paths.some((p) => p === b.target || p.startsWith(`${b.target}/`) || (b.through && c.symlinks.includes(b.target) && startsAtSymlink(p, c)))
+    if (o.op === "open" && names) fds.add(o.fd)
+    if (names || ("fd" in o && fds.has(o.fd))) out.push(i)
+  })
+  return out
+}
+
+/** Whether a path's walk goes through a symlink of the tree (a component of it up to the last is one). */
+function startsAtSymlink(p: string, c: Candidates): boolean {
+  const parts = p.split("/").filter((x) => x !== "")
+  for (let i = 1; i <= parts.length; i++) {
+    const n = c.nodes.get(`/${parts.slice(0, i).join("/")}`)
+    if (n !== undefined && !("link" in n) && n.type === "symlink") return true
+  }
+  return false
 }
 
 /** The names a replacement may be aimed at, each list in a fixed order (no duplicates). */
 interface Candidates {
-  /** Paths of the client's opens (files it has open). */
+  /** Paths of the client's opens with O_APPEND (a log its threads write), then of its other opens (files it has open). */
+  readonly appended: readonly string[]
   readonly opened: readonly string[]
   /** Paths the client names that are files in the tree, then the paths of its opens, then every path it names. */
   readonly files: readonly string[]
-  /** Directories of the tree, those the client's paths go through first, then those the client makes. */
+  /** Directories of the tree the client's paths go through; the tree's others and those the client makes. */
+  readonly walked: readonly string[]
   readonly dirs: readonly string[]
-  /** Symlinks of the tree, those another symlink names (the middle of a chain) first, then those the client makes. */
+  /** Symlinks of the tree another symlink names (the middle of a chain); the tree's others and those the client makes. */
+  readonly chained: readonly string[]
   readonly symlinks: readonly string[]
   /** Every node of the tree by path. */
   readonly nodes: ReadonlyMap<string, TreeNode>
@@ -98,12 +153,13 @@ function namesOf(clients: readonly ThreadSpec[], tree: Tree): Candidates {
   walk(tree, "")
   const used: string[] = []
   const opened: string[] = []
+  const appended: string[] = []
   const made = { dirs: [] as string[], symlinks: [] as string[] }
   for (const t of clients) {
     for (const o of t.ops) {
       const rec = o as unknown as Record<string, unknown>
       for (const k of PATH_FIELDS) if (typeof rec[k] === "string") used.push(clean(rec[k] as string))
-      if (o.op === "open") opened.push(clean(o.path))
+      if (o.op === "open") (o.flags.includes("O_APPEND") ? appended : opened).push(clean(o.path))
       if (o.op === "mkdir") made.dirs.push(clean(o.path))
       if (o.op === "symlink") made.symlinks.push(clean(o.path))
     }
@@ -122,76 +178,85 @@ function namesOf(clients: readonly ThreadSpec[], tree: Tree): Candidates {
     if (!("link" in n) && n.type === "symlink") targets.add(resolveTarget(p, n.target))
   }
   return {
+    appended: unique(appended.filter((p) => p !== "/")),
     opened: unique(opened.filter((p) => p !== "/")),
-    files: unique([...[...usedSet].filter((p) => typeOf(p) === "file"), ...opened, ...used].filter((p) => p !== "/")),
+    files: unique([...[...usedSet].filter((p) => typeOf(p) === "file"), ...appended, ...opened, ...used].filter((p) => p !== "/")),
+    walked: unique(walked),
     dirs: unique([...walked, ...dirs, ...made.dirs].filter((p) => p !== "/")),
-    symlinks: unique([...symlinks.filter((p) => targets.has(p)), ...symlinks, ...made.symlinks].filter((p) => p !== "/")),
+    chained: symlinks.filter((p) => targets.has(p)),
+    symlinks: unique([...symlinks, ...made.symlinks].filter((p) => p !== "/")),
     nodes,
   }
 }
 
-function replacementOps(d: ReplacementDraw, user: string, c: Candidates): Op[] {
+function replacementOps(d: ReplacementDraw, user: string, c: Candidates): Block | null {
   const fd = `${user}.r`
   const pick = (xs: readonly string[]): string | undefined => (xs.length === 0 ? undefined : xs[d.target % xs.length])
+  const file = (target: string, ops: Op[]): Block => ({ ops, target, through: false })
   switch (d.kind) {
     case "append": {
-      // A log writer: appends to a file the client has open.
-      const path = pick(c.opened) ?? pick(c.files)
-      if (path === undefined) return []
-      return [{ op: "open", path, flags: ["O_WRONLY", "O_APPEND", "O_NONBLOCK"], fd }, { op: "write", fd, data: d.data }, { op: "close", fd }]
+      // A log writer: appends to a file the client appends to (a log), or else one it has open.
+      const path = pick(c.appended) ?? pick(c.opened) ?? pick(c.files)
+      if (path === undefined) return null
+      return file(path, [{ op: "open", path, flags: ["O_WRONLY", "O_APPEND", "O_NONBLOCK"], fd }, { op: "write", fd, data: d.data }, { op: "close", fd }])
     }
     case "rename-over": {
       // An editor's or a package manager's atomic save: a new file at a name of its own, renamed over the old.
       const path = pick(c.files)
-      if (path === undefined) return []
+      if (path === undefined) return null
       const tmp = `${path}.${user}`
-      return [
+      return file(path, [
         { op: "open", path: tmp, flags: ["O_WRONLY", "O_CREAT", "O_TRUNC", "O_NONBLOCK"], mode: 0o644, fd },
         { op: "write", fd, data: d.data },
         { op: "close", fd },
         { op: "rename", from: tmp, to: path },
-      ]
+      ])
     }
     case "recreate": {
       // rm then create: the name comes back as another file.
       const path = pick(c.files)
-      if (path === undefined) return []
-      return [
+      if (path === undefined) return null
+      return file(path, [
         { op: "unlink", path },
         { op: "open", path, flags: ["O_WRONLY", "O_CREAT", "O_EXCL", "O_NONBLOCK"], mode: 0o644, fd },
         { op: "write", fd, data: d.data },
         { op: "close", fd },
-      ]
+      ])
     }
     case "replace-dir": {
       // A deploy swapping a directory: the old one moved away, a new one made, with a child at a name the old one had.
-      const dir = pick(c.dirs)
-      if (dir === undefined) return []
+      const dir = pick(c.walked) ?? pick(c.dirs)
+      if (dir === undefined) return null
       const old = c.nodes.get(dir)
       const childNames = old !== undefined && !("link" in old) && old.type === "dir" ? Object.keys(old.children ?? {}) : []
       const child = childNames.length > 0 ? childNames[d.other % childNames.length]! : "a"
-      return [
+      const ops: Op[] = [
         { op: "rename", from: dir, to: `${dir}.${user}` },
         { op: "mkdir", path: dir, mode: 0o755 },
         { op: "open", path: `${dir}/${child}`, flags: ["O_WRONLY", "O_CREAT", "O_NONBLOCK"], mode: 0o644, fd },
         { op: "write", fd, data: d.data },
         { op: "close", fd },
       ]
+      return { ops, target: dir, through: true }
     }
     case "repoint-symlink": {
       // An administrator repointing a link (ln -sfn): removed and made again, naming another entry of its directory.
-      const path = pick(c.symlinks)
-      if (path === undefined) return []
+      const path = pick(c.chained) ?? pick(c.symlinks)
+      if (path === undefined) return null
       const node = c.nodes.get(path)
       const current = node !== undefined && !("link" in node) && node.type === "symlink" ? node.target : ""
       const dir = path.slice(0, path.lastIndexOf("/"))
       const siblings = [...c.nodes.keys()].filter((p) => p !== path && p.slice(0, p.lastIndexOf("/")) === dir).map((p) => p.slice(dir.length + 1))
       const others = siblings.filter((s) => s !== current)
       const target = others.length > 0 ? others[d.other % others.length]! : "a"
-      return [
-        { op: "unlink", path },
-        { op: "symlink", target, path },
-      ]
+      return {
+        ops: [
+          { op: "unlink", path },
+          { op: "symlink", target, path },
+        ],
+        target: path,
+        through: true,
+      }
     }
   }
 }

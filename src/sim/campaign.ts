@@ -136,12 +136,13 @@ export interface ScenarioShape {
    */
   readonly movePair?: boolean
   /**
-   * External users replace what the client works with (externalgen.ts): each
-   * of them, or not, gets one block that appends to a file the client opens,
-   * renames a new file over one it names, unlinks and re-creates one,
-   * swaps a directory its paths go through for a new one, or repoints a
-   * symlink of the tree, after a think time of up to 4 ms. Default false
-   * (external users draw from the op mix alone).
+   * External users replace what the client works with (externalgen.ts): up
+   * to `external` more of them (each drawn in two of three), each of whom
+   * appends to a file the client opens, renames a new file over one it
+   * names, unlinks and re-creates one, swaps a directory its paths go
+   * through for a new one, or repoints a symlink of the tree, timed
+   * between one client thread's uses of the name. Default false (external
+   * users draw from the op mix alone).
    */
   readonly externalReplace?: boolean
 }
@@ -266,7 +267,7 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
       fifo: shape.fifoPair === true ? arbFifoPair : fc.constant(null),
       file: shape.filePair === true ? arbFilePair : fc.constant(null),
       move: shape.movePair === true ? arbMovePair : fc.constant(null),
-      // Two users in three replace something: one block each at most (drawn for as many users as there may be).
+      // Up to `external` users who replace something, each drawn in two of three.
       replace: shape.externalReplace === true && external > 0 ? fc.array(fc.noBias(fc.option(arbReplacementDraw, { freq: 3 })), { minLength: external, maxLength: external }) : fc.constant(null),
     })
     .map(({ remote, root, threads, external, faults, fifo, file, move, replace }) => {

@@ -17,7 +17,7 @@
 // unlink, mkdir, symlink, sleep): a trace replays them with no option.
 
 import fc from "fast-check"
-import type { Op, Tree, TreeNode } from "../model/types.js"
+import type { Cred, Op, Tree, TreeNode } from "../model/types.js"
 import type { ThreadSpec } from "./scenario.js"
 
 /** The kinds of replacement, each a thing real other users of a share do. */
@@ -31,8 +31,6 @@ export interface ReplacementDraw {
   readonly target: number
   /** For a symlink: which other name it is pointed at (taken modulo their count). */
   readonly other: number
-  /** Where in the user's ops the block goes (taken modulo the ops' count plus one). */
-  readonly at: number
   /** Which client thread's uses of the name time the block (taken modulo the threads that use it). */
   readonly thread: number
   /** Where between that thread's first and last use of the name the block lands, in thousandths of the window. */
@@ -49,7 +47,6 @@ export const arbReplacementDraw: fc.Arbitrary<ReplacementDraw> = fc.noBias(
     kind: fc.constantFrom(...REPLACEMENT_KINDS),
     target: fc.nat(63),
     other: fc.nat(63),
-    at: fc.nat(24),
     thread: fc.nat(5),
     when: fc.nat(999),
     paceNs: fc.constantFrom(60_000, 150_000, 300_000, 600_000),
@@ -58,23 +55,30 @@ export const arbReplacementDraw: fc.Arbitrary<ReplacementDraw> = fc.noBias(
 )
 
 /**
- * External users' drawn ops, with a user's replacement block put in where
- * its draw is not null (draws[i] for users[i]); `clients` are the client's
- * threads, `tree` the share's initial tree.
+ * The external users, then one more for each draw that is not null: a user
+ * of the share who does that replacement and nothing else (a deploy, an
+ * editor's save, a log writer), named on from the others (x2 after x0 and
+ * x1). `clients` are the client's threads, `tree` the share's initial tree.
  */
 export function withReplacements(users: readonly ThreadSpec[], draws: readonly (ReplacementDraw | null)[], clients: readonly ThreadSpec[], tree: Tree): ThreadSpec[] {
   const names = namesOf(clients, tree)
-  return users.map((u, i) => {
-    const d = draws[i] ?? null
-    if (d === null) return u
+  const out = [...users]
+  for (const d of draws) {
+    if (d === null) continue
+    const name = `x${out.length}`
     // Where nothing fits the kind (a tree without symlinks, say), the user replaces a file instead.
-    const block = replacementOps(d, u.name, names) ?? replacementOps({ ...d, kind: "recreate" }, u.name, names)
-    if (block === null) return u
-    const ns = thinkTimeNs(d, block, clients, names)
-    const at = d.at % (u.ops.length + 1)
-    return { ...u, ops: [...u.ops.slice(0, at), { op: "sleep" as const, ns }, ...block.ops, ...u.ops.slice(at)] }
-  })
+    const block = replacementOps(d, name, names) ?? replacementOps({ ...d, kind: "recreate" }, name, names)
+    if (block === null) continue
+    out.push({ name, cred: REPLACER, ops: [{ op: "sleep", ns: thinkTimeNs(d, block, clients, names) }, ...block.ops] })
+  }
+  return out
 }
+
+/**
+ * Who replaces: one who may, root (the tree's files are root's, 0644 and
+ * the like, and fsim's other users could not touch most of them).
+ */
+const REPLACER: Cred = { uid: 0, gid: 0, groups: [] }
 
 /** A block's ops and the name it replaces (`through`: the client reaches what it replaces through the name, a directory or symlink). */
 interface Block {

@@ -15,7 +15,7 @@ import type { Scenario, ThreadSpec } from "../../src/sim/scenario.js"
 import { drawSwarmConfig } from "../../src/sim/swarm.js"
 import { parseTrace, traceText } from "../../src/sim/trace.js"
 
-const draw = (kind: ReplacementKind, over: Partial<ReplacementDraw> = {}): ReplacementDraw => ({ kind, target: 0, other: 0, at: 0, thread: 0, when: 0, paceNs: 100_000, data: "ext", ...over })
+const draw = (kind: ReplacementKind, over: Partial<ReplacementDraw> = {}): ReplacementDraw => ({ kind, target: 0, other: 0, thread: 0, when: 0, paceNs: 100_000, data: "ext", ...over })
 
 const tree = {
   d: { type: "dir" as const, children: { x: { type: "file" as const, data: "ab" } } },
@@ -36,7 +36,14 @@ const client: ThreadSpec = {
 }
 const user: ThreadSpec = { name: "x0", ops: [{ op: "stat", path: "/" }] }
 
-const blockOf = (kind: ReplacementKind, over: Partial<ReplacementDraw> = {}): readonly Op[] => withReplacements([user], [draw(kind, over)], [client], tree)[0]!.ops
+const blockOf = (kind: ReplacementKind, over: Partial<ReplacementDraw> = {}): readonly Op[] => {
+  const users = withReplacements([user], [draw(kind, over)], [client], tree)
+  // The drawn user keeps its ops; the replacement is another's, as root.
+  expect(users[0]).toEqual(user)
+  expect(users[1]!.name).toBe("x1")
+  expect(users[1]!.cred).toEqual({ uid: 0, gid: 0, groups: [] })
+  return users[1]!.ops
+}
 
 /** Which kind of block an external user's ops hold, told by its ops (null: none). */
 function kindOf(ops: readonly Op[]): ReplacementKind | null {
@@ -55,27 +62,26 @@ describe("external replacement blocks", () => {
   it("are aimed at the names the client uses, after the user's think time", () => {
     expect(blockOf("append")).toEqual([
       { op: "sleep", ns: 100_000 },
-      { op: "open", path: "/f", flags: ["O_WRONLY", "O_APPEND", "O_NONBLOCK"], fd: "x0.r" },
-      { op: "write", fd: "x0.r", data: "ext" },
-      { op: "close", fd: "x0.r" },
-      { op: "stat", path: "/" },
+      { op: "open", path: "/f", flags: ["O_WRONLY", "O_APPEND", "O_NONBLOCK"], fd: "x1.r" },
+      { op: "write", fd: "x1.r", data: "ext" },
+      { op: "close", fd: "x1.r" },
     ])
     // Files of the tree the client names, in the order it names them: /f, then /d/x.
     expect(blockOf("rename-over").slice(1, 5)).toEqual([
-      { op: "open", path: "/f.x0", flags: ["O_WRONLY", "O_CREAT", "O_TRUNC", "O_NONBLOCK"], mode: 0o644, fd: "x0.r" },
-      { op: "write", fd: "x0.r", data: "ext" },
-      { op: "close", fd: "x0.r" },
-      { op: "rename", from: "/f.x0", to: "/f" },
+      { op: "open", path: "/f.x1", flags: ["O_WRONLY", "O_CREAT", "O_TRUNC", "O_NONBLOCK"], mode: 0o644, fd: "x1.r" },
+      { op: "write", fd: "x1.r", data: "ext" },
+      { op: "close", fd: "x1.r" },
+      { op: "rename", from: "/f.x1", to: "/f" },
     ])
     expect(blockOf("recreate", { target: 1 }).slice(1, 3)).toEqual([
       { op: "unlink", path: "/d/x" },
-      { op: "open", path: "/d/x", flags: ["O_WRONLY", "O_CREAT", "O_EXCL", "O_NONBLOCK"], mode: 0o644, fd: "x0.r" },
+      { op: "open", path: "/d/x", flags: ["O_WRONLY", "O_CREAT", "O_EXCL", "O_NONBLOCK"], mode: 0o644, fd: "x1.r" },
     ])
     // The directory the client's /d/x goes through, made again with its child.
     expect(blockOf("replace-dir").slice(1, 4)).toEqual([
-      { op: "rename", from: "/d", to: "/d.x0" },
+      { op: "rename", from: "/d", to: "/d.x1" },
       { op: "mkdir", path: "/d", mode: 0o755 },
-      { op: "open", path: "/d/x", flags: ["O_WRONLY", "O_CREAT", "O_NONBLOCK"], mode: 0o644, fd: "x0.r" },
+      { op: "open", path: "/d/x", flags: ["O_WRONLY", "O_CREAT", "O_NONBLOCK"], mode: 0o644, fd: "x1.r" },
     ])
     // The middle of the chain s1 -> s2 -> gen1 first, pointed at another entry of its directory.
     const sym = blockOf("repoint-symlink").slice(1, 3)
@@ -83,10 +89,10 @@ describe("external replacement blocks", () => {
     expect(sym[1]).toMatchObject({ op: "symlink", path: "/s2" })
     expect((sym[1] as { target: string }).target).not.toBe("gen1")
     // No symlink or directory to aim at: a file is replaced instead.
-    const bare = withReplacements([user], [draw("repoint-symlink")], [client], { f: { type: "file", data: "1" } })[0]!.ops
+    const bare = withReplacements([user], [draw("repoint-symlink")], [client], { f: { type: "file", data: "1" } })[1]!.ops
     expect(kindOf(bare)).toBe("recreate")
-    // A user without a draw keeps its ops.
-    expect(withReplacements([user], [null], [client], tree)[0]).toEqual(user)
+    // A draw of null: no replacing user.
+    expect(withReplacements([user], [null, draw("append")], [client], tree).map((u) => u.name)).toEqual(["x0", "x1"])
   })
 
   it("are drawn by the swarm for gofer runs with external users, every kind, and never in fixed-configuration runs", () => {

@@ -298,7 +298,7 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
         root,
         threads: specs,
         ...(users.length > 0 ? { external: users } : {}),
-        ...(external.length > 0 && shape.externalUnjudged === true ? { checks: CHECK_NAMES.filter((c) => c !== "lincheck" && c !== "coherence") } : {}),
+        ...(users.length > 0 && shape.externalUnjudged === true ? { checks: CHECK_NAMES.filter((c) => c !== "lincheck" && c !== "coherence") } : {}),
         ...(faults.length > 0 || shape.refuseMknod === true ? { faults: shape.refuseMknod === true ? [...faults, ...refusedMknods()] : faults } : {}),
       }
       return s

@@ -115,6 +115,12 @@ describe("external replacement blocks", () => {
     expect(replacing).toBeLessThan(withUsers)
     for (const k of REPLACEMENT_KINDS) expect(seen.get(k) ?? 0, k).toBeGreaterThan(0)
     for (const c of Array.from({ length: 100 }, (_, i) => drawSwarmConfig(FILESYSTEMS, { kinds: ["overlay"], mount: {} }, i + 1))) expect(c.externalReplace).toBeUndefined()
+    // Under the exclusive cache modes a run with any external user, replacing ones alone included, is judged without lincheck and coherence.
+    for (let seed = 1; seed <= 300; seed++) {
+      const shape = drawSwarmConfig(FILESYSTEMS, { kinds: ["gofer"], mount: { options: "cache=fscache" } }, seed)
+      const s = scenarioForSeed(shape, seed)
+      if ((s.external ?? []).length > 0) expect(s.checks?.includes("lincheck") ?? true, `seed ${seed}`).toBe(false)
+    }
     const fixed = { mount: { kind: "gofer" as const, options: "cache=remote_revalidating" }, threads: 4, ops: 12, names: 2, external: 3, faults: 0 }
     for (let seed = 1; seed <= 100; seed++) for (const x of scenarioForSeed(fixed, seed).external ?? []) expect(kindOf(x.ops)).toBeNull()
   })

@@ -24,9 +24,10 @@ describe("the zoo", () => {
   // Issue 14 asks for at least 16, among them 4 races, 3 needing external
   // changes, 3 needing memory pressure, 3 sequential and 2 in the overlay.
   // External changes reach the issue's 3 (7d0bf706d, a later revalidate.go
-  // fix, was ported so that the code before it could be the mutant), though
-  // the default swarm finds none of the three within a few thousand runs:
-  // each shows its bug in a scenario of its own (test/gofer/mutants.test.ts).
+  // fix, was ported so that the code before it could be the mutant); the
+  // default swarm finds the three within a few thousand runs since its
+  // external users replace names (src/sim/externalgen.ts), and each shows
+  // its bug in a scenario of its own too (test/gofer/mutants.test.ts).
   // Pressure stands at 2 (see the gofer's README, "The zoo": gVisor's
   // history of the gofer, and of the overlay, tmpfs, fsutil, pgalloc and the
   // VFS searched for a third, has no further fix the port has or could have

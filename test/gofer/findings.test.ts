@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
-import { emptyPwriteGrowsSize, externalUserUnderExclusiveCache, goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
+import { emptyPwriteGrowsSize, externalUserUnderExclusiveCache, failedAppendWriteMovesOffset, goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
 import { checkHistory } from "../../src/model/lincheck/index.js"
 import type { Stat } from "../../src/model/types.js"
 import { replayTrace } from "../../src/sim/replay.js"
@@ -144,6 +144,33 @@ describe("gofer findings", () => {
     const r = fsim(["run", file, "--seed", String(header.seed), "--no-trace"])
     expect(r.status).toBe(1)
     expect(r.stdout).toContain("every violation is an instance of a documented gVisor finding (src/impl/gofer/FINDINGS.md): empty-pwrite-grows-size")
+  })
+
+  it("empty-append-write-offset: an O_APPEND write whose Twrite failed moves the offset to the end all the same (default seed 1246 of --mount gofer, shrunk), recognized only so", () => {
+    const failedAppend = (flags: ("O_RDWR" | "O_APPEND")[], options = "cache=remote_revalidating"): Scenario => ({
+      format: "fsim.scenario/1",
+      name: "failed-append-write",
+      mount: { kind: "gofer", options },
+      remote: { b: { type: "file", data: "x" } },
+      threads: [{ name: "t0", ops: [{ op: "open", path: "b", flags, fd: "f" }, { op: "write", fd: "f", data: "y" }, { op: "read", fd: "f", count: 1 }] }],
+      faults: [{ kind: "rlerror", message: "Twrite", nth: 1, errno: "EIO" }],
+    })
+    const go = (s: Scenario): RunReport => runSubject(s, { seed: 1, strategy: { kind: "random" }, mounts: env.mounts, lockOrders: env.lockOrders })
+    for (const cache of ["cache=remote_revalidating", "cache=none"]) {
+      const run = go(failedAppend(["O_RDWR", "O_APPEND"], cache))
+      expect(run.ops.filter((o) => o.thread === "t0").map((o) => o.result)).toEqual([{}, { errno: "EIO" }, { data: "" }])
+      expect(run.verdict, cache).toBe("fail")
+      expect(goferRunFindings(run), cache).toEqual({ known: ["empty-append-write-offset"], unknown: [] })
+    }
+    // Without O_APPEND the offset stays and the run passes.
+    expect(go(failedAppend(["O_RDWR"])).verdict).toBe("pass")
+    // The same failure by another mechanism (the read answering past the data it had): not this finding.
+    const run = go(failedAppend(["O_RDWR", "O_APPEND"]))
+    const misread: RunReport = { ...run, ops: run.ops.map((o) => (o.op.op === "read" ? { ...o, result: { data: "z" } } : o)) }
+    expect(failedAppendWriteMovesOffset(misread, run.violations[0]!)).toBe(false)
+    // Nor without a failed write in the run.
+    const noFault: RunReport = { ...run, ops: run.ops.map(({ faulted: _f, ...o }) => o) }
+    expect(failedAppendWriteMovesOffset(noFault, run.violations[0]!)).toBe(false)
   })
 
   it("external-user-under-exclusive-cache: under fscache the client never sees an external mkdir in its cached root; recognized only there", () => {

@@ -9,7 +9,7 @@ import { checkHistory } from "../../model/lincheck/index.js"
 import type { Violation } from "../../sim/events.js"
 import { sortRunFindings } from "../../sim/campaign.js"
 import { historyOf, type RunReport } from "../../sim/run.js"
-import { parseGoferOptions } from "./options.js"
+import { InteropModeShared, parseGoferOptions } from "./options.js"
 
 export interface Finding {
   readonly id: string
@@ -103,6 +103,37 @@ export function emptyPwriteGrowsSize(r: RunReport, v: Violation): boolean {
   if (!r.ops.some((o) => core.has(o.invoke) && grown(o))) return false
   const h = historyOf(s, r.ops.filter((o) => !grown(o)), "gvisor-gofer-none")
   return checkHistory(h, { explain: false }).linearizable === true
+}
+
+/**
+ * empty-append-write-offset, reached by a failed write: an O_APPEND write
+ * whose Twrite failed (an injected error) wrote nothing, yet
+ * `regularFileFD.pwrite`/`specialFileFD.pwrite` had set its offset to the
+ * file's size and `Write` stores it (Linux's ksys_write stores no position
+ * after an error). Lincheck judges a failed faulted write as the whole
+ * write or nothing; the run is this finding's when the history, with each
+ * failed faulted write taken as the write of no bytes that the gofer's
+ * dialect lets move an O_APPEND offset, is linearizable.
+ */
+export function failedAppendWriteMovesOffset(r: RunReport, v: Violation): boolean {
+  if (v.check !== "lincheck") return false
+  const s = r.subject
+  if (s.format !== "fsim.scenario/1" || s.mount.kind !== "gofer") return false
+  let opts: ReturnType<typeof parseGoferOptions>
+  try {
+    opts = parseGoferOptions(s.mount.options ?? "")
+  } catch {
+    return false
+  }
+  const failed = (o: OpRec): boolean => o.faulted === true && o.op.op === "write" && o.op.data !== "" && o.result !== null && "errno" in o.result
+  if (!r.ops.some(failed)) return false
+  const ops = r.ops.map((o): OpRec => {
+    if (!failed(o)) return o
+    const { faulted: _judgedAsEmpty, ...rest } = o
+    return { ...rest, op: { ...o.op, data: "" } as OpRec["op"], result: { count: 0 } }
+  })
+  const dialect = opts.regularFilesUseSpecialFileFD ? "gvisor-gofer-none" : opts.interop === InteropModeShared ? "gvisor-gofer-shared" : "gvisor-gofer"
+  return checkHistory(historyOf(s, ops, dialect), { explain: false }).linearizable === true
 }
 
 /** The gofer mount's cache mode (gVisor's default when none is given: fscache). */
@@ -235,6 +266,12 @@ export const RUN_FINDINGS: readonly { readonly id: string; readonly title: strin
     title:
       "regularFileFD.writeCache (an O_DIRECT write under a caching mode) writes back only the dirty bytes inside the write's range, then drops every page the range touches: dirty bytes of those pages outside it stay in the dirty set with no page behind them and are never written, so a write that returned success is lost",
     matches: directWriteOrphansDirty,
+  },
+  {
+    id: "empty-append-write-offset",
+    title:
+      "regularFileFD.pwrite (and specialFileFD.pwrite) sets an O_APPEND write's offset to the file's size before it writes anything and returns offset + n, which Write stores even when the write failed: a failed O_APPEND write moves the description's offset to the end of the file",
+    matches: failedAppendWriteMovesOffset,
   },
 ]
 

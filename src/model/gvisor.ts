@@ -789,6 +789,26 @@ function syntheticDirents(linux: OpResult): Ruling | null {
   return rule("gofer.getdents.synthetic-own-type", results)
 }
 
+/**
+ * A synthetic file has no server file (file.isNil()): getxattr is ENODATA,
+ * setxattr and removexattr EPERM, before any permission check (gofer.go's
+ * getxattr, setxattr, removexattr). For a FIFO or socket, the ruling gets
+ * that result beside its own where those leave the state as it is (a
+ * success that sets a trusted xattr as root is not covered: a known gap).
+ */
+function syntheticXattr(g: G, path: string, write: boolean, linux: OpResult, base: Ruling | null): Ruling | null {
+  const ino = resolve(g.c, path, true)
+  if (isErrno(ino)) return base
+  const type = g.inode(ino).type
+  if (type !== "fifo" && type !== "socket") return base
+  const own: DialectToken = write ? "EPERM" : "ENODATA"
+  const results = base?.results ?? ["linux"]
+  const unchanged = (t: DialectToken): boolean => (typeof t === "string" ? t !== "server" && (t !== "linux" || "errno" in linux) : false)
+  if (write && !results.every(unchanged)) return base
+  if (base?.adjust !== undefined) return base
+  return rule("gofer.xattr.synthetic", uniq([...results, own]))
+}
+
 /** The most FIFOs and sockets of one listing whose types syntheticDirents varies (2^n results); past them, listed as DT_REG. */
 const SYNTHETIC_DIRENTS_MAX = 6
 
@@ -864,11 +884,15 @@ export function goferDialect(options: GoferDialectOptions): Dialect {
           return utimens(g, op)
         case "chown":
           return chown(g, op, options)
-        case "getxattr":
-          return xattr(g, op.path, op.name, MAY_READ)
+        case "getxattr": {
+          const r = xattr(g, op.path, op.name, MAY_READ)
+          return options.synthetic === true ? syntheticXattr(g, op.path, false, linux, r) : r
+        }
         case "setxattr":
-        case "removexattr":
-          return xattr(g, op.path, op.name, MAY_WRITE)
+        case "removexattr": {
+          const r = xattr(g, op.path, op.name, MAY_WRITE)
+          return options.synthetic === true ? syntheticXattr(g, op.path, true, linux, r) : r
+        }
         case "pread":
           return positional(g, op)
         case "pwrite":

@@ -74,6 +74,30 @@ describe("the gofer's dialect with synthetic FIFOs and sockets", () => {
     expect(checkHistory(sequential({}, [[mk, {}], [{ op: "unlink", path: "/p" }, {}], [GD, { entries: [{ name: "p", type: "fifo" }] }]], true)).linearizable).toBe(false)
   })
 
+  it("accepts a synthetic file's xattr results (ENODATA, EPERM before the permission check) where they change nothing", () => {
+    const USER: Cred = { uid: 1000, gid: 1000, groups: [] }
+    const history = (ops: readonly [Op, OpResult][], synthetic: boolean): History => ({
+      ...sequential({}, [[mk, {}]], synthetic),
+      creds: { t1: USER },
+      ops: [...sequential({}, [[mk, {}]], synthetic).ops, ...ops.map(([op, result], i) => ({ thread: "t1", op, result, invoke: 10 + 2 * i, return: 11 + 2 * i }))],
+    })
+    const ops: [Op, OpResult][] = [
+      [{ op: "removexattr", path: "/p", name: "user.k" }, { errno: "EPERM" }],
+      [{ op: "getxattr", path: "/p", name: "user.k" }, { errno: "ENODATA" }],
+    ]
+    const out = checkHistory(history(ops, true))
+    expect(out.linearizable).toBe(true)
+    expect(out.departures?.["gofer.xattr.synthetic"]).toBe(1)
+    expect(checkHistory(history(ops, false)).linearizable).toBe(false)
+    // Root's trusted xattr, which Linux sets: not covered (the state would differ), so EPERM fails.
+    const trusted: [Op, OpResult][] = [[{ op: "setxattr", path: "/p", name: "trusted.k", value: "v" }, { errno: "EPERM" }]]
+    expect(checkHistory(sequential({}, [[mk, {}], ...trusted], true)).linearizable).toBe(false)
+    // Nor is EPERM accepted for a regular file.
+    const f: Op = { op: "mknod", path: "/f", type: "file", mode: 0o644 }
+    expect(checkHistory(sequential({}, [[f, {}], [{ op: "removexattr", path: "/f", name: "user.k" }, { errno: "ENODATA" }]], true)).linearizable).toBe(true)
+    expect(checkHistory(sequential({}, [[f, {}], [{ op: "removexattr", path: "/f", name: "user.k" }, { errno: "EPERM" }]], true)).linearizable).toBe(false)
+  })
+
   it("lists every mix of synthetic and server FIFOs and sockets, and nothing else", () => {
     const tree: Tree = { a: { type: "fifo" }, b: { type: "socket" }, c: { type: "file" } }
     const s = apply(initialState(tree, undefined, undefined, 0), OPEN_ROOT, ROOT, 0).state

@@ -809,6 +809,32 @@ function syntheticXattr(g: G, path: string, write: boolean, linux: OpResult, bas
   return rule("gofer.xattr.synthetic", uniq([...results, own]))
 }
 
+/**
+ * MknodAt's synthetic fallback gives the file the caller's effective gid
+ * ("kgid: creds.EffectiveKGID", gofer_filesystem.go), where the server (as
+ * Linux) gives it a setgid parent's group. In a history whose server
+ * refuses mknod, a FIFO or socket the client makes is taken as synthetic
+ * (the swarm's refusing server refuses the run's first Tumknods): in a
+ * setgid directory of another group, it gets the caller's gid.
+ */
+function syntheticMknodGid(g: G, op: OpOf<"mknod">, base: Ruling): Ruling {
+  if (op.type !== "fifo" && op.type !== "socket") return base
+  if (!base.results.includes("server") || base.adjust !== undefined) return base
+  const p = g.parent(op.path)
+  if (p === NO_COMPONENTS || isErrno(p)) return base
+  const dir = g.inode(p.dir)
+  if ((dir.mode & S_ISGID) === 0 || dir.gid === g.cred.gid) return base
+  const cred = g.cred
+  return {
+    rule: "gofer.mknod.synthetic-caller-gid",
+    results: base.results,
+    adjust: (tx) => {
+      const ino = resolve(new Ctx(tx, cred, 0), op.path, false)
+      if (!isErrno(ino) && tx.must(ino).gid !== cred.gid) tx.update(ino, { gid: cred.gid })
+    },
+  }
+}
+
 /** The most FIFOs and sockets of one listing whose types syntheticDirents varies (2^n results); past them, listed as DT_REG. */
 const SYNTHETIC_DIRENTS_MAX = 6
 
@@ -866,8 +892,10 @@ export function goferDialect(options: GoferDialectOptions): Dialect {
           return unlinkAt(g, op.path, true)
         case "mkdir":
           return createAt(g, "gofer.mkdir", op.path, true, () => null)
-        case "mknod":
-          return createAt(g, "gofer.mknod", op.path, false, () => null)
+        case "mknod": {
+          const r = createAt(g, "gofer.mknod", op.path, false, () => null)
+          return options.synthetic === true ? syntheticMknodGid(g, op, r) : r
+        }
         case "symlink":
           // The target is copied (ENAMETOOLONG, ENOENT) before anything, as in Linux.
           if (pathError(cleanPath(op.target)) !== undefined) return null

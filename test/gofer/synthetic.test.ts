@@ -98,6 +98,21 @@ describe("the gofer's dialect with synthetic FIFOs and sockets", () => {
     expect(checkHistory(sequential({}, [[f, {}], [{ op: "removexattr", path: "/f", name: "user.k" }, { errno: "EPERM" }]], true)).linearizable).toBe(false)
   })
 
+  it("gives a FIFO made in a setgid directory of another group the caller's gid (the synthetic file's), and nothing else", () => {
+    const tree: Tree = { d: { type: "dir", mode: 0o2777, gid: 1001, children: {} } }
+    const made: Op = { op: "mknod", path: "/d/p", type: "fifo", mode: 0o644 }
+    let s = initialState(tree, undefined, undefined, 0)
+    s = apply(s, made, ROOT, 0).state
+    const linux = apply(s, { op: "stat", path: "/d/p" }, ROOT, 0).result as Stat
+    expect(linux.gid).toBe(1001)
+    const ops = (gid: number): [Op, OpResult][] => [[made, {}], [{ op: "stat", path: "/d/p" }, { ...linux, gid, nlink: 2 }]]
+    const out = checkHistory(sequential(tree, ops(0), true))
+    expect(out.linearizable).toBe(true)
+    expect(out.departures?.["gofer.mknod.synthetic-caller-gid"]).toBe(1)
+    expect(checkHistory(sequential(tree, ops(0), false)).linearizable).toBe(false)
+    expect(checkHistory(sequential(tree, ops(1001), true)).linearizable).toBe(false)
+  })
+
   it("lists every mix of synthetic and server FIFOs and sockets, and nothing else", () => {
     const tree: Tree = { a: { type: "fifo" }, b: { type: "socket" }, c: { type: "file" } }
     const s = apply(initialState(tree, undefined, undefined, 0), OPEN_ROOT, ROOT, 0).state

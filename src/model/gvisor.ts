@@ -31,6 +31,12 @@ export interface GoferDialectOptions {
   readonly shared: boolean
   /** cache=none: regular files are opened as special files (regularFilesUseSpecialFileFD). */
   readonly specialFileFDs: boolean
+  /**
+   * The file server may refuse mknod (EPERM): the gofer then keeps a
+   * synthetic FIFO or socket in the client only (createSyntheticChildLocked),
+   * whose attributes and listing are the client's own.
+   */
+  readonly synthetic?: boolean
 }
 
 /** What walkParentDirLocked yields: the parent directory and the last component. */
@@ -740,6 +746,98 @@ function fifoRead(g: G, op: OpOf<"read">, linux: OpResult): Ruling | null {
   return rule("gofer.fifo.server-rdwr-handle", ["linux", "EAGAIN"])
 }
 
+/** A FIFO or socket's stat: a synthetic one may stand for it. */
+function isSpecialStat(r: OpResult): r is Stat {
+  return "type" in r && "nlink" in r && (r.type === "fifo" || r.type === "socket")
+}
+
+/**
+ * A server that refuses mknod (EPERM): MknodAt falls back to a synthetic
+ * FIFO or socket (createSyntheticChildLocked), whose link count is 2
+ * ("nlink: 2" there, whatever the type; the server never counts it). The
+ * model does not know which FIFOs and sockets the server refused, so any
+ * FIFO or socket may report 2 (its other fields are Linux's: the mode and
+ * owners asked for, size 0).
+ */
+function syntheticNlink(linux: OpResult, base: Ruling | null): Ruling | null {
+  if (!isSpecialStat(linux) || linux.nlink === 2) return base
+  const synthetic: DialectToken = { result: { ...linux, nlink: 2 } }
+  if (base === null) return rule("gofer.stat.synthetic-nlink-2", ["linux", synthetic])
+  // fstat's rules (a removed file) give results only; the synthetic one joins them.
+  if (base.adjust !== undefined || base.results.some((t) => typeof t === "string" && t !== "linux")) return base
+  return { ...base, results: [...base.results, synthetic] }
+}
+
+/**
+ * A synthetic FIFO or socket is listed by getDirents from the client's own
+ * dentry ("Type: linux.FileMode(child.mode.Load()).DirentType()", beside
+ * the server's entries), so with its own type where the server's FIFOs and
+ * sockets are DT_REG (gofer.getdents.special-as-regular): each FIFO or
+ * socket may be listed either way.
+ */
+function syntheticDirents(linux: OpResult): Ruling | null {
+  if (!("entries" in linux)) return null
+  const special = linux.entries.flatMap((e, i) => (e.type === "fifo" || e.type === "socket" ? [i] : []))
+  if (special.length === 0) return null
+  // Every choice of which are synthetic, up to a bound (a directory of a generated run has a few).
+  const n = Math.min(special.length, SYNTHETIC_DIRENTS_MAX)
+  const results: DialectToken[] = []
+  for (let mask = 0; mask < 1 << n; mask++) {
+    const own = new Set(special.filter((_, k) => k < n && (mask & (1 << k)) !== 0))
+    results.push({ result: { entries: linux.entries.map((e, i) => (special.includes(i) && !own.has(i) ? { ...e, type: "file" as const } : e)) } })
+  }
+  return rule("gofer.getdents.synthetic-own-type", results)
+}
+
+/**
+ * A synthetic file has no server file (file.isNil()): getxattr is ENODATA,
+ * setxattr and removexattr EPERM, before any permission check (gofer.go's
+ * getxattr, setxattr, removexattr). For a FIFO or socket, the ruling gets
+ * that result beside its own where those leave the state as it is (a
+ * success that sets a trusted xattr as root is not covered: a known gap).
+ */
+function syntheticXattr(g: G, path: string, write: boolean, linux: OpResult, base: Ruling | null): Ruling | null {
+  const ino = resolve(g.c, path, true)
+  if (isErrno(ino)) return base
+  const type = g.inode(ino).type
+  if (type !== "fifo" && type !== "socket") return base
+  const own: DialectToken = write ? "EPERM" : "ENODATA"
+  const results = base?.results ?? ["linux"]
+  const unchanged = (t: DialectToken): boolean => (typeof t === "string" ? t !== "server" && (t !== "linux" || "errno" in linux) : false)
+  if (write && !results.every(unchanged)) return base
+  if (base?.adjust !== undefined) return base
+  return rule("gofer.xattr.synthetic", uniq([...results, own]))
+}
+
+/**
+ * MknodAt's synthetic fallback gives the file the caller's effective gid
+ * ("kgid: creds.EffectiveKGID", gofer_filesystem.go), where the server (as
+ * Linux) gives it a setgid parent's group. In a history whose server
+ * refuses mknod, a FIFO or socket the client makes is taken as synthetic
+ * (the swarm's refusing server refuses the run's first Tumknods): in a
+ * setgid directory of another group, it gets the caller's gid.
+ */
+function syntheticMknodGid(g: G, op: OpOf<"mknod">, base: Ruling): Ruling {
+  if (op.type !== "fifo" && op.type !== "socket") return base
+  if (!base.results.includes("server") || base.adjust !== undefined) return base
+  const p = g.parent(op.path)
+  if (p === NO_COMPONENTS || isErrno(p)) return base
+  const dir = g.inode(p.dir)
+  if ((dir.mode & S_ISGID) === 0 || dir.gid === g.cred.gid) return base
+  const cred = g.cred
+  return {
+    rule: "gofer.mknod.synthetic-caller-gid",
+    results: base.results,
+    adjust: (tx) => {
+      const ino = resolve(new Ctx(tx, cred, 0), op.path, false)
+      if (!isErrno(ino) && tx.must(ino).gid !== cred.gid) tx.update(ino, { gid: cred.gid })
+    },
+  }
+}
+
+/** The most FIFOs and sockets of one listing whose types syntheticDirents varies (2^n results); past them, listed as DT_REG. */
+const SYNTHETIC_DIRENTS_MAX = 6
+
 /** The paths an op resolves (to test for absolute symlinks on the way). */
 function pathsOf(op: Op): string[] {
   switch (op.op) {
@@ -771,7 +869,7 @@ function absoluteSymlinkRestart(g: G, op: Op, linux: OpResult, ruling: Ruling | 
 /** The gofer's dialect; `options` are the mount's. */
 export function goferDialect(options: GoferDialectOptions): Dialect {
   return {
-    name: options.specialFileFDs ? "gvisor-gofer-none" : options.shared ? "gvisor-gofer-shared" : "gvisor-gofer",
+    name: (options.specialFileFDs ? "gvisor-gofer-none" : options.shared ? "gvisor-gofer-shared" : "gvisor-gofer") + (options.synthetic === true ? "+synthetic" : ""),
     // vfs.VirtualFilesystem.RenameAt and LinkAt resolve the old path in a
     // filesystem call of their own; an absolute symlink restarts the walk
     // in a new call (resolveAbsSymlinkError).
@@ -794,8 +892,10 @@ export function goferDialect(options: GoferDialectOptions): Dialect {
           return unlinkAt(g, op.path, true)
         case "mkdir":
           return createAt(g, "gofer.mkdir", op.path, true, () => null)
-        case "mknod":
-          return createAt(g, "gofer.mknod", op.path, false, () => null)
+        case "mknod": {
+          const r = createAt(g, "gofer.mknod", op.path, false, () => null)
+          return options.synthetic === true ? syntheticMknodGid(g, op, r) : r
+        }
         case "symlink":
           // The target is copied (ENAMETOOLONG, ENOENT) before anything, as in Linux.
           if (pathError(cleanPath(op.target)) !== undefined) return null
@@ -812,11 +912,15 @@ export function goferDialect(options: GoferDialectOptions): Dialect {
           return utimens(g, op)
         case "chown":
           return chown(g, op, options)
-        case "getxattr":
-          return xattr(g, op.path, op.name, MAY_READ)
+        case "getxattr": {
+          const r = xattr(g, op.path, op.name, MAY_READ)
+          return options.synthetic === true ? syntheticXattr(g, op.path, false, linux, r) : r
+        }
         case "setxattr":
-        case "removexattr":
-          return xattr(g, op.path, op.name, MAY_WRITE)
+        case "removexattr": {
+          const r = xattr(g, op.path, op.name, MAY_WRITE)
+          return options.synthetic === true ? syntheticXattr(g, op.path, true, linux, r) : r
+        }
         case "pread":
           return positional(g, op)
         case "pwrite":
@@ -826,9 +930,14 @@ export function goferDialect(options: GoferDialectOptions): Dialect {
         case "ftruncate":
           return ftruncateMode(g, op)
         case "getdents":
-          return getdents(linux)
-        case "fstat":
-          return fstat(g, op, linux, options.shared)
+          return options.synthetic === true ? syntheticDirents(linux) : getdents(linux)
+        case "fstat": {
+          const r = fstat(g, op, linux, options.shared)
+          return options.synthetic === true ? syntheticNlink(linux, r) : r
+        }
+        case "stat":
+        case "lstat":
+          return options.synthetic === true ? syntheticNlink(linux, null) : null
         case "read":
           return fifoRead(g, op, linux)
         default:

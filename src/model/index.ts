@@ -55,17 +55,24 @@ export { mergeLayers, overlayfsDialect, withoutStrayWhiteouts, type Origin, type
 export const DIALECT_NAMES = ["linux", "gvisor-gofer", "gvisor-gofer-shared", "gvisor-gofer-none", "gvisor-overlay", "gvisor-tmpfs"] as const
 export type DialectName = (typeof DIALECT_NAMES)[number]
 
+/** What a history says of its system beyond the dialect's name. */
+export interface DialectVariant {
+  /** The gofer's file server may refuse mknod: synthetic FIFOs and sockets (History.synthetic). */
+  readonly synthetic?: boolean
+}
+
 /** The dialect named, or null for Linux itself. */
-export function dialectNamed(name: DialectName): Dialect | null {
+export function dialectNamed(name: DialectName, variant: DialectVariant = {}): Dialect | null {
+  const synthetic = variant.synthetic === true ? { synthetic: true } : {}
   switch (name) {
     case "linux":
       return null
     case "gvisor-gofer":
-      return goferDialect({ shared: false, specialFileFDs: false })
+      return goferDialect({ shared: false, specialFileFDs: false, ...synthetic })
     case "gvisor-gofer-shared":
-      return goferDialect({ shared: true, specialFileFDs: false })
+      return goferDialect({ shared: true, specialFileFDs: false, ...synthetic })
     case "gvisor-gofer-none":
-      return goferDialect({ shared: true, specialFileFDs: true })
+      return goferDialect({ shared: true, specialFileFDs: true, ...synthetic })
     case "gvisor-overlay":
       return gvisorOverlayDialect()
     case "gvisor-tmpfs":

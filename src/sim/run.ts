@@ -366,6 +366,7 @@ export function historyOf(s: Scenario, ops: readonly OpRecord[], dialect: Dialec
     ...(initial !== undefined ? (initial.root !== undefined ? { root: initial.root } : {}) : s.root !== undefined ? { root: s.root } : {}),
     ...(dialect !== "linux" ? { dialect } : {}),
     ...(dialect !== "linux" && (s.external ?? []).length > 0 ? { external: (s.external ?? []).map((t) => t.name) } : {}),
+    ...(dialect.startsWith("gvisor-gofer") && refusesMknod(s) ? { synthetic: true } : {}),
     creds,
     ops: ops
       .filter((o) => o.op.op !== "sleep")
@@ -378,6 +379,14 @@ export function historyOf(s: Scenario, ops: readonly OpRecord[], dialect: Dialec
         ...(o.faulted === true && o.return !== null ? { faulted: true } : {}),
       })),
   }
+}
+
+/**
+ * Whether the scenario's server may refuse mknod with EPERM (a fault, or a
+ * swarm's refuseMknod): the gofer then makes synthetic FIFOs and sockets.
+ */
+function refusesMknod(s: Scenario): boolean {
+  return (s.faults ?? []).some((f) => f.kind === "rlerror" && f.errno === "EPERM" && (f.message === "Tumknod" || f.message === "Tmknod"))
 }
 
 /**

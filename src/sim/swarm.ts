@@ -125,8 +125,9 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
   // A server that makes no FIFOs or sockets, where there is a server and the
   // run makes them. Drawn (so the configuration stream stays as it is) but
   // not used yet: the synthetic FIFOs and sockets gVisor then keeps in the
-  // client only (nlink, their listing at the final read-back) are not in the
-  // gofer's dialect, and lincheck reports them as unexplained failures.
+  // client only are in the gofer's dialect (DIALECTS.md, histories with
+  // `synthetic`), but fsim's port has no pipe for a synthetic FIFO, and
+  // opening one (ENXIO) is an unexplained failure (about 1 in 60 such runs).
   const refuseMknod = drawn.faults > 0 && groups.special > 0 && rng.chance(0.3) && SYNTHETIC_FILES_JUDGED
   // Half the focused runs aim at one message of the family, failing every
   // k-th request of it: a run sends few of most messages, and a fault on the

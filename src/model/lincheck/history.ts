@@ -50,6 +50,12 @@ export interface History {
    * users): the dialect does not apply to their ops, which are Linux's.
    */
   readonly external?: readonly string[]
+  /**
+   * The gofer's file server may refuse mknod (EPERM), so FIFOs and sockets
+   * the history makes may be the client's synthetic ones (a gofer dialect's
+   * `gofer.*.synthetic-*` rules apply): an addition to the contract.
+   */
+  readonly synthetic?: boolean
   readonly ops: readonly HistoryOp[]
 }
 
@@ -71,6 +77,7 @@ const HistoryShape = Schema.Struct({
   creds: Schema.optionalKey(Schema.Record(Schema.String, CredSchema)),
   dialect: Schema.optionalKey(Schema.Literals(DIALECT_NAMES)),
   external: Schema.optionalKey(Schema.Array(Schema.String)),
+  synthetic: Schema.optionalKey(Schema.Boolean),
   ops: Schema.Array(HistoryOpSchema),
 })
 

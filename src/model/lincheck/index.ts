@@ -80,7 +80,7 @@ function departuresOf(model: Model<ModelState, FsInput, OpResult>, ops: readonly
  * model rejected, on a system whose dialect says its walks are not atomic.
  */
 function checkWalks(history: History, options: CheckHistoryOptions, ops: readonly Operation<FsInput, OpResult>[], budget: number, spent: number): LincheckOutput {
-  const dialect = dialectNamed(history.dialect ?? "linux")
+  const dialect = dialectOf(history)
   const walks = fsWalksModel(history.initial ?? {}, {
     ...(history.root !== undefined ? { root: history.root } : {}),
     ...(options.readOnly !== undefined ? { readOnly: options.readOnly } : {}),
@@ -167,13 +167,18 @@ function faultedEffect(op: Op, result: OpResult): Op {
   return op
 }
 
+/** The history's dialect, with what it says of its system. */
+function dialectOf(history: History) {
+  return dialectNamed(history.dialect ?? "linux", history.synthetic === true ? { synthetic: true } : {})
+}
+
 /** Judges a decoded history (see `decodeHistory`) against the reference model. */
 export function checkHistory(history: History, options: CheckHistoryOptions = {}): LincheckOutput {
   const budget = budgetOf(options.budget)
   const model = fsModel(history.initial ?? {}, {
     ...(history.root !== undefined ? { root: history.root } : {}),
     ...(options.readOnly !== undefined ? { readOnly: options.readOnly } : {}),
-    dialect: dialectNamed(history.dialect ?? "linux"),
+    dialect: dialectOf(history),
   })
   const ops = historyOperations(history)
   const verdict = check(model, ops, { budget })
@@ -183,7 +188,7 @@ export function checkHistory(history: History, options: CheckHistoryOptions = {}
     return { ...base, linearizable: true, witness: verdict.witness, explanation: null, ...(departures !== null ? { departures } : {}) }
   }
   if (verdict.linearizable === null) return { ...base, linearizable: null, witness: null, explanation: gaveUp(verdict.explored) }
-  const dialect = dialectNamed(history.dialect ?? "linux")
+  const dialect = dialectOf(history)
   if (dialect?.nonAtomicWalks === true || dialect?.earlyPermissionChecks === true) return checkWalks(history, options, ops, budget, verdict.explored)
   if (options.explain === false) return { ...base, linearizable: false, witness: null, explanation: null }
   const full = withDefaults(model)

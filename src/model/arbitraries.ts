@@ -377,6 +377,11 @@ interface StepArbitraries {
   readonly listBlock: fc.Arbitrary<SequentialStep[]> | null
 }
 
+/** The descriptor name after `fd` (a block's second description of its file). */
+function otherFd(fd: string): string {
+  return FD_NAMES[(FD_NAMES.indexOf(fd as (typeof FD_NAMES)[number]) + 1) % FD_NAMES.length]!
+}
+
 const ACCESS_FLAGS: ReadonlySet<OpenFlag> = new Set(["O_RDONLY", "O_WRONLY", "O_RDWR"])
 
 /**
@@ -395,19 +400,38 @@ function ioBlockOf(p: OpProfile, fdOpsOn: { truncate: boolean; sync: boolean }):
     fc.record({ op: fc.constant("pwrite" as const), fd: arbFd, offset: fc.nat(6), data: bytes }),
     fc.record({ op: fc.constant("write" as const), fd: arbFd, data: bytes }),
   )
-  const tails: fc.Arbitrary<Op>[] = [
-    fc.record({ op: fc.constant("close" as const), fd: arbFd }),
-    fc.record({ op: fc.constant("read" as const), fd: arbFd, count: fc.constantFrom(4, 4096) }),
-    fc.record({ op: fc.constant("lseek" as const), fd: arbFd, offset: fc.constant(0), whence: fc.constant("SEEK_END" as const) }),
-    ...(fdOpsOn.truncate ? [fc.record({ op: fc.constant("ftruncate" as const), fd: arbFd, length: fc.nat(3) })] : []),
-    ...(fdOpsOn.sync ? [fc.record({ op: fc.constantFrom("fsync" as const, "fdatasync" as const), fd: arbFd })] : []),
+  // Each tail is made for the block's path and descriptor.
+  type Tail = (path: string, fd: string) => Op[]
+  const one = (a: fc.Arbitrary<Op>): fc.Arbitrary<Tail> => a.map((o) => (_path: string, fd: string) => [{ ...o, fd } as Op])
+  const tails: fc.Arbitrary<Tail>[] = [
+    one(fc.record({ op: fc.constant("close" as const), fd: arbFd })),
+    one(fc.record({ op: fc.constant("read" as const), fd: arbFd, count: fc.constantFrom(4, 4096) })),
+    one(fc.record({ op: fc.constant("lseek" as const), fd: arbFd, offset: fc.constant(0), whence: fc.constant("SEEK_END" as const) })),
+    ...(fdOpsOn.truncate ? [one(fc.record({ op: fc.constant("ftruncate" as const), fd: arbFd, length: fc.nat(3) }))] : []),
+    ...(fdOpsOn.sync ? [one(fc.record({ op: fc.constantFrom("fsync" as const, "fdatasync" as const), fd: arbFd })), fc.constant<Tail>(() => [{ op: "sync" }])] : []),
+    // Under a profile that makes O_DIRECT common: the file written through a
+    // second, O_DIRECT description while the first one's pages are dirty (a
+    // program mixing direct and buffered I/O on one file, as a database and
+    // a backup tool may).
+    ...(p.flags.O_DIRECT !== undefined
+      ? [
+          fc.tuple(fc.nat(6), bytes, fc.boolean()).map(([offset, data, read]): Tail => (path, fd) => {
+            const direct = otherFd(fd)
+            return [
+              { op: "open", path, flags: ["O_RDWR", "O_DIRECT"], fd: direct },
+              read ? { op: "pread", fd: direct, offset, count: 4 } : { op: "pwrite", fd: direct, offset, data },
+              { op: "close", fd: direct },
+            ]
+          }),
+        ]
+      : []),
   ]
   const path = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...NAMES) }, { weight: 1, arbitrary: arbPath })
   return fc
     .tuple(path, flags, arbFd, arbCred, bytes, fc.array(write, { minLength: 1, maxLength: 2 }), fc.array(fc.oneof(...tails), { minLength: 1, maxLength: 2 }))
     .map(([path, flags, fd, cred, first, writes, tail]) => {
-      const ops: Op[] = [{ op: "open", path, flags, fd }, { op: "write", fd, data: first }, { op: "pread", fd, offset: 0, count: 4096 }, ...writes, ...tail]
-      return ops.map((o) => ({ op: "fd" in o ? { ...o, fd } : o, cred }) as SequentialStep)
+      const ops: Op[] = [{ op: "open", path, flags, fd }, { op: "write", fd, data: first }, { op: "pread", fd, offset: 0, count: 4096 }, ...writes.map((o) => ({ ...o, fd })), ...tail.flatMap((t) => t(path, fd))]
+      return ops.map((op) => ({ op, cred }))
     })
 }
 
@@ -439,18 +463,29 @@ function renameBlockOf(cred: fc.Arbitrary<Cred>): fc.Arbitrary<SequentialStep[]>
 }
 
 /**
- * A directory opened and listed, a name in it made or removed, the listing
+ * A directory opened and listed, a name in it made or removed (then, where
+ * the profile syncs, the directory or the filesystem synced), the listing
  * read again from the start of the same description (rewinddir), and the
  * description kept open (a
  * directory's handle is one a sync meets). getdents otherwise comes from an
  * open block's random fd ops, so on a directory rarely.
  */
-function listBlockOf(cred: fc.Arbitrary<Cred>): fc.Arbitrary<SequentialStep[]> {
+function listBlockOf(cred: fc.Arbitrary<Cred>, syncs: boolean): fc.Arbitrary<SequentialStep[]> {
   const dir = fc.oneof({ weight: 1, arbitrary: fc.constantFrom("/", ".") }, { weight: 3, arbitrary: fc.constantFrom(...NAMES) }, { weight: 1, arbitrary: arbNearPath })
   const change = fc.tuple(fc.constantFrom("mkdir" as const, "unlink" as const, "rmdir" as const), fc.constantFrom(...NAMES))
-  return fc.tuple(dir, arbFd, change, cred).map(([d, fd, [op, n], cred]): SequentialStep[] => {
+  // Where the profile syncs: the directory fsynced after the change (as a program making a new name durable
+  // does), or the filesystem synced (sync(1)), or neither.
+  const sync = syncs ? fc.nat(2) : fc.constant(2)
+  return fc.tuple(dir, arbFd, change, cred, sync).map(([d, fd, [op, n], cred, s]): SequentialStep[] => {
     const path = d === "/" ? `/${n}` : d === "." ? n : `${d}/${n}`
-    const ops: Op[] = [{ op: "open", path: d, flags: ["O_RDONLY", "O_DIRECTORY"], fd }, { op: "getdents", fd }, { op, path }, { op: "lseek", fd, offset: 0, whence: "SEEK_SET" }, { op: "getdents", fd }]
+    const ops: Op[] = [
+      { op: "open", path: d, flags: ["O_RDONLY", "O_DIRECTORY"], fd },
+      { op: "getdents", fd },
+      { op, path },
+      ...(s === 0 ? [{ op: "fsync" as const, fd }] : s === 1 ? [{ op: "sync" as const }] : []),
+      { op: "lseek", fd, offset: 0, whence: "SEEK_SET" },
+      { op: "getdents", fd },
+    ]
     return ops.map((o) => ({ op: o, cred }))
   })
 }
@@ -460,10 +495,11 @@ const PAIR_GROUPS: readonly OpGroup[] = ["dirs", "links", "xattrs", "symlinks", 
  * The pair blocks a profile draws from, each with the groups it needs on:
  * the fixed mix's, then a directory renamed over another, a special file,
  * a file's attributes changed then its size through a description opened
- * before, a symlink replaced atomically, and a file moved to a name just
- * freed.
+ * before, a symlink replaced atomically, a file moved to a name just
+ * freed, a directory removed too early, and a file read while a second
+ * description appends to it.
  */
-const PAIR_GROUPS_PROFILED: readonly (readonly OpGroup[])[] = [...PAIR_GROUPS.map((g) => [g]), ["rename"], ["special"], ["attrs", "truncate"], ["symlinks", "rename"], ["rename", "dirs"]]
+const PAIR_GROUPS_PROFILED: readonly (readonly OpGroup[])[] = [...PAIR_GROUPS.map((g) => [g]), ["rename"], ["special"], ["attrs", "truncate"], ["symlinks", "rename"], ["rename", "dirs"], ["dirs"], []]
 
 function credOf(p: OpProfile | undefined): fc.Arbitrary<Cred> {
   if (p?.creds === "root") return fc.constant(ROOT_CRED)
@@ -522,12 +558,26 @@ function stepArbitraries(p: OpProfile | undefined): StepArbitraries {
         [{ op: "symlink", target: x.target, path: q }, { op: "rename", from: q, to: path }, { op: "stat", path }],
         // and a file moved to a name just freed (log rotation: the old name's file goes on being used).
         [{ op: "unlink", path: q }, { op: "rename", from: path, to: q }, { op: "stat", path: q }],
+        // A directory made and given a file, removed too early (a cleanup that tries rmdir first: refused
+        // ENOTEMPTY, where a client may answer from what it has cached), emptied, removed,
+        [{ op: "mkdir", path }, { op: "mknod", path: `${path}/${NAMES[x.change]!}`, type: "file" }, { op: "rmdir", path }, { op: "unlink", path: `${path}/${NAMES[x.change]!}` }, { op: "rmdir", path }],
+        // and a file read through one description while another appends to it (tail -f and a logger:
+        // a client holding a read-only handle to the file needs one for writing too).
+        [
+          { op: "open", path, flags: ["O_RDONLY"], fd },
+          { op: "read", fd, count: 4 },
+          { op: "open", path, flags: ["O_WRONLY", "O_APPEND", "O_CREAT"], fd: otherFd(fd) },
+          { op: "write", fd: otherFd(fd), data: value === "" ? "x" : value },
+          { op: "read", fd, count: 4096 },
+          { op: "close", fd },
+          { op: "close", fd: otherFd(fd) },
+        ],
       ]
       return kind < 0 ? [{ op: { op: "stat", path }, cred }] : (steps[kind] as Op[]).map((op) => ({ op, cred }))
     })
   const ioBlock = p === undefined ? null : ioBlockOf(p, { truncate: (p.groups.truncate ?? 1) > 0, sync: (p.groups.sync ?? 1) > 0 })
   const renameBlock = p === undefined || (p.groups.rename ?? 1) === 0 ? null : renameBlockOf(cred)
-  const listBlock = p === undefined || (p.groups.dirs ?? 1) === 0 ? null : listBlockOf(cred)
+  const listBlock = p === undefined || (p.groups.dirs ?? 1) === 0 ? null : listBlockOf(cred, (p.groups.sync ?? 1) > 0)
   return { step, openBlock, pairBlock, ioBlock, renameBlock, listBlock }
 }
 

@@ -37,7 +37,7 @@ export interface ScenarioShape {
   readonly names?: number
   /** External users of the 9P share per scenario: between 0 and this (gofer mounts only). Default 0. */
   readonly external?: number
-  /** Injected server faults per scenario: between 0 and this (gofer mounts only). Default 0. */
+  /** Injected server faults per scenario: between 0 and this (gofer mounts only; the error a focused short reply may bring comes on top). Default 0. */
   readonly faults?: number
   /**
    * Hard links (link ops, second names in the remote tree). Default true.
@@ -97,7 +97,9 @@ export interface ScenarioShape {
    * The faults fail every k-th request of the focus's first message (up to
    * its FAULT_SERIES_END-th) with an error reply, instead of 0 to `faults`
    * drawn ones: where the request on the path under test comes among the
-   * run's requests of its type is unknown in advance. Default: none.
+   * run's requests of its type is unknown in advance. A short Tread of the
+   * series fails the next Tread too (arbFaultSeries).
+   * Default: none.
    */
   readonly faultEvery?: number
   /**
@@ -197,30 +199,64 @@ export const arbFault: fc.Arbitrary<Fault> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("delay" as const), message: fc.constantFrom(...FAULT_MESSAGES), nth: fc.integer({ min: 1, max: 4 }), ns: fc.constantFrom(1_000, 1_000_000, 1_000_000_000) }) },
 )
 
-/** Faults on the focus's requests only, answering EPERM too. */
-function arbFocusedFault(focus: readonly string[]): fc.Arbitrary<Fault> {
+/**
+ * A fault on the focus's requests only, answering EPERM too; a short Tread
+ * or Twrite is followed half the time by an error on the next of its kind
+ * (a read or write cut short by an error part way: the syscall returns the
+ * bytes it moved, as gVisor's handleIOError does).
+ */
+function arbFocusedFault(focus: readonly string[]): fc.Arbitrary<Fault[]> {
   const errnos: readonly Errno[] = [...FAULT_ERRNOS, "EPERM"]
   const io = focus.filter((m): m is "Tread" | "Twrite" => m === "Tread" || m === "Twrite")
+  const short = (): fc.Arbitrary<Fault[]> =>
+    fc
+      .tuple(fc.record({ kind: fc.constant("short" as const), message: fc.constantFrom(...io), nth: fc.integer({ min: 1, max: 4 }), count: fc.nat(4) }), fc.option(fc.constantFrom(...errnos), { nil: undefined, freq: 2 }))
+      .map(([f, then]): Fault[] => (then === undefined ? [f] : [f, { kind: "rlerror", message: f.message, nth: f.nth + 1, errno: then }]))
   return fc.oneof(
-    { weight: 4, arbitrary: fc.record({ kind: fc.constant("rlerror" as const), message: fc.constantFrom(...focus), nth: fc.integer({ min: 1, max: 4 }), errno: fc.constantFrom(...errnos) }) },
-    ...(io.length > 0 ? [{ weight: 2, arbitrary: fc.record({ kind: fc.constant("short" as const), message: fc.constantFrom(...io), nth: fc.integer({ min: 1, max: 4 }), count: fc.nat(4) }) }] : []),
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant("delay" as const), message: fc.constantFrom(...focus), nth: fc.integer({ min: 1, max: 4 }), ns: fc.constantFrom(1_000, 1_000_000, 1_000_000_000) }) },
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant("rlerror" as const), message: fc.constantFrom(...focus), nth: fc.integer({ min: 1, max: 4 }), errno: fc.constantFrom(...errnos) }).map((f): Fault[] => [f]) },
+    ...(io.length > 0 ? [{ weight: 2, arbitrary: short() }] : []),
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("delay" as const), message: fc.constantFrom(...focus), nth: fc.integer({ min: 1, max: 4 }), ns: fc.constantFrom(1_000, 1_000_000, 1_000_000_000) }).map((f): Fault[] => [f]) },
   )
 }
 
 /** The last request of its type a series of faults (ScenarioShape.faultEvery) may fail: more than most runs send of one type. */
 const FAULT_SERIES_END = 12
 
-/** Error replies to every k-th `message`, each with an errno of its own (or, for a Tread or Twrite, a short one). */
+/**
+ * The errnos a server most often answers each message with, drawn for half
+ * of a series' errors (the rest from every errno): a refused open is EACCES
+ * or EPERM (the file's permissions changed on the host), a failed write
+ * ENOSPC or EIO, a failed sync or read EIO.
+ */
+const LIKELY_ERRNOS: Readonly<Record<string, readonly Errno[]>> = {
+  Tlopen: ["EACCES", "EPERM"],
+  Tucreate: ["EACCES", "EPERM", "ENOSPC"],
+  Twrite: ["ENOSPC", "EIO"],
+  Tfsync: ["EIO", "ENOSPC"],
+  Tread: ["EIO"],
+  Tsetattr: ["EPERM", "EACCES"],
+}
+
+/**
+ * Error replies to every k-th `message`, each with an errno of its own (or,
+ * for a Tread or Twrite, a short one; after it the next request of its
+ * kind, where no other fault of the series falls, fails too, as a read or
+ * write cut short by an error part way does).
+ */
 function arbFaultSeries(message: string, every: number): fc.Arbitrary<Fault[]> {
   const n = Math.floor(FAULT_SERIES_END / every)
-  const errno = fc.constantFrom<Errno>(...FAULT_ERRNOS, "EPERM").map((errno) => ({ errno }))
-  const one: fc.Arbitrary<{ errno: Errno } | { count: number }> =
-    message === "Tread" || message === "Twrite" ? fc.oneof({ weight: 2, arbitrary: errno }, { weight: 1, arbitrary: fc.nat(4).map((count) => ({ count })) }) : errno
+  const likely = LIKELY_ERRNOS[message]
+  const anyErrno = fc.constantFrom<Errno>(...FAULT_ERRNOS, "EPERM")
+  const errnos = likely === undefined ? anyErrno : fc.oneof(anyErrno, fc.constantFrom(...likely))
+  const errno = errnos.map((errno) => ({ errno }))
+  const one: fc.Arbitrary<{ errno: Errno } | { count: number; then: Errno }> =
+    message === "Tread" || message === "Twrite" ? fc.oneof({ weight: 2, arbitrary: errno }, { weight: 1, arbitrary: fc.tuple(fc.nat(4), errnos).map(([count, then]) => ({ count, then })) }) : errno
   return fc.array(one, { minLength: n, maxLength: n }).map((xs) =>
-    xs.map((x, i): Fault => {
+    xs.flatMap((x, i): Fault[] => {
       const nth = every * (i + 1) + (MOUNT_REQUESTS[message] ?? 0)
-      return "errno" in x ? { kind: "rlerror", message, nth, errno: x.errno } : { kind: "short", message: message as "Tread" | "Twrite", nth, count: x.count }
+      if ("errno" in x) return [{ kind: "rlerror", message, nth, errno: x.errno }]
+      const cut: Fault = { kind: "short", message: message as "Tread" | "Twrite", nth, count: x.count }
+      return every === 1 ? [cut] : [cut, { kind: "rlerror", message, nth: nth + 1, errno: x.then }]
     }),
   )
 }
@@ -230,8 +266,9 @@ function arbFaults(shape: ScenarioShape): fc.Arbitrary<Fault[]> {
   if (faults === 0) return fc.constant<Fault[]>([])
   const focus = shape.faultFocus !== undefined && shape.faultFocus.length > 0 ? shape.faultFocus : undefined
   if (focus !== undefined && shape.faultEvery !== undefined) return arbFaultSeries(focus[0]!, shape.faultEvery)
-  const one = focus !== undefined ? arbFocusedFault(focus) : arbFault
-  return fc.array(shape.faultsSpareMount === true ? one.map(pastMount) : one, { maxLength: faults })
+  const spare = (xs: Fault[]): Fault[] => (shape.faultsSpareMount === true ? xs.map(pastMount) : xs)
+  if (focus !== undefined) return fc.array(arbFocusedFault(focus), { maxLength: faults }).map((xs) => spare(xs.flat()))
+  return fc.array(arbFault, { maxLength: faults }).map(spare)
 }
 
 /**
@@ -269,8 +306,9 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
       move: shape.movePair === true ? arbMovePair : fc.constant(null),
       // Up to `external` users who replace something, each drawn in two of three.
       replace: shape.externalReplace === true && external > 0 ? fc.array(fc.noBias(fc.option(arbReplacementDraw, { freq: 3 })), { minLength: external, maxLength: external }) : fc.constant(null),
+      second: shape.remoteLinks === true ? fc.option(fc.nat(1), { nil: null }) : fc.constant(null),
     })
-    .map(({ remote, root, threads, external, faults, fifo, file, move, replace }) => {
+    .map(({ remote, root, threads, external, faults, fifo, file, move, replace, second }) => {
       const spec = (prefix: string) => ([cred, steps]: [Cred, SequentialStep[]], i: number): ThreadSpec => {
         const name = `${prefix}${i}`
         let ops = steps.slice(0, shape.ops).map((s) => nonBlocking(narrowOp(s.op, names)))
@@ -282,6 +320,7 @@ function arbUnbudgeted(shape: ScenarioShape): fc.Arbitrary<Scenario> {
       }
       let specs = threads.map(spec("t"))
       let tree = mapTree(narrowTree(remote, names), { links: links || shape.remoteLinks === true, slashOnly, setIdBits })
+      if (second !== null) tree = withSecondName(tree, names, second)
       if (file !== null && specs.length >= 2) specs = withFilePair(specs, file, names)
       if (move !== null && specs.length >= 2 && names >= 2) specs = withMovePair(specs, move, names)
       if (fifo !== null && faults.length === 0 && shape.refuseMknod !== true && specs.length >= 2) {
@@ -431,6 +470,27 @@ function withMovePair(specs: readonly ThreadSpec[], m: MovePair, names: number):
   ]
   const watching: Op[] = [{ op: "lstat", path: to }, { op: "lstat", path: from }, { op: "stat", path: to }]
   return specs.map((th, i) => (i === mv ? putOps(th, m.at, moving) : i === wt ? putOps(th, m.at, watching) : th))
+}
+
+/**
+ * The tree with a second name for its root's first regular file, at another
+ * of the namespace's first `names` names (`other` picks which), replacing
+ * what was there unless a second name points at it: as a system's files
+ * have (backups, package managers' hard links), so renames between two names
+ * of one file, and writes through one seen through the other, are common. A
+ * tree with no such file, or one name only, is unchanged.
+ */
+function withSecondName(tree: Tree, names: number, other: number): Tree {
+  const k = Math.min(names, NAMES.length)
+  if (k < 2) return tree
+  const fileIx = NAMES.slice(0, k).findIndex((n) => {
+    const node = tree[n]
+    return node !== undefined && !("link" in node) && node.type === "file"
+  })
+  if (fileIx < 0) return tree
+  const at = NAMES[(fileIx + 1 + (other % (k - 1))) % k]!
+  if (Object.values(tree).some((n) => "link" in n && n.link === `/${at}`)) return tree
+  return { ...tree, [at]: { link: `/${NAMES[fileIx]!}` } }
 }
 
 function refusedMknods(): Fault[] {

@@ -15,7 +15,8 @@
 // mishandles a walk through "/": the gofer's FINDINGS.md, symlink-to-root).
 
 import fc from "fast-check"
-import { arbCred, arbSteps, type SequentialStep } from "../model/arbitraries.js"
+import { arbCred, arbSteps, ROOT_CRED, type SequentialStep } from "../model/arbitraries.js"
+import { mergeLayers } from "../model/overlayfs.js"
 import { arbOverlayScenario, arbTargetedSteps, pathsOf, type OverlayScenario, type OverlayScenarioOptions } from "../model/overlay-arbitraries.js"
 import type { Cred, Op, Tree, TreeNode } from "../model/types.js"
 import type { ScenarioShape } from "./campaign.js"
@@ -85,6 +86,21 @@ export function arbGvisorOverlayScenario(opts: GvisorOverlayScenarioOptions = {}
 // ---------------------------------------------------------------------------
 // Concurrent overlay scenarios.
 
+/** Paths of the merged tree's symlinks that the upper layer does not hold (a lower layer's, so copied up when changed). */
+function lowerSymlinks(merged: Tree, upper: Tree): string[] {
+  const out: string[] = []
+  const walk = (t: Tree, up: Tree | undefined, where: string): void => {
+    for (const [name, node] of Object.entries(t)) {
+      if ("link" in node) continue
+      const u = up !== undefined && Object.prototype.hasOwnProperty.call(up, name) ? up[name] : undefined
+      if (node.type === "symlink" && u === undefined) out.push(`${where}/${name}`)
+      if (node.type === "dir") walk(node.children ?? {}, u !== undefined && !("link" in u) && u.type === "dir" ? (u.children ?? {}) : undefined, `${where}/${name}`)
+    }
+  }
+  walk(merged, upper, "")
+  return out
+}
+
 /** The lowest layer an overlay shape asks for: the last of its mount's `lower` (tmpfs if none). */
 export function lowestLayerOf(shape: ScenarioShape): Layer {
   const m = shape.mount
@@ -137,15 +153,28 @@ export function arbOverlayCampaignScenario(shape: ScenarioShape): fc.Arbitrary<S
   const externalMax = lowest.kind === "gofer" ? (shape.external ?? 0) : 0
   const cacheNone = lowest.kind === "gofer" && /(?:^|,)cache=none(?:,|$)/.test(lowest.options ?? "")
   const layered = arbGvisorOverlayScenario({ minSteps: Math.min(6, maxSteps), maxSteps, links: shape.links ?? false, directOpens: !cacheNone, ...(shape.profile !== undefined ? { profile: shape.profile } : {}) })
+  // Profiles with symlinks and renames: a symlink of a lower layer moved aside (as a package manager
+  // replacing an image's link does), which copies the symlink up; rare among the targeted renames.
+  const profile = shape.profile
+  const movesLinks = profile !== undefined && profile.groups.symlinks > 0 && profile.groups.rename > 0
   return layered.chain((sc) => {
     const lowestTree = sc.layers.lower[sc.layers.lower.length - 1] ?? {}
+    const links = movesLinks && sc.layers.upper !== null ? lowerSymlinks(mergeLayers(sc.layers), sc.layers.upper) : []
+    const moved = links.length > 0 ? fc.option(fc.tuple(fc.constantFrom(...links), fc.nat(maxSteps)), { nil: null }) : fc.constant(null)
     const extSteps = fc
       .array(fc.oneof({ weight: 1, arbitrary: arbSteps(1, 3, shape.profile) }, { weight: 2, arbitrary: arbTargetedSteps(pathsOf(lowestTree)) }), { minLength: 1, maxLength: shape.ops })
       .map((blocks) => blocks.flat().slice(0, shape.ops))
     const ext = externalMax > 0 ? fc.array(fc.tuple(arbCred, extSteps), { maxLength: externalMax }) : fc.constant<[Cred, SequentialStep[]][]>([])
-    return fc.tuple(fc.constant(sc), fc.integer({ min: Math.min(2, maxThreads), max: maxThreads }), ext)
-  }).map(([sc, n, ext]) => {
-    const steps = sc.steps.slice(0, n * shape.ops)
+    return fc.tuple(fc.constant(sc), fc.integer({ min: Math.min(2, maxThreads), max: maxThreads }), ext, moved)
+  }).map(([sc, n, ext, moved]) => {
+    let steps = sc.steps.slice(0, n * shape.ops)
+    if (moved !== null) {
+      const [link, at] = moved
+      const aside = `${link.slice(0, link.lastIndexOf("/"))}/n`
+      const block: SequentialStep[] = [{ op: "rename", from: link, to: aside }, { op: "readlink", path: aside }].map((op) => ({ op: op as Op, cred: ROOT_CRED }))
+      const i = at % (steps.length + 1)
+      steps = [...steps.slice(0, i), ...block, ...steps.slice(i)].slice(0, n * shape.ops)
+    }
     const per = Math.ceil(steps.length / n)
     const threads: ThreadSpec[] = []
     for (let t = 0; t < n; t++) {

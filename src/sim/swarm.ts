@@ -56,23 +56,30 @@ function eligibleKinds(descriptors: readonly FilesystemDescriptor[], pins: Swarm
 const SYNTHETIC_FILES_JUDGED = false
 
 /** Emphasis of a group of ops in a profile: off, on, or four times as likely. */
+const EMPHASIZED = 4
 const GROUP_WEIGHTS: readonly (readonly [number, number])[] = [
   [0, 3],
   [1, 4],
-  [4, 3],
+  [EMPHASIZED, 3],
 ]
 
 /**
- * Families of 9P requests a run's faults may be aimed at: data, opening and
- * lookup, changes to directories and attributes, reading directories. Each
- * names what fsim's client sends (a 9P2000.L.Google server gets Tucreate,
- * Tumknod, Trename... where a plain one gets Tlcreate, Tmknod, Trenameat).
+ * Families of 9P requests a run's faults may be aimed at, each with its
+ * weight among runs with faults (the last entry: no focus): a file's data
+ * and size (reads, writes, syncs, and the Tsetattr that truncates),
+ * opening and lookup, changes to directories and attributes, reading
+ * directories. Each names what fsim's client sends (a 9P2000.L.Google
+ * server gets Tucreate, Tumknod, Trename... where a plain one gets
+ * Tlcreate, Tmknod, Trenameat). Data comes twice as often as another
+ * family: its paths (write-back, eviction, short reads, syncs) need a fault
+ * on the one request of a run that meets them, among few of their kind.
  */
-const FAULT_FOCUSES: readonly (readonly string[])[] = [
-  ["Tread", "Twrite", "Tfsync"],
-  ["Tlopen", "Tucreate", "Tlcreate", "Twalk", "Twalkgetattr", "Tgetattr"],
-  ["Tumknod", "Tmknod", "Tumkdir", "Tmkdir", "Tusymlink", "Tlink", "Trename", "Trenameat", "Tunlinkat", "Tsetattr"],
-  ["Treaddir", "Treadlink", "Twalkgetattr", "Tgetattr"],
+const FAULT_FOCUSES: readonly (readonly [readonly string[] | undefined, number])[] = [
+  [["Tread", "Twrite", "Tfsync", "Tsetattr"], 2],
+  [["Tlopen", "Tucreate", "Tlcreate", "Twalk", "Twalkgetattr", "Tgetattr"], 1],
+  [["Tumknod", "Tmknod", "Tumkdir", "Tmkdir", "Tusymlink", "Tlink", "Trename", "Trenameat", "Tunlinkat", "Tsetattr"], 1],
+  [["Treaddir", "Treadlink", "Twalkgetattr", "Tgetattr"], 1],
+  [undefined, 1],
 ]
 
 /**
@@ -85,9 +92,27 @@ const FAULT_FOCUSES: readonly (readonly string[])[] = [
  */
 const NO_SERIES: ReadonlySet<string> = new Set(["Tlcreate", "Tmknod", "Tmkdir", "Tsymlink", "Trenameat", "Twalk", "Twalkgetattr", "Tgetattr"])
 
+/**
+ * The op groups whose ops send each message a series may aim at (any one of
+ * them on will do): a series at a message the run's profile never sends
+ * meets nothing. Messages not listed are sent whatever the profile.
+ */
+const SERIES_SENDERS: Readonly<Record<string, readonly OpGroup[]>> = {
+  Tfsync: ["sync"],
+  Tsetattr: ["truncate", "attrs"],
+  Tumknod: ["special"],
+  Tumkdir: ["dirs"],
+  Tunlinkat: ["dirs", "rename"],
+  Tusymlink: ["symlinks"],
+  Treadlink: ["symlinks"],
+  Tlink: ["links"],
+  Trename: ["rename"],
+  Treaddir: ["dirs"],
+}
+
 /** How often a run's faults hit the one message they aim at: every request of it, or every 2nd or 3rd. */
 const FAULT_EVERY: readonly (readonly [number, number])[] = [
-  [1, 1],
+  [1, 2],
   [2, 2],
   [3, 1],
 ]
@@ -120,8 +145,7 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
   const creds = weighted<"mixed" | "root" | "users">(rng, [["mixed", 2], ["root", 1], ["users", 1]])
   const profile: OpProfile = { groups, flags, symlinkChains: rng.chance(0.3), ...(creds !== "mixed" ? { creds } : {}) }
   // Most runs with faults aim them at one family of requests, so they meet the few of its kind a run sends.
-  const focus = faults > 0 ? rng.below(FAULT_FOCUSES.length + 1) : FAULT_FOCUSES.length
-  const faultFocus = FAULT_FOCUSES[focus]
+  const faultFocus = faults > 0 ? weighted(rng, FAULT_FOCUSES) : undefined
   // A server that makes no FIFOs or sockets, where there is a server and the
   // run makes them. Drawn (so the configuration stream stays as it is) but
   // not used yet: the synthetic FIFOs and sockets gVisor then keeps in the
@@ -136,7 +160,11 @@ export function drawSwarmConfig(descriptors: readonly FilesystemDescriptor[], pi
   // failing a series of them meets it wherever it comes. (Drawn after the
   // rest, so the other dimensions draw as before.)
   const single = faultFocus !== undefined && rng.chance(0.5)
-  const focus1 = single ? [rng.pick(faultFocus.filter((m) => !NO_SERIES.has(m)))] : faultFocus
+  const seriesable = single ? faultFocus.filter((m) => !NO_SERIES.has(m)) : []
+  const sent = seriesable.filter((m) => (SERIES_SENDERS[m] ?? OP_GROUPS).some((g) => groups[g] > 0))
+  const focus1 = single ? [rng.pick(sent.length > 0 ? sent : seriesable)] : faultFocus
+  // And the ops that send it made common (their groups emphasized where on, in the profile: its groups are this object), so the series meets many.
+  if (single) for (const g of SERIES_SENDERS[focus1![0]!] ?? []) if (groups[g] > 0) groups[g] = Math.max(groups[g], EMPHASIZED)
   const faultEvery = single ? weighted(rng, FAULT_EVERY) : undefined
   // Drawn last, so the configuration drawn before it stays as it was.
   const fifoPair = dflt.blockingFifoOpens === true && groups.special > 0 && rng.chance(0.25)

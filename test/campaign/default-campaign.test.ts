@@ -36,22 +36,17 @@ interface CampaignJson {
  */
 const NOT_YET_REACHED: Readonly<Record<string, string>> = {
   "gofer.dcache.dead-revived": "a race: a walk holding renameMu for reading takes a reference on a dentry another thread found dead and unreferenced",
-  "gofer.dcache.destroy-writeback-failed": "dirty pages, the dentry evicted, and a fault on that Twrite",
-  "gofer.handle.split-after-eacces": "an open for writing after one for reading, its Tlopen refused EACCES (the simulated server checks no permissions: only a fault)",
-  "gofer.io.direct-write-orphans-dirty": "an O_DIRECT write over a page with dirty bytes outside it (finding direct-write-orphans-dirty; reached in some campaigns: seed 99 before the FIFO and pair blocks)",
-  "gofer.io.short-read-error": "a read failing part way, a Tread fault after its first bytes (reached in some campaigns)",
+  "gofer.dcache.destroy-writeback-failed": "dirty pages, the dentry evicted, and a fault on that Twrite (dirty dentries are evicted in 2-5 runs of 1,000 gofer-only swarm runs, too few to meet a Twrite fault)",
+  "gofer.handle.split-after-eacces": "an open for writing after one for reading (profiles' reader-and-appender pair block), its Tlopen refused EACCES (the simulated server checks no permissions: only a fault; a Tlopen series draws EACCES often, but rarely fails the upgrade's own Tlopen)",
+  "gofer.io.direct-write-orphans-dirty": "an O_DIRECT write over a page with dirty bytes outside it (finding direct-write-orphans-dirty): I/O blocks under an O_DIRECT profile draw it (a second, O_DIRECT description of the block's file), under cache=fscache only; reached in some campaigns (2 runs of 1,000 with seeds 1-1000 before the directory-listing syncs were added)",
+  "gofer.io.short-read-error": "a read failing part way (a short Tread, then a failed one: the series and focused faults draw that pair) through a regular-file description that reads straight from the server: cache=remote_revalidating or O_DIRECT (cache=none's special-file description drops the error without the mark); not reached in 1,000 gofer-only swarm runs either",
   "gofer.mknod.synthetic-fallback": "a server that refuses mknod: not drawn until synthetic files are in the gofer's dialect (swarm.ts)",
-  "gofer.pagecache.evict-writeback-failed": "dirty pages evicted under page_budget, with a Twrite fault",
+  "gofer.pagecache.evict-writeback-failed": "dirty pages evicted under page_budget, with a Twrite fault (dirty pages are evicted in about 3 runs of 1,000 gofer-only swarm runs)",
   "gofer.readdir.synthetic-merged": "a server that refuses mknod (see gofer.mknod.synthetic-fallback)",
   "gofer.revalidate.stale-synthetic": "an external user creating a file where a synthetic FIFO or socket stands (a server that refuses mknod)",
   "gofer.revalidate.synthetic-kept": "a server that refuses mknod (see gofer.mknod.synthetic-fallback)",
-  "gofer.rmdir.cached-notempty": "rmdir answered ENOTEMPTY from a cached child (reached in some campaigns)",
-  "gofer.setattr.rpc-error": "a Tsetattr fault (reached in some campaigns)",
-  "gofer.sync.error-ignored": "a sync whose Tfsync fails for a file not open for writing (a series of Tfsync faults reaches it in about 1 gofer run in 60)",
   "overlay.copyup.raced-deletion": "a race, and the path of the documented finding copy-up-races-deletion",
-  "overlay.copyup.symlink": "copy-up of a symlink from a lower layer (reached in some campaigns)",
   "overlay.lookup.removed-parent": "a race, and the path of the documented finding lookup-in-removed-directory",
-  "tmpfs.rename.same-file": "a rename between the two names of a file linked in the initial tree (rename blocks draw it; about 1 tmpfs run in 300)",
 }
 
 describe("the default campaign (`fsim check`)", () => {
@@ -64,7 +59,7 @@ describe("the default campaign (`fsim check`)", () => {
     expect(j.swarm).not.toBeNull()
 
     expect(j.coverage.marks_missed, "marks the default campaign never reached").toEqual(Object.keys(NOT_YET_REACHED).sort())
-    expect(Object.keys(j.coverage.marks).length).toBeGreaterThanOrEqual(62)
+    expect(Object.keys(j.coverage.marks).length).toBeGreaterThanOrEqual(67)
 
     // Every filesystem of the default space ran, and those with a 9P client report RPCs and hit rates.
     const mounts = Object.keys(j.by_mount)

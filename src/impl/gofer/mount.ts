@@ -154,6 +154,9 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
     if (fd === undefined) return
     const d = fd.Dentry().Impl<dentry>()
     if (d.isSynthetic() || d.refs === -1) return
+    // An unlinked file's name may name another file by now (or none): the
+    // server's bytes at that path are not this file's.
+    if (d.deleted) return
     const serverData = fileAt(server.tree().tree, d.pathForLog())
     if (serverData === null) return
     // Bytes still dirty are not on the server yet, and need not be: another

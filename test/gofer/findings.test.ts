@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
-import { emptyPwriteGrowsSize, externalUserUnderExclusiveCache, failedAppendWriteMovesOffset, goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
+import { emptyPwriteGrowsSize, externalUserUnderExclusiveCache, failedAppendWriteMovesOffset, failedWriteGrowsSize, writethroughErrorKeepsWrite, goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
 import { checkHistory } from "../../src/model/lincheck/index.js"
 import type { Stat } from "../../src/model/types.js"
 import { replayTrace } from "../../src/sim/replay.js"
@@ -171,6 +171,54 @@ describe("gofer findings", () => {
     // Nor without a failed write in the run.
     const noFault: RunReport = { ...run, ops: run.ops.map(({ faulted: _f, ...o }) => o) }
     expect(failedAppendWriteMovesOffset(noFault, run.violations[0]!)).toBe(false)
+  })
+
+  describe("a write whose Twrite failed (default campaign seeds 437 and 449, shrunk)", () => {
+    const go = (ops: Scenario["threads"][number]["ops"], nth: number, cache = "fscache_writethrough"): RunReport =>
+      runSubject(
+        {
+          format: "fsim.scenario/1",
+          name: "failed-write",
+          mount: { kind: "gofer", options: `cache=${cache}` },
+          remote: {},
+          threads: [{ name: "t0", ops: [{ op: "open", path: "a", flags: ["O_RDWR", "O_CREAT"], fd: "f" }, ...ops] }],
+          faults: [{ kind: "rlerror", message: "Twrite", nth, errno: "EIO" }],
+        },
+        { seed: 1, strategy: { kind: "random" }, mounts: env.mounts, lockOrders: env.lockOrders },
+      )
+    const own = (r: RunReport) => r.ops.filter((o) => o.thread === "t0").map((o) => o.result)
+
+    it("failed-write-grows-size: a failed pwrite past the end grows the cached size to its offset; recognized only so", () => {
+      for (const cache of ["fscache", "fscache_writethrough"]) {
+        const run = go([{ op: "pwrite", fd: "f", offset: 1, data: "y" }, { op: "fstat", fd: "f" }], 1, cache)
+        expect(own(run)[1]).toEqual({ errno: "EIO" })
+        expect(own(run)[2]).toMatchObject({ size: 1 })
+        expect(goferRunFindings(run), cache).toEqual({ known: ["failed-write-grows-size"], unknown: [] })
+        // Another size than the write's offset: not this finding.
+        const other: RunReport = { ...run, ops: run.ops.map((o) => (o.op.op === "fstat" ? { ...o, result: { ...(o.result as Stat), size: 3 } } : o)) }
+        expect(failedWriteGrowsSize(other, run.violations.find((v) => v.check === "lincheck")!)).toBe(false)
+        // Under fscache the server never gets the hole: coherence says so, recognized while the client's extra bytes are zeros.
+        const coherence = run.violations.find((v) => v.check === "coherence")
+        if (cache === "fscache") {
+          expect(coherence).toBeDefined()
+          expect(failedWriteGrowsSize(run, coherence!)).toBe(true)
+          expect(failedWriteGrowsSize(run, { ...coherence!, message: coherence!.message.replace("\\u0000", "z") })).toBe(false)
+        }
+      }
+      // At offset 0 nothing grows: the run passes.
+      expect(go([{ op: "pwrite", fd: "f", offset: 0, data: "y" }, { op: "fstat", fd: "f" }], 1).verdict).toBe("pass")
+    })
+
+    it("writethrough-error-keeps-write: a write whose write-through failed stays readable at an unmoved offset; recognized only so", () => {
+      const run = go([{ op: "write", fd: "f", data: "x" }, { op: "pread", fd: "f", offset: 0, count: 1 }, { op: "write", fd: "f", data: "y" }, { op: "read", fd: "f", count: 1 }], 2)
+      expect(own(run).slice(1)).toEqual([{ count: 1 }, { data: "x" }, { errno: "EIO" }, { data: "y" }])
+      expect(goferRunFindings(run)).toEqual({ known: ["writethrough-error-keeps-write"], unknown: [] })
+      // A read of bytes the failed write never had: not this finding.
+      const other: RunReport = { ...run, ops: run.ops.map((o) => (o.op.op === "read" ? { ...o, result: { data: "z" } } : o)) }
+      expect(writethroughErrorKeepsWrite(other, run.violations[0]!)).toBe(false)
+      // Under fscache nothing is written through: the write succeeds and the run passes.
+      expect(go([{ op: "write", fd: "f", data: "x" }, { op: "write", fd: "f", data: "y" }, { op: "pread", fd: "f", offset: 0, count: 2 }], 2, "fscache").verdict).toBe("pass")
+    })
   })
 
   it("external-user-under-exclusive-cache: under fscache the client never sees an external mkdir in its cached root; recognized only there", () => {

@@ -235,6 +235,124 @@ export function directWriteOrphansDirty(r: RunReport, v: Violation): boolean {
   return (v.check === "lincheck" || v.check === "coherence" || v.check === "invariants") && pageEventBefore(r, v, "dirty-orphaned")
 }
 
+/**
+ * writethrough-error-keeps-write: under InteropModeWritethrough a write
+ * copies its bytes into the page cache (growing the cached size), then
+ * writes them through; when that fails (mark gofer.io.writethrough-error)
+ * it answers 0 bytes and the error, its offset unmoved, while the bytes
+ * stay cached (dirty) and the size stays grown: later reads and stats see
+ * a write the caller was told failed. The run is this finding's when the
+ * history, with each such write taken as a pwrite of all its bytes at the
+ * description's offset (which moves no offset), is linearizable.
+ */
+export function writethroughErrorKeepsWrite(r: RunReport, v: Violation): boolean {
+  if (v.check !== "lincheck") return false
+  const s = r.subject
+  if (s.format !== "fsim.scenario/1" || s.mount.kind !== "gofer") return false
+  const marks = markEvents(r, "gofer.io.writethrough-error")
+  if (marks.length === 0) return false
+  const keptWrite = (o: OpRec): boolean =>
+    o.faulted === true &&
+    (o.op.op === "write" || o.op.op === "pwrite") &&
+    o.result !== null &&
+    "errno" in o.result &&
+    marks.some((m) => m.thread === o.thread && m.seq > o.invoke && m.seq < (o.return ?? Infinity))
+  if (!r.ops.some(keptWrite)) return false
+  const ops: OpRec[] = []
+  for (const o of r.ops) {
+    if (!keptWrite(o)) {
+      ops.push(o)
+      continue
+    }
+    const op = o.op as Extract<OpRec["op"], { op: "write" | "pwrite" }>
+    const offset = op.op === "pwrite" ? op.offset : descriptionOffset(r, o)
+    if (offset === null) return false
+    const { faulted: _judgedAsDone, ...rest } = o
+    ops.push({ ...rest, op: { op: "pwrite", fd: op.fd, offset, data: op.data }, result: { count: op.data.length } })
+  }
+  return checkHistory(historyOf(s, ops, "gvisor-gofer"), { explain: false }).linearizable === true
+}
+
+/**
+ * failed-write-grows-size: dentryReadWriter.WriteFromBlocks writes an
+ * uncached range straight to the server, and after its loop stores
+ * `rw.off` (the write's start plus what was written) as the cached size
+ * when it is larger: a write past the end whose Twrite failed (mark
+ * gofer.io.short-write, nothing written) still grows the cached size to
+ * the write's offset, a hole the server's file never gets. Where cached
+ * metadata is authoritative (fscache, fscache_writethrough) stats report
+ * it. The run is this finding's when the history, with each such failed
+ * write taken as an ftruncate to its offset that may or may not have
+ * happened, is linearizable.
+ */
+export function failedWriteGrowsSize(r: RunReport, v: Violation): boolean {
+  if (v.check !== "lincheck" && v.check !== "coherence") return false
+  const s = r.subject
+  if (s.format !== "fsim.scenario/1" || s.mount.kind !== "gofer") return false
+  const marks = markEvents(r, "gofer.io.short-write")
+  if (marks.length === 0) return false
+  const failed = (o: OpRec): boolean =>
+    o.faulted === true &&
+    (o.op.op === "write" || o.op.op === "pwrite") &&
+    o.result !== null &&
+    "errno" in o.result &&
+    marks.some((m) => m.thread === o.thread && m.seq > o.invoke && m.seq < (o.return ?? Infinity))
+  if (!r.ops.some(failed)) return false
+  const offsets = new Set<number>()
+  const ops: OpRec[] = []
+  for (const o of r.ops) {
+    if (!failed(o)) {
+      ops.push(o)
+      continue
+    }
+    const op = o.op as Extract<OpRec["op"], { op: "write" | "pwrite" }>
+    const offset = op.op === "pwrite" ? op.offset : descriptionOffset(r, o)
+    if (offset === null) return false
+    offsets.add(offset)
+    // Still faulted: the checker may take it as done or not.
+    ops.push({ ...o, op: { op: "ftruncate", fd: op.fd, length: offset }, result: {} })
+  }
+  if (v.check === "coherence") return onlyGrownByHoles(v.message, offsets)
+  return checkHistory(historyOf(s, ops, "gvisor-gofer"), { explain: false }).linearizable === true
+}
+
+const SERVER_AND_CLIENT = /^fscache: after sync the server's tree differs from the client's view: server (.*), client (.*)$/
+
+/**
+ * Whether fscache's coherence report (the server's tree against the
+ * client's view after sync) differs only in files the client holds longer,
+ * by zeros up to one of `sizes`: the hole a failed write left in the
+ * client's size alone.
+ */
+function onlyGrownByHoles(message: string, sizes: ReadonlySet<number>): boolean {
+  const m = SERVER_AND_CLIENT.exec(message)
+  if (m === null) return false
+  let server: unknown
+  let client: unknown
+  try {
+    server = JSON.parse(m[1]!)
+    client = JSON.parse(m[2]!)
+  } catch {
+    return false
+  }
+  let grown = 0
+  const same = (a: unknown, b: unknown): boolean => {
+    if (typeof a !== "object" || a === null || typeof b !== "object" || b === null) return JSON.stringify(a) === JSON.stringify(b)
+    const x = a as Record<string, unknown>
+    const y = b as Record<string, unknown>
+    if (x["type"] === "file" && y["type"] === "file" && typeof x["data"] === "string" && typeof y["data"] === "string" && x["data"] !== y["data"]) {
+      const d = x["data"]
+      const e = y["data"]
+      if (!(e.length > d.length && e.startsWith(d) && /^\u0000+$/.test(e.slice(d.length)) && sizes.has(e.length))) return false
+      grown++
+      return same({ ...x, data: "" }, { ...y, data: "" })
+    }
+    const keys = [...new Set([...Object.keys(x), ...Object.keys(y)])].sort()
+    return keys.every((k) => same(x[k], y[k]))
+  }
+  return same(server, client) && grown > 0
+}
+
 /** Findings recognized from a violation and the run it comes from. */
 export const RUN_FINDINGS: readonly { readonly id: string; readonly title: string; readonly matches: (r: RunReport, v: Violation) => boolean }[] = [
   {
@@ -272,6 +390,18 @@ export const RUN_FINDINGS: readonly { readonly id: string; readonly title: strin
     title:
       "regularFileFD.pwrite (and specialFileFD.pwrite) sets an O_APPEND write's offset to the file's size before it writes anything and returns offset + n, which Write stores even when the write failed: a failed O_APPEND write moves the description's offset to the end of the file",
     matches: failedAppendWriteMovesOffset,
+  },
+  {
+    id: "writethrough-error-keeps-write",
+    title:
+      "under fscache_writethrough a write copies its bytes into the page cache and grows the cached size before writing them through; when that fails it answers the error with 0 bytes and its offset unmoved, yet the bytes stay cached (dirty, written back later) and the size stays grown: reads and stats see a write the caller was told failed",
+    matches: writethroughErrorKeepsWrite,
+  },
+  {
+    id: "failed-write-grows-size",
+    title:
+      "dentryReadWriter.WriteFromBlocks stores the write's start plus what it wrote as the cached size when that is larger, also when the Twrite of an uncached range failed and wrote nothing: a failed write past the end grows the client's size to the write's offset, a hole the server's file never gets",
+    matches: failedWriteGrowsSize,
   },
 ]
 

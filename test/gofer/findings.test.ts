@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { defaultEnv } from "../../src/cli/mounts.js"
-import { emptyPwriteGrowsSize, externalUserUnderExclusiveCache, failedAppendWriteMovesOffset, failedWriteGrowsSize, writethroughErrorKeepsWrite, goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
+import { createWalkErrorKeepsNegative, emptyPwriteGrowsSize, externalUserUnderExclusiveCache, failedAppendWriteMovesOffset, failedWriteGrowsSize, writethroughErrorKeepsWrite, goferRunFindings, knownFinding } from "../../src/impl/gofer/findings.js"
 import { checkHistory } from "../../src/model/lincheck/index.js"
 import type { Stat } from "../../src/model/types.js"
 import { replayTrace } from "../../src/sim/replay.js"
@@ -219,6 +219,30 @@ describe("gofer findings", () => {
       // Under fscache nothing is written through: the write succeeds and the run passes.
       expect(go([{ op: "write", fd: "f", data: "x" }, { op: "write", fd: "f", data: "y" }, { op: "pread", fd: "f", offset: 0, count: 2 }], 2, "fscache").verdict).toBe("pass")
     })
+  })
+
+  it("create-walk-error-keeps-negative: an open(O_CREAT) whose walk after the create fails leaves the name cached as missing (default seed 1703, shrunk); recognized only so", () => {
+    const create = (faults: Scenario["faults"]): RunReport =>
+      runSubject(
+        {
+          format: "fsim.scenario/1",
+          name: "create-walk-error",
+          mount: { kind: "gofer", options: "cache=fscache_writethrough" },
+          remote: {},
+          threads: [{ name: "t0", ops: [{ op: "open", path: "a", flags: ["O_CREAT"], fd: "f" }] }],
+          ...(faults !== undefined ? { faults } : {}),
+        },
+        { seed: 1, strategy: { kind: "random" }, mounts: env.mounts, lockOrders: env.lockOrders },
+      )
+    const run = create([{ kind: "rlerror", message: "Twalkgetattr", nth: 2, errno: "EIO" }])
+    expect(run.ops.find((o) => o.thread === "t0")!.result).toEqual({ errno: "EIO" })
+    expect(run.verdict).toBe("fail")
+    expect(goferRunFindings(run)).toEqual({ known: ["create-walk-error-keeps-negative"], unknown: [] })
+    // The create's own failure (its Tucreate refused) leaves nothing behind: the run passes.
+    expect(create([{ kind: "rlerror", message: "Tucreate", nth: 1, errno: "EIO" }]).verdict).toBe("pass")
+    // Without a faulted create of the name the ENOENT is not this finding.
+    const unfaulted: RunReport = { ...run, ops: run.ops.map(({ faulted: _f, ...o }) => o) }
+    expect(createWalkErrorKeepsNegative(unfaulted, run.violations[0]!)).toBe(false)
   })
 
   it("external-user-under-exclusive-cache: under fscache the client never sees an external mkdir in its cached root; recognized only there", () => {

@@ -353,6 +353,38 @@ function onlyGrownByHoles(message: string, sizes: ReadonlySet<number>): boolean 
   return same(server, client) && grown > 0
 }
 
+/**
+ * create-walk-error-keeps-negative: an open(O_CREAT) of a name the client
+ * has looked up and found missing (a cached negative entry) creates the
+ * file on the server, then walks to it; when that walk fails the open
+ * answers the error and the negative entry stays, so where cached entries
+ * are trusted (fscache, fscache_writethrough) the client keeps answering
+ * ENOENT for a file the server has, and a listing (read from the server)
+ * shows, and a later open(O_CREAT) of the name (no O_EXCL) gets EEXIST from
+ * the server's refused create. The run is this finding's when it has such
+ * a faulted, failed open, and the history without the later ops of that
+ * name that saw ENOENT (or such an EEXIST) is linearizable.
+ */
+export function createWalkErrorKeepsNegative(r: RunReport, v: Violation): boolean {
+  if (v.check !== "lincheck") return false
+  const s = r.subject
+  if (s.format !== "fsim.scenario/1" || s.mount.kind !== "gofer") return false
+  const name = (p: string): string => p.replace(/^\/+/, "")
+  const creates = r.ops.filter((o) => o.faulted === true && o.op.op === "open" && o.op.flags.includes("O_CREAT") && o.result !== null && "errno" in o.result)
+  if (creates.length === 0) return false
+  const created = new Set(creates.map((o) => name((o.op as { path: string }).path)))
+  const after = Math.min(...creates.map((o) => o.return ?? Infinity))
+  // The stale entry answers ENOENT, and an open(O_CREAT) without O_EXCL
+  // through it sends a create the server refuses with EEXIST.
+  const missed = (o: OpRec): boolean => {
+    if (o.invoke <= after || !("path" in o.op) || !created.has(name(o.op.path)) || o.result === null || !("errno" in o.result)) return false
+    if (o.result.errno === "ENOENT") return true
+    return o.result.errno === "EEXIST" && o.op.op === "open" && o.op.flags.includes("O_CREAT") && !o.op.flags.includes("O_EXCL")
+  }
+  if (!r.ops.some(missed)) return false
+  return checkHistory(historyOf(s, r.ops.filter((o) => !missed(o)), "gvisor-gofer"), { explain: false }).linearizable === true
+}
+
 /** Findings recognized from a violation and the run it comes from. */
 export const RUN_FINDINGS: readonly { readonly id: string; readonly title: string; readonly matches: (r: RunReport, v: Violation) => boolean }[] = [
   {
@@ -402,6 +434,12 @@ export const RUN_FINDINGS: readonly { readonly id: string; readonly title: strin
     title:
       "dentryReadWriter.WriteFromBlocks stores the write's start plus what it wrote as the cached size when that is larger, also when the Twrite of an uncached range failed and wrote nothing: a failed write past the end grows the client's size to the write's offset, a hole the server's file never gets",
     matches: failedWriteGrowsSize,
+  },
+  {
+    id: "create-walk-error-keeps-negative",
+    title:
+      "an open(O_CREAT) of a name cached as missing creates the file on the server, then walks to it; when that walk fails the open answers the error and the negative entry stays: where cached entries are trusted (fscache, fscache_writethrough) the client answers ENOENT for a file the server has",
+    matches: createWalkErrorKeepsNegative,
   },
 ]
 

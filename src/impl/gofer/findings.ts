@@ -9,7 +9,7 @@ import { checkHistory } from "../../model/lincheck/index.js"
 import type { Violation } from "../../sim/events.js"
 import { sortRunFindings } from "../../sim/campaign.js"
 import { historyOf, type RunReport } from "../../sim/run.js"
-import { InteropModeShared, parseGoferOptions } from "./options.js"
+import { goferDialect, parseGoferOptions } from "./options.js"
 
 export interface Finding {
   readonly id: string
@@ -117,14 +117,6 @@ export function emptyPwriteGrowsSize(r: RunReport, v: Violation): boolean {
  */
 export function failedAppendWriteMovesOffset(r: RunReport, v: Violation): boolean {
   if (v.check !== "lincheck") return false
-  const s = r.subject
-  if (s.format !== "fsim.scenario/1" || s.mount.kind !== "gofer") return false
-  let opts: ReturnType<typeof parseGoferOptions>
-  try {
-    opts = parseGoferOptions(s.mount.options ?? "")
-  } catch {
-    return false
-  }
   const failed = (o: OpRec): boolean => o.faulted === true && o.op.op === "write" && o.op.data !== "" && o.result !== null && "errno" in o.result
   if (!r.ops.some(failed)) return false
   const ops = r.ops.map((o): OpRec => {
@@ -132,8 +124,55 @@ export function failedAppendWriteMovesOffset(r: RunReport, v: Violation): boolea
     const { faulted: _judgedAsEmpty, ...rest } = o
     return { ...rest, op: { ...o.op, data: "" } as OpRec["op"], result: { count: 0 } }
   })
-  const dialect = opts.regularFilesUseSpecialFileFD ? "gvisor-gofer-none" : opts.interop === InteropModeShared ? "gvisor-gofer-shared" : "gvisor-gofer"
+  return linearizableAs(r, ops)
+}
+
+/** Whether the run's history, with its ops replaced by `ops`, is linearizable in its mount's dialect. */
+function linearizableAs(r: RunReport, ops: readonly OpRec[]): boolean {
+  const s = r.subject
+  if (s.format !== "fsim.scenario/1" || s.mount.kind !== "gofer") return false
+  let dialect: ReturnType<typeof goferDialect>
+  try {
+    dialect = goferDialect(parseGoferOptions(s.mount.options ?? ""))
+  } catch {
+    return false
+  }
   return checkHistory(historyOf(s, ops, dialect), { explain: false }).linearizable === true
+}
+
+type WriteOp = Extract<OpRec["op"], { op: "write" | "pwrite" }>
+
+/**
+ * The run's ops with each faulted write or pwrite that failed while its
+ * thread logged `mark` replaced by `judged(op, offset, o)` (`offset`: where
+ * it wrote, the description's for a write), and those offsets; null when
+ * there is none, or one whose offset the ops do not show.
+ */
+function withFailedWrites(r: RunReport, mark: string, judged: (op: WriteOp, offset: number, o: OpRec) => OpRec): { readonly ops: OpRec[]; readonly offsets: ReadonlySet<number> } | null {
+  const s = r.subject
+  if (s.format !== "fsim.scenario/1" || s.mount.kind !== "gofer") return null
+  const marks = markEvents(r, mark)
+  if (marks.length === 0) return null
+  const failed = (o: OpRec): boolean =>
+    o.faulted === true &&
+    (o.op.op === "write" || o.op.op === "pwrite") &&
+    o.result !== null &&
+    "errno" in o.result &&
+    marks.some((m) => m.thread === o.thread && m.seq > o.invoke && m.seq < (o.return ?? Infinity))
+  const offsets = new Set<number>()
+  const ops: OpRec[] = []
+  for (const o of r.ops) {
+    if (!failed(o)) {
+      ops.push(o)
+      continue
+    }
+    const op = o.op as WriteOp
+    const offset = op.op === "pwrite" ? op.offset : descriptionOffset(r, o)
+    if (offset === null) return null
+    offsets.add(offset)
+    ops.push(judged(op, offset, o))
+  }
+  return offsets.size === 0 ? null : { ops, offsets }
 }
 
 /** The gofer mount's cache mode (gVisor's default when none is given: fscache). */
@@ -247,30 +286,11 @@ export function directWriteOrphansDirty(r: RunReport, v: Violation): boolean {
  */
 export function writethroughErrorKeepsWrite(r: RunReport, v: Violation): boolean {
   if (v.check !== "lincheck") return false
-  const s = r.subject
-  if (s.format !== "fsim.scenario/1" || s.mount.kind !== "gofer") return false
-  const marks = markEvents(r, "gofer.io.writethrough-error")
-  if (marks.length === 0) return false
-  const keptWrite = (o: OpRec): boolean =>
-    o.faulted === true &&
-    (o.op.op === "write" || o.op.op === "pwrite") &&
-    o.result !== null &&
-    "errno" in o.result &&
-    marks.some((m) => m.thread === o.thread && m.seq > o.invoke && m.seq < (o.return ?? Infinity))
-  if (!r.ops.some(keptWrite)) return false
-  const ops: OpRec[] = []
-  for (const o of r.ops) {
-    if (!keptWrite(o)) {
-      ops.push(o)
-      continue
-    }
-    const op = o.op as Extract<OpRec["op"], { op: "write" | "pwrite" }>
-    const offset = op.op === "pwrite" ? op.offset : descriptionOffset(r, o)
-    if (offset === null) return false
+  const kept = withFailedWrites(r, "gofer.io.writethrough-error", (op, offset, o) => {
     const { faulted: _judgedAsDone, ...rest } = o
-    ops.push({ ...rest, op: { op: "pwrite", fd: op.fd, offset, data: op.data }, result: { count: op.data.length } })
-  }
-  return checkHistory(historyOf(s, ops, "gvisor-gofer"), { explain: false }).linearizable === true
+    return { ...rest, op: { op: "pwrite", fd: op.fd, offset, data: op.data }, result: { count: op.data.length } }
+  })
+  return kept !== null && linearizableAs(r, kept.ops)
 }
 
 /**
@@ -287,33 +307,10 @@ export function writethroughErrorKeepsWrite(r: RunReport, v: Violation): boolean
  */
 export function failedWriteGrowsSize(r: RunReport, v: Violation): boolean {
   if (v.check !== "lincheck" && v.check !== "coherence") return false
-  const s = r.subject
-  if (s.format !== "fsim.scenario/1" || s.mount.kind !== "gofer") return false
-  const marks = markEvents(r, "gofer.io.short-write")
-  if (marks.length === 0) return false
-  const failed = (o: OpRec): boolean =>
-    o.faulted === true &&
-    (o.op.op === "write" || o.op.op === "pwrite") &&
-    o.result !== null &&
-    "errno" in o.result &&
-    marks.some((m) => m.thread === o.thread && m.seq > o.invoke && m.seq < (o.return ?? Infinity))
-  if (!r.ops.some(failed)) return false
-  const offsets = new Set<number>()
-  const ops: OpRec[] = []
-  for (const o of r.ops) {
-    if (!failed(o)) {
-      ops.push(o)
-      continue
-    }
-    const op = o.op as Extract<OpRec["op"], { op: "write" | "pwrite" }>
-    const offset = op.op === "pwrite" ? op.offset : descriptionOffset(r, o)
-    if (offset === null) return false
-    offsets.add(offset)
-    // Still faulted: the checker may take it as done or not.
-    ops.push({ ...o, op: { op: "ftruncate", fd: op.fd, length: offset }, result: {} })
-  }
-  if (v.check === "coherence") return onlyGrownByHoles(v.message, offsets)
-  return checkHistory(historyOf(s, ops, "gvisor-gofer"), { explain: false }).linearizable === true
+  // Still faulted: the checker may take it as done or not.
+  const grown = withFailedWrites(r, "gofer.io.short-write", (op, offset, o) => ({ ...o, op: { op: "ftruncate", fd: op.fd, length: offset }, result: {} }))
+  if (grown === null) return false
+  return v.check === "coherence" ? onlyGrownByHoles(v.message, grown.offsets) : linearizableAs(r, grown.ops)
 }
 
 const SERVER_AND_CLIENT = /^fscache: after sync the server's tree differs from the client's view: server (.*), client (.*)$/
@@ -367,8 +364,6 @@ function onlyGrownByHoles(message: string, sizes: ReadonlySet<number>): boolean 
  */
 export function createWalkErrorKeepsNegative(r: RunReport, v: Violation): boolean {
   if (v.check !== "lincheck") return false
-  const s = r.subject
-  if (s.format !== "fsim.scenario/1" || s.mount.kind !== "gofer") return false
   const name = (p: string): string => p.replace(/^\/+/, "")
   const creates = r.ops.filter((o) => o.faulted === true && o.op.op === "open" && o.op.flags.includes("O_CREAT") && o.result !== null && "errno" in o.result)
   if (creates.length === 0) return false
@@ -382,7 +377,7 @@ export function createWalkErrorKeepsNegative(r: RunReport, v: Violation): boolea
     return o.result.errno === "EEXIST" && o.op.op === "open" && o.op.flags.includes("O_CREAT") && !o.op.flags.includes("O_EXCL")
   }
   if (!r.ops.some(missed)) return false
-  return checkHistory(historyOf(s, r.ops.filter((o) => !missed(o)), "gvisor-gofer"), { explain: false }).linearizable === true
+  return linearizableAs(r, r.ops.filter((o) => !missed(o)))
 }
 
 /** Findings recognized from a violation and the run it comes from. */

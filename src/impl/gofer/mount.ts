@@ -22,7 +22,7 @@ import type { dentry } from "./dentry.js"
 import { filesystem } from "./filesystem.js"
 import { RangeSet } from "./pagecache.js"
 import { checkGofer, InvariantState, isFree, leakedFids } from "./invariants.js"
-import { MountOptionError, parseGoferOptions, type filesystemOptions, InteropModeExclusive, InteropModeShared, InteropModeWritethrough } from "./options.js"
+import { MountOptionError, parseGoferOptions, type filesystemOptions, InteropModeExclusive, InteropModeWritethrough, goferDialect } from "./options.js"
 
 /** The parts of a gofer mount a test or checker may look at. */
 export interface GoferMountState {
@@ -219,7 +219,7 @@ export function goferMount(ctx: MountContext): MountInstance & { readonly state:
   }
 
   return {
-    dialect: opts.regularFilesUseSpecialFileFD ? "gvisor-gofer-none" : opts.interop === InteropModeShared ? "gvisor-gofer-shared" : "gvisor-gofer",
+    dialect: goferDialect(opts),
     setup,
     exec,
     disarmFaults: () => server.disarmFaults(),

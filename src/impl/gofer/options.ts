@@ -179,3 +179,8 @@ export function parseGoferOptions(data: string): filesystemOptions {
     mutant,
   }
 }
+
+/** The lincheck dialect that judges a gofer mount mounted with `opts` (src/model/gvisor.ts). */
+export function goferDialect(opts: filesystemOptions): "gvisor-gofer" | "gvisor-gofer-shared" | "gvisor-gofer-none" {
+  return opts.regularFilesUseSpecialFileFD ? "gvisor-gofer-none" : opts.interop === InteropModeShared ? "gvisor-gofer-shared" : "gvisor-gofer"
+}
